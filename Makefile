@@ -1,0 +1,32 @@
+# Loss Lab: two commands.
+#   make lab    set up .venv on first use, then JupyterLab on notebooks/ (127.0.0.1, token on)
+#   make test   set up .venv on first use, then unit tests and every notebook under nbval
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+LAB_ARGS ?=
+# Notebooks and unit tests run in parallel, one notebook per worker (nbval needs --dist loadscope).
+TEST_WORKERS ?= 2
+
+.PHONY: lab test setup clean
+
+setup: $(STAMP)
+
+# torch is pinned here (and only here) to the CPU build this kind of machine already has on disk;
+# an open-ended requirement would pull gigabytes of CUDA packages.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[lab,dev]"
+	touch $(STAMP)
+
+# Authentication stays on: JupyterLab generates a token and prints the URL that carries it.
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(LAB_ARGS)
+
+test: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --nbval-lax --nbval-current-env
+
+clean:
+	rm -rf $(VENV)

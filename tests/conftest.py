@@ -1,0 +1,36 @@
+"""Shared test helpers: one input factory per loss kind, so every standard is checked on every loss."""
+
+from __future__ import annotations
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from workbench import losses  # noqa: E402
+
+
+def make_inputs(name: str, *, batch: int = 6, classes: int = 3, dim: int = 4, dtype=torch.float64, seed: int = 0,
+                scale: float = 1.0):
+    """A loss built with defaults and valid inputs for its kind: ``(loss, args)`` with ``loss(*args)`` working."""
+    g = torch.Generator().manual_seed(seed)
+    kind = losses.info(name).kind
+    labels = torch.arange(batch) % classes
+    if kind == "logits":
+        return losses.get(name), (scale * torch.randn(batch, classes, generator=g, dtype=dtype), labels)
+    if kind == "margin":
+        loss = losses.get(name, num_classes=classes, embedding_dim=dim).to(dtype)
+        return loss, (scale * torch.randn(batch, dim, generator=g, dtype=dtype), labels)
+    if kind == "pairs":
+        return losses.get(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype), labels)
+    if kind == "views":
+        return losses.get(name), (scale * torch.randn(batch, 2, dim, generator=g, dtype=dtype), None)
+    raise NotImplementedError(kind)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+    plt.close("all")

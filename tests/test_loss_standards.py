@@ -1,0 +1,171 @@
+"""Every loss meets the standards of DEVELOPERS.md: gradcheck, hard inputs, clear errors, reductions."""
+
+import pytest
+import torch
+
+from conftest import make_inputs
+from workbench import losses
+
+NAMES = ["cross_entropy", "normface", "contrastive", "ntxent"]
+
+
+def _grads_finite(value, tensor):
+    (grad,) = torch.autograd.grad(value, tensor, allow_unused=True)
+    return grad is None or bool(torch.isfinite(grad).all())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradcheck_float64(name):
+    loss, (x, target) = make_inputs(name)
+    x.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda t: loss(t, target), (x,), eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_huge_inputs_give_finite_value_and_gradient(name, dtype):
+    loss, (x, target) = make_inputs(name, dtype=dtype, scale=1e4)
+    x.requires_grad_(True)
+    value = loss(x, target)
+    assert torch.isfinite(value) and _grads_finite(value, x)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_zero_inputs_give_finite_value_and_gradient(name):
+    loss, (x, target) = make_inputs(name)
+    x = torch.zeros_like(x).requires_grad_(True)
+    value = loss(x, target)
+    assert torch.isfinite(value) and _grads_finite(value, x)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "ntxent"])
+def test_low_temperature_is_finite(name):
+    loss, (x, target) = make_inputs(name, dtype=torch.float32)
+    loss = losses.get(name, temperature=0.01)
+    x.requires_grad_(True)
+    value = loss(x, target)
+    assert torch.isfinite(value) and _grads_finite(value, x)
+
+
+@pytest.mark.parametrize("name", ["normface", "contrastive"])
+def test_one_class_in_the_batch(name):
+    loss, (x, target) = make_inputs(name)
+    x.requires_grad_(True)
+    value = loss(x, torch.zeros_like(target))
+    assert torch.isfinite(value) and _grads_finite(value, x)
+
+
+def test_contrastive_without_positives_keeps_only_the_negative_part():
+    loss, (x, _) = make_inputs("contrastive")
+    distinct = torch.arange(len(x))
+    x.requires_grad_(True)
+    value = loss(x, distinct)
+    assert torch.isfinite(value) and _grads_finite(value, x)
+    assert value == losses.get("contrastive", pos_margin=5.0)(x, distinct)  # the positive part plays no role
+
+
+def test_ntxent_without_negatives_is_zero():
+    x = torch.randn(1, 2, 4, dtype=torch.float64, requires_grad=True)  # one instance: nothing to contrast
+    value = losses.get("ntxent")(x)
+    assert value == 0 and _grads_finite(value, x)
+
+
+def test_ntxent_supervised_without_positives_is_zero():
+    loss = losses.get("ntxent")
+    sim = torch.eye(4, dtype=torch.float64)
+    assert loss.from_similarity(sim, torch.arange(4)) == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nan_input_is_rejected(name):
+    loss, (x, target) = make_inputs(name)
+    x = x.clone()
+    x.view(-1)[0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        loss(x, target)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_integer_input_is_rejected(name):
+    loss, (x, target) = make_inputs(name)
+    with pytest.raises(ValueError, match="floating-point"):
+        loss(x.long(), target)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_wrong_rank_is_rejected_with_the_expected_shape(name):
+    loss, (x, target) = make_inputs(name)
+    with pytest.raises(ValueError, match=r"shape \["):
+        loss(x[0], target)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "normface", "contrastive"])
+def test_float_labels_are_rejected(name):
+    loss, (x, target) = make_inputs(name)
+    with pytest.raises(ValueError, match="integer"):
+        loss(x, target.double())
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "normface", "contrastive", "ntxent"])
+def test_label_count_must_match_the_batch(name):
+    loss, (x, target) = make_inputs(name)
+    labels = torch.arange(len(x) + 1)
+    with pytest.raises(ValueError, match=r"labels|target"):
+        loss(x, labels[: len(x) - 1] if name != "ntxent" else labels)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "normface"])
+def test_labels_out_of_range_are_rejected(name):
+    loss, (x, target) = make_inputs(name)
+    with pytest.raises(ValueError, match="num_classes"):
+        loss(x, target + 3)
+    with pytest.raises(ValueError, match=">= 0"):
+        loss(x, target - 3)
+
+
+def test_normface_rejects_the_wrong_embedding_dim():
+    loss, (x, target) = make_inputs("normface")
+    with pytest.raises(ValueError, match="embedding_dim"):
+        loss(torch.randn(len(x), 5, dtype=x.dtype), target)
+
+
+def test_ntxent_needs_two_views():
+    with pytest.raises(ValueError, match="V >= 2"):
+        losses.get("ntxent")(torch.randn(4, 1, 3))
+
+
+def test_similarity_must_be_square():
+    with pytest.raises(ValueError, match="square"):
+        losses.get("contrastive").from_similarity(torch.randn(4, 3), torch.arange(4))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reductions_agree(name):
+    _, (x, target) = make_inputs(name)
+    extra = {"num_classes": 3, "embedding_dim": 4} if name == "normface" else {}
+    built = {}
+    for reduction in ("mean", "sum", "none"):
+        torch.manual_seed(0)
+        built[reduction] = losses.get(name, reduction=reduction, **extra).double()
+    none = built["none"](x, target)
+    assert torch.allclose(built["sum"](x, target), none.sum())
+    if name in ("cross_entropy", "normface"):
+        assert none.shape == (len(x),)
+        assert torch.allclose(built["mean"](x, target), none.mean())
+    else:  # pair losses: "none" is the per-pair matrix
+        n = x.shape[0] * (x.shape[1] if x.dim() == 3 else 1)
+        assert none.shape == (n, n) and (none.diagonal() == 0).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_inputs_same_value_and_no_state_change(name):
+    loss, (x, target) = make_inputs(name)
+    assert torch.equal(loss(x, target), loss(x, target))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_output_follows_the_input_device_and_dtype(name):
+    loss, (x, target) = make_inputs(name, dtype=torch.float32)
+    loss = loss.float()
+    value = loss(x, target)
+    assert value.device == x.device and value.dtype == torch.float32

@@ -1,0 +1,88 @@
+"""The project's promises about itself: set-up files agree, the README's commands exist, notebooks are
+committed run and small, JupyterLab keeps its authentication."""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def runtime_dependencies() -> list[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return project["dependencies"]
+
+
+def requirement_name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].strip().lower()
+
+
+def test_every_runtime_dependency_is_in_environment_yml():
+    env = (ROOT / "environment.yml").read_text().lower()
+    listed = {requirement_name(line.strip(" -")) for line in env.splitlines() if line.strip().startswith("- ")}
+    missing = [r for r in runtime_dependencies() if requirement_name(r) not in listed]
+    assert not missing, f"environment.yml lacks {missing}"
+    assert "python=3.11" in env and "- -e ." in env
+
+
+def test_pyproject_has_lower_bounds_and_no_exact_pins():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    everything = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    assert all(">=" in r for r in everything), everything
+    assert not [r for r in everything if "==" in r]
+    dev = {requirement_name(r) for r in project["optional-dependencies"]["dev"]}
+    assert {"pytest", "nbval", "hypothesis", "ruff", "pytorch-metric-learning"} <= dev
+
+
+def makefile_targets() -> set[str]:
+    return set(re.findall(r"^([A-Za-z_][\w-]*):", (ROOT / "Makefile").read_text(), flags=re.M))
+
+
+def test_readme_commands_exist_in_the_makefile():
+    readme = (ROOT / "README.md").read_text()
+    commands = set(re.findall(r"\bmake ([a-z][\w-]*)", readme))
+    assert {"lab", "test"} <= commands
+    assert commands <= makefile_targets(), f"README names {commands - makefile_targets()} missing in Makefile"
+
+
+def test_setup_pins_torch_to_the_cpu_build_only_in_the_makefile():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "torch==2.13.0" in makefile
+    assert makefile.index("torch==2.13.0") < makefile.index('-e ".[lab,dev]"')  # torch first, then the rest
+
+
+def test_lab_binds_localhost_and_keeps_the_token():
+    lab_recipe = (ROOT / "Makefile").read_text().split("\nlab:", 1)[1].split("\n\n", 1)[0]
+    assert "--ServerApp.ip=127.0.0.1" in lab_recipe and "$(LAB_ARGS)" in lab_recipe
+    assert not re.search(r"token\s*=\s*['\"]{0,2}\s*(\s|$)", lab_recipe), "authentication must stay on"
+    assert "password" not in lab_recipe and "disable_check_xsrf" not in lab_recipe
+
+
+def test_ci_runs_make_test():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, flags=re.M)
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_notebooks_exist_and_are_numbered():
+    assert NOTEBOOKS, "no notebooks"
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", p.name) for p in NOTEBOOKS)
+    readme = (ROOT / "README.md").read_text()
+    for p in NOTEBOOKS:
+        assert p.name in readme, f"{p.name} is not in the README's notebook index"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_committed_run_without_errors_and_small(path):
+    assert path.stat().st_size < 2_000_000
+    cells = json.loads(path.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    assert all(c["execution_count"] is not None for c in code), "commit notebooks run top to bottom"
+    counts = [c["execution_count"] for c in code]
+    assert counts == list(range(1, len(code) + 1)), "run in order in a fresh kernel"
+    assert not [o for c in code for o in c.get("outputs", []) if o["output_type"] == "error"]

@@ -1,0 +1,236 @@
+"""fit(): every trainable kind learns, seeds reproduce, records and History behave, bad calls fail."""
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from workbench import data, losses, models, train
+
+C, D, FEATURES = 4, 4, 8
+FIT = dict(epochs=6, lr=2e-2, batch_size=32, verbose=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # tiny models: with shared cores, intra-op threads only contend (several times slower)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return data.sphere_blobs(n_per_class=50, num_classes=C, dim=FEATURES, concentration=3.0, seed=0)
+
+
+def make(name, kind, seed=0, **model_kw):
+    """A seeded model for ``kind`` and the loss built under a fixed torch seed."""
+    torch.manual_seed(seed)
+    loss = losses.get(name, **({"num_classes": C, "embedding_dim": D} if kind == "margin" else {}))
+    model = models.for_kind(kind, FEATURES, C, embedding_dim=D, hidden=(32,), seed=seed)
+    return model, loss
+
+
+@torch.no_grad()
+def probe_accuracy(model, ds):
+    model.eval()
+    return train.knn_probe(models.embed(model, ds.X_train), ds.y_train, models.embed(model, ds.X_test), ds.y_test)
+
+
+def assert_learned(history, chance):
+    assert list(history.frame.index) == list(range(1, FIT["epochs"] + 1))
+    assert history["loss"].notna().all() and all(math.isfinite(v) for v in history["loss"])
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    assert history.last["test_acc"] > chance + 0.25
+
+
+def test_fit_logits_cross_entropy_learns(blobs):
+    model, loss = make("cross_entropy", "logits")
+    history = train.fit(model, loss, blobs, **FIT)
+    assert_learned(history, 1 / C)
+    assert {"loss", "train_acc", "test_acc", "grad_norm"} <= set(history.frame.columns)
+    # test_acc is the argmax accuracy of the trained classifier
+    with torch.no_grad():
+        model.eval()
+        acc = float((model(blobs.X_test).argmax(1) == blobs.y_test).double().mean())
+    assert history.last["test_acc"] == pytest.approx(acc)
+
+
+def test_fit_margin_optimises_the_loss_weights(blobs):
+    model, loss = make("normface", "margin")
+    weight_before = loss.weight.detach().clone()
+    history = train.fit(model, loss, blobs, **FIT)
+    assert_learned(history, 1 / C)
+    assert not torch.allclose(loss.weight.detach(), weight_before)
+    # accuracy is read from the head's margin-free logits
+    with torch.no_grad():
+        model.eval()
+        acc = float((loss.logits(model(blobs.X_test)).argmax(1) == blobs.y_test).double().mean())
+    assert history.last["test_acc"] == pytest.approx(acc)
+
+
+def test_fit_pairs_contrastive_improves_knn_probe(blobs):
+    model, loss = make("contrastive", "pairs")
+    before = probe_accuracy(model, blobs)
+    history = train.fit(model, loss, blobs, **FIT)
+    assert_learned(history, 1 / C)
+    assert "train_acc" not in history.frame.columns
+    assert history.last["test_acc"] > before
+    assert history.last["test_acc"] == pytest.approx(probe_accuracy(model, blobs))
+
+
+def test_fit_views_ntxent_on_digit_views():
+    ds = data.digit_views(image=False)
+    torch.manual_seed(0)
+    history = train.fit(models.MLP(64, 16, seed=0), losses.get("ntxent"), ds, epochs=2, batch_size=128,
+                        verbose=False)
+    assert len(history) == 2
+    assert all(math.isfinite(v) for v in history["loss"])
+    assert history.last["test_acc"] > 0.1
+
+
+def test_probe_linear(blobs):
+    model, loss = make("contrastive", "pairs")
+    history = train.fit(model, loss, blobs, probe="linear", **FIT)
+    with torch.no_grad():
+        model.eval()
+        expected = train.linear_probe(model(blobs.X_train), blobs.y_train, model(blobs.X_test), blobs.y_test)
+    assert history.last["test_acc"] == pytest.approx(expected)
+    assert history.last["test_acc"] > 1 / C + 0.25
+
+
+def run_normface(blobs, model_seed=0, fit_seed=0, record=("embeddings", "grad_norm")):
+    torch.manual_seed(model_seed)
+    loss = losses.get("normface", num_classes=C, embedding_dim=D)
+    model = models.MLP(FEATURES, D, hidden=(32,), dropout=0.2, seed=model_seed)
+    return train.fit(model, loss, blobs, epochs=3, lr=2e-2, batch_size=32, seed=fit_seed, record=record,
+                     verbose=False)
+
+
+def test_same_seeds_give_equal_histories(blobs):
+    a, b = run_normface(blobs), run_normface(blobs)
+    assert a.equals(b) and b.equals(a)
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+
+
+def test_different_fit_seed_gives_a_different_history(blobs):
+    a, b = run_normface(blobs, fit_seed=0), run_normface(blobs, fit_seed=1)
+    assert not a.equals(b)
+    # the model and loss started identical: only batch order / dropout differ, so snapshot 0 agrees
+    assert torch.equal(a.snapshots["embeddings"][0], b.snapshots["embeddings"][0])
+
+
+def test_different_model_seed_gives_a_different_history(blobs):
+    assert not run_normface(blobs, model_seed=0).equals(run_normface(blobs, model_seed=1))
+
+
+def test_record_embeddings(blobs):
+    model, loss = make("contrastive", "pairs")
+    with torch.no_grad():
+        initial = model(blobs.X_test)
+    history = train.fit(model, loss, blobs, epochs=3, batch_size=32, record=("embeddings",), verbose=False)
+    snaps = history.snapshots["embeddings"]
+    assert len(snaps) == 3 + 1
+    assert all(s.shape == (blobs.n_test, D) for s in snaps)
+    torch.testing.assert_close(snaps[0], initial)
+    assert not torch.equal(snaps[0], snaps[-1])
+    with torch.no_grad():
+        model.eval()
+        torch.testing.assert_close(snaps[-1], model(blobs.X_test))
+    assert torch.equal(history.labels, blobs.y_test)
+    assert "grad_norm" not in history.frame.columns
+
+
+def test_no_record_gives_no_snapshots(blobs):
+    model, loss = make("cross_entropy", "logits")
+    history = train.fit(model, loss, blobs, epochs=1, record=(), verbose=False)
+    assert history.snapshots == {} and history.labels is None
+    assert "grad_norm" not in history.frame.columns
+
+
+def test_history_access_last_and_csv_roundtrip(blobs, tmp_path):
+    model, loss = make("cross_entropy", "logits")
+    history = train.fit(model, loss, blobs, epochs=3, verbose=False)
+    assert len(history) == 3
+    assert isinstance(history["loss"], pd.Series)
+    assert history["test_acc"].tolist() == history.frame["test_acc"].tolist()
+    assert history.last == history.frame.loc[3].to_dict()
+    assert set(history.last) == set(history.frame.columns)
+    assert "3 epochs" in repr(history)
+    path = tmp_path / "history.csv"
+    history.to_csv(path)
+    back = pd.read_csv(path, index_col="epoch")
+    pd.testing.assert_frame_equal(back, history.frame, check_exact=False, rtol=1e-12)
+
+
+def test_unknown_record_entry(blobs):
+    model, loss = make("cross_entropy", "logits")
+    with pytest.raises(ValueError, match="record"):
+        train.fit(model, loss, blobs, epochs=1, record=("embeddings", "attention"), verbose=False)
+
+
+def test_bad_probe(blobs):
+    model, loss = make("contrastive", "pairs")
+    with pytest.raises(ValueError, match="probe"):
+        train.fit(model, loss, blobs, epochs=1, probe="svm", verbose=False)
+
+
+@pytest.mark.parametrize("kw", [{"epochs": 0}, {"epochs": -1}, {"batch_size": 0}])
+def test_bad_epochs_or_batch_size(blobs, kw):
+    model, loss = make("cross_entropy", "logits")
+    with pytest.raises(ValueError, match=">= 1"):
+        train.fit(model, loss, blobs, **{"epochs": 1, **kw}, verbose=False)
+
+
+def test_views_loss_needs_augment(blobs):
+    assert blobs.augment is None
+    with pytest.raises(ValueError, match="augment"):
+        train.fit(models.MLP(FEATURES, D, seed=0), losses.get("ntxent"), blobs, epochs=1, verbose=False)
+
+
+class CrossModalMSE(nn.Module):
+    """A dummy loss of a kind fit() cannot feed on its own."""
+
+    kind = "crossmodal"
+
+    def forward(self, x, y):
+        return (x - y).pow(2).mean()
+
+
+def test_unknown_kind_needs_batch_loss(blobs):
+    with pytest.raises(ValueError, match="batch_loss"):
+        train.fit(models.MLP(FEATURES, C, seed=0), CrossModalMSE(), blobs, epochs=1, verbose=False)
+
+
+def test_batch_loss_hook_trains_an_unknown_kind(blobs):
+    calls = []
+
+    def batch_loss(model, loss, x, y, generator):
+        calls.append(len(x))
+        assert isinstance(generator, torch.Generator)
+        return loss(model(x), nn.functional.one_hot(y, C).float())
+
+    history = train.fit(models.MLP(FEATURES, C, hidden=(32,), seed=0), CrossModalMSE(), blobs, epochs=4,
+                        lr=2e-2, batch_size=32, batch_loss=batch_loss, verbose=False)
+    batches = math.ceil(blobs.n_train / 32)
+    assert len(calls) == 4 * batches and sum(calls) == 4 * blobs.n_train
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    assert history.last["test_acc"] > 1 / C
+
+
+def test_verbose_false_prints_nothing(blobs, capsys):
+    model, loss = make("cross_entropy", "logits")
+    train.fit(model, loss, blobs, epochs=2, verbose=False)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_verbose_true_shows_a_progress_bar(blobs, capsys):
+    # the control for the test above: the bar does write to stderr when asked
+    model, loss = make("cross_entropy", "logits")
+    train.fit(model, loss, blobs, epochs=2, verbose=True)
+    assert "cross_entropy" in capsys.readouterr().err

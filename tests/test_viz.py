@@ -1,0 +1,251 @@
+"""Figures: every public viz function returns a Figure and draws what it says."""
+
+import inspect
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from workbench import analysis, losses, viz
+from workbench.train import History
+
+
+def points(n=40, dim=2, classes=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, dim, generator=g), torch.arange(n) % classes
+
+
+def history(epochs=4, dim=2, n=30, snapshots=True, seed=0, columns=("loss", "test_acc", "grad_norm")):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({c: rng.random(epochs) for c in columns},
+                         index=pd.Index(range(1, epochs + 1), name="epoch"))
+    if not snapshots:
+        return History(frame)
+    snaps = [points(n, dim, seed=seed + e)[0] for e in range(epochs + 1)]
+    return History(frame, {"embeddings": snaps}, torch.arange(n) % 3)
+
+
+def scatter_offsets(ax):
+    (collection,) = [c for c in ax.collections if len(c.get_offsets()) > 0 and c.get_array() is not None]
+    return np.asarray(collection.get_offsets()), np.asarray(collection.get_array())
+
+
+# --- every public function -------------------------------------------------------------------------
+
+
+def _curve_frames():
+    return {"ce": analysis.margin_curve(losses.get("cross_entropy"), np.linspace(-3, 3, 7))}
+
+
+CALLS = {
+    "embedding_scatter": lambda: viz.embedding_scatter(*points()),
+    "training_curves": lambda: viz.training_curves(history(snapshots=False)),
+    "pair_weight_heatmap": lambda: viz.pair_weight_heatmap(torch.randn(6, 6), torch.tensor([0, 1, 0, 1, 2, 2])),
+    "loss_curves": lambda: viz.loss_curves(_curve_frames(), "margin"),
+    "embedding_snapshots": lambda: viz.embedding_snapshots(history()),
+}
+
+
+def test_every_figure_function_is_exercised():
+    public = {name for name, fn in inspect.getmembers(viz, inspect.isfunction)
+              if not name.startswith("_") and fn.__module__ == viz.__name__
+              and inspect.signature(fn).return_annotation in (Figure, "Figure")}
+    assert public == set(CALLS), "a new viz function needs an entry in CALLS and its own test"
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_returns_a_figure(name):
+    fig = CALLS[name]()
+    assert isinstance(fig, Figure)
+    assert fig.axes
+
+
+# --- project -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_project_pca_shape_and_variance(dim):
+    X, _ = points(50, 8)
+    Z = viz.project(X, "pca", dim=dim)
+    assert Z.shape == (50, dim)
+    # PCA keeps the leading directions: the first component carries the most variance
+    variances = Z.var(axis=0)
+    assert np.all(np.diff(variances) <= 1e-9)
+
+
+def test_project_unknown_method():
+    with pytest.raises(ValueError, match="pca"):
+        viz.project(points(10, 4)[0], "mds")
+
+
+def test_project_umap_works_or_says_what_to_install():
+    X, _ = points(30, 6)
+    try:
+        Z = viz.project(X, "umap")
+    except ImportError as err:
+        assert "umap-learn" in str(err)
+    else:
+        assert Z.shape == (30, 2)
+
+
+# --- embedding_scatter ---------------------------------------------------------------------------
+
+
+def test_scatter_2d_with_unit_circle():
+    Z, y = points(40, 2)
+    fig = viz.embedding_scatter(Z, y, sphere=True, title="blobs")
+    (ax,) = fig.axes
+    offsets, colours = scatter_offsets(ax)
+    np.testing.assert_allclose(offsets, Z.numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(colours, y.numpy())
+    (circle,) = ax.lines
+    np.testing.assert_allclose(np.hypot(circle.get_xdata(), circle.get_ydata()), 1.0, atol=1e-12)
+    assert ax.get_title() == "blobs"
+
+
+def test_scatter_2d_without_sphere_draws_no_circle():
+    fig = viz.embedding_scatter(*points(40, 2))
+    assert len(fig.axes[0].lines) == 0 and fig.axes[0].get_title() == ""
+
+
+def test_scatter_3d_on_sphere():
+    Z, y = points(30, 3)
+    fig = viz.embedding_scatter(torch.nn.functional.normalize(Z, dim=1), y, sphere=True)
+    (ax,) = fig.axes
+    assert ax.name == "3d"
+    assert len(ax.collections) == 2  # wireframe + points
+    assert len(scatter_offsets(ax)[0]) == 30
+    assert len(viz.embedding_scatter(Z, y).axes[0].collections) == 1  # no wireframe without sphere
+
+
+def test_scatter_wide_embeddings_are_projected_with_pca():
+    Z, y = points(40, 16)
+    fig = viz.embedding_scatter(Z, y)
+    (ax,) = fig.axes
+    assert ax.name != "3d"
+    offsets, _ = scatter_offsets(ax)
+    np.testing.assert_allclose(offsets, viz.project(Z, "pca"), rtol=1e-5, atol=1e-6)
+
+
+def test_project_tsne_and_scatter_with_tsne():
+    # one t-SNE run (they are slow): project's shape, and the scatter draws exactly that projection
+    Z, y = points(20, 8)
+    projected = viz.project(Z, "tsne", seed=0)
+    assert projected.shape == (20, 2)
+    assert not np.allclose(projected, viz.project(Z, "pca"))
+    fig = viz.embedding_scatter(Z, y, method="tsne")
+    np.testing.assert_allclose(scatter_offsets(fig.axes[0])[0], projected, rtol=1e-5, atol=1e-5)
+
+
+def test_scatter_draws_on_a_given_axis():
+    fig, (a, b) = plt.subplots(1, 2)
+    assert viz.embedding_scatter(*points(20, 2), ax=b) is fig
+    assert len(b.collections) == 1 and len(a.collections) == 0
+
+
+# --- training_curves -----------------------------------------------------------------------------
+
+
+def test_training_curves_one_history():
+    h = history(epochs=5, snapshots=False)
+    fig = viz.training_curves(h)
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "test_acc"]
+    for ax, metric in zip(fig.axes, ["loss", "test_acc"]):
+        (line,) = ax.lines
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3, 4, 5])
+        np.testing.assert_allclose(line.get_ydata(), h[metric].to_numpy())
+    assert fig.axes[-1].get_legend() is None
+
+
+def test_training_curves_dict_of_two_runs():
+    runs = {"a": history(3, snapshots=False, seed=1), "b": history(6, snapshots=False, seed=2)}
+    fig = viz.training_curves(runs, ("loss", "test_acc", "grad_norm"))
+    assert len(fig.axes) == 3
+    for ax in fig.axes:
+        assert [len(line.get_xdata()) for line in ax.lines] == [3, 6]
+    legend = fig.axes[-1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["a", "b"]
+
+
+def test_training_curves_skip_a_metric_a_run_lacks():
+    runs = {"with": history(3, snapshots=False), "without": history(3, snapshots=False, columns=("loss",))}
+    fig = viz.training_curves(runs, ("loss", "test_acc"))
+    assert [len(ax.lines) for ax in fig.axes] == [2, 1]
+
+
+# --- pair_weight_heatmap -------------------------------------------------------------------------
+
+
+def test_pair_weight_heatmap():
+    labels = torch.tensor([2, 0, 1, 0, 2, 1, 1])
+    W = torch.randn(7, 7, generator=torch.Generator().manual_seed(0))
+    fig = viz.pair_weight_heatmap(W, labels, title="w")
+    ax, colorbar_ax = fig.axes
+    assert colorbar_ax.get_label() == "<colorbar>"
+    (image,) = ax.images
+    low, high = image.get_clim()
+    assert low == pytest.approx(-high) and high == pytest.approx(W.abs().max().item())
+    order = np.argsort(labels.numpy(), kind="stable")
+    np.testing.assert_allclose(image.get_array(), W.numpy()[np.ix_(order, order)])
+    assert len(ax.lines) == 2 * (3 - 1)  # one horizontal and one vertical line per class boundary
+    assert ax.get_title() == "w"
+
+
+def test_pair_weight_heatmap_all_zero_weights():
+    fig = viz.pair_weight_heatmap(torch.zeros(4, 4), torch.tensor([0, 0, 1, 1]))
+    assert fig.axes[0].images[0].get_clim() == (-1.0, 1.0)
+
+
+# --- loss_curves ---------------------------------------------------------------------------------
+
+
+def test_loss_curves():
+    loss = losses.get("cross_entropy")
+    margins = np.linspace(-4, 4, 9)
+    curves = {"ce": analysis.margin_curve(loss, margins),
+              "ce T=2": analysis.margin_curve(losses.get("cross_entropy", temperature=2.0), margins)}
+    fig = viz.loss_curves(curves, "margin", xlabel="m")
+    left, right = fig.axes
+    assert left.get_title() == "loss" and right.get_title() == "gradient"
+    assert left.get_xlabel() == "m"
+    assert len(left.lines) == 2
+    assert len(right.lines) == 3  # two curves + the zero line
+    for line, frame in zip(left.lines, curves.values()):
+        np.testing.assert_allclose(line.get_xdata(), margins)
+        np.testing.assert_allclose(line.get_ydata(), frame["loss"])
+    np.testing.assert_allclose(right.lines[0].get_ydata(), curves["ce"]["grad"])
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["ce", "ce T=2"]
+
+
+# --- embedding_snapshots -------------------------------------------------------------------------
+
+
+def test_embedding_snapshots_default_epochs():
+    h = history(epochs=4, n=30)
+    fig = viz.embedding_snapshots(h)
+    assert [ax.get_title() for ax in fig.axes] == ["epoch 0", "epoch 2", "epoch 4"]
+    for ax, epoch in zip(fig.axes, [0, 2, 4]):
+        offsets, _ = scatter_offsets(ax)
+        np.testing.assert_allclose(offsets, h.snapshots["embeddings"][epoch].numpy(), rtol=1e-6)
+
+
+def test_embedding_snapshots_chosen_epochs_3d():
+    h = history(epochs=3, dim=3, n=20)
+    fig = viz.embedding_snapshots(h, epochs=[1, 3], sphere=True)
+    assert [ax.get_title() for ax in fig.axes] == ["epoch 1", "epoch 3"]
+    assert all(ax.name == "3d" for ax in fig.axes)
+
+
+def test_embedding_snapshots_wide_embeddings_are_projected():
+    h = history(epochs=2, dim=8, n=20)
+    fig = viz.embedding_snapshots(h, epochs=[2])
+    offsets, _ = scatter_offsets(fig.axes[0])
+    assert offsets.shape == (20, 2)
+
+
+def test_embedding_snapshots_need_snapshots():
+    with pytest.raises(ValueError, match="record"):
+        viz.embedding_snapshots(history(snapshots=False))

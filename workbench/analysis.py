@@ -1,0 +1,179 @@
+"""Measurements on embeddings, losses and gradients. Plain functions in, numbers or tables out.
+
+Where scikit-learn already has the metric it is used; everything else is written with the formula
+in the docstring.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import accuracy_score
+from torch import Tensor, nn
+
+from .losses.similarity import cosine_similarity_matrix, pair_masks
+from .train import knn_probe, linear_probe
+
+__all__ = [
+    "accuracy", "knn_accuracy", "linear_probe_accuracy", "recall_at_k", "alignment", "uniformity",
+    "tolerance", "class_similarity_stats", "pair_weights", "sample_gradient_norms", "margin_curve",
+    "similarity_curve",
+]
+
+
+def accuracy(logits_or_pred: Tensor, target: Tensor) -> float:
+    """Top-1 accuracy from logits ``[N, C]`` (argmax) or from predicted labels ``[N]``."""
+    pred = logits_or_pred.argmax(1) if logits_or_pred.dim() == 2 else logits_or_pred
+    return float(accuracy_score(target.cpu().numpy(), pred.detach().cpu().numpy()))
+
+
+knn_accuracy = knn_probe
+linear_probe_accuracy = linear_probe
+
+
+def recall_at_k(embeddings: Tensor, labels: Tensor, ks: Sequence[int] = (1, 2, 4, 8)) -> dict[int, float]:
+    """Leave-one-out retrieval Recall@k with cosine similarity: the fraction of queries with at least
+    one same-label item among their k nearest other items (the metric-learning benchmarks' R@k)."""
+    sim = cosine_similarity_matrix(embeddings.detach().double())
+    sim.fill_diagonal_(-math.inf)
+    top = sim.topk(max(ks), dim=1).indices
+    hit = labels[top] == labels[:, None]
+    return {k: float(hit[:, :k].any(1).double().mean()) for k in ks}
+
+
+def alignment(x: Tensor, y: Tensor, alpha: float = 2.0) -> Tensor:
+    r"""Alignment of positive pairs (Wang & Isola 2020): :math:`\mathbb{E}\,\lVert x_i - y_i\rVert_2^{\alpha}`.
+    Lower is better; inputs are expected L2-normalised (not normalised here, as in the paper's code)."""
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    return (x - y).norm(dim=1).pow(alpha).mean()
+
+
+def uniformity(x: Tensor, t: float = 2.0) -> Tensor:
+    r"""Uniformity (Wang & Isola 2020): :math:`\log \frac{1}{\#\{i<j\}}\sum_{i<j} e^{-t\lVert x_i - x_j\rVert^2}`.
+
+    More negative means more uniform on the sphere; for unit vectors it lies in [-4t, 0]. Computed as a
+    logsumexp over squared distances (no sqrt, so coincident points have a finite gradient).
+    Fewer than two points have no pairs: ValueError.
+    """
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError(f"uniformity needs at least 2 points, got {n}")
+    sq = x.pow(2).sum(1)
+    d2 = (sq[:, None] + sq[None, :] - 2 * x @ x.T).clamp(min=0)
+    i, j = torch.triu_indices(n, n, offset=1, device=x.device)
+    return torch.logsumexp(-t * d2[i, j], dim=0) - math.log(len(i))
+
+
+def tolerance(embeddings: Tensor, labels: Tensor) -> float:
+    r"""Tolerance to semantically similar samples (Wang & Liu 2021): the mean cosine similarity over
+    same-class pairs :math:`\frac{1}{|\{(i,j): i\neq j, y_i = y_j\}|}\sum \hat z_i^\top \hat z_j`.
+
+    We normalise by the number of same-class pairs (not by all pairs, the other reading of the paper's
+    expectation; the two differ by the constant share of same-class pairs). Higher = classes kept tight.
+    """
+    sim = cosine_similarity_matrix(embeddings.detach())
+    positive, _ = pair_masks(labels)
+    return float(sim[positive].mean()) if positive.any() else float("nan")
+
+
+def class_similarity_stats(embeddings: Tensor, labels: Tensor) -> dict[str, float]:
+    """Angular structure of labelled embeddings.
+
+    ``intra``/``inter``: mean cosine of same-class / different-class pairs; ``gap`` = intra - inter
+    (larger = more angularly separated); ``min_centroid_angle``: the smallest angle in degrees between
+    two class-mean directions.
+    """
+    z = embeddings.detach().double()
+    sim = cosine_similarity_matrix(z)
+    positive, negative = pair_masks(labels)
+    classes = labels.unique()
+    centroids = F.normalize(torch.stack([F.normalize(z[labels == c], dim=1).mean(0) for c in classes]), dim=1)
+    cos = (centroids @ centroids.T).clamp(-1, 1)
+    cos.fill_diagonal_(-1.0)
+    stats = {"intra": float(sim[positive].mean()), "inter": float(sim[negative].mean())}
+    stats["gap"] = stats["intra"] - stats["inter"]
+    stats["min_centroid_angle"] = math.degrees(math.acos(float(cos.max()))) if len(classes) > 1 else float("nan")
+    return stats
+
+
+def pair_weights(loss: nn.Module, embeddings: Tensor, labels: Tensor | None = None) -> Tensor:
+    r"""dL/dS for every pair: the General Pair Weighting view (Wang et al. 2019).
+
+    Any loss that depends on the embeddings only through ``S`` has the gradient of
+    :math:`\sum_{ij} w_{ij} S_{ij}` with :math:`w_{ij} = \partial L/\partial S_{ij}`: a positive weight
+    pushes the pair apart, a negative one pulls it together. Works for every pairs or views loss
+    (anything with ``from_similarity``). ``embeddings`` is ``[N, D]`` with ``labels[N]``, or
+    ``[B, V, D]`` views (labels optional), flattened row ``b·V + v``.
+    """
+    if not hasattr(loss, "from_similarity"):
+        raise ValueError(f"pair_weights needs a loss with from_similarity (pairs/views kinds), got "
+                         f"{type(loss).__name__}")
+    if embeddings.dim() == 3:
+        from .losses.similarity import views_to_rows
+        embeddings, labels = views_to_rows(embeddings, labels)
+    if labels is None:
+        raise ValueError("labels must be given for embeddings of shape [N, D]")
+    sim = cosine_similarity_matrix(embeddings.detach()).requires_grad_(True)
+    value = loss.from_similarity(sim, labels)
+    if value.dim() != 0:
+        raise ValueError("pair_weights needs a loss with a scalar reduction ('mean' or 'sum')")
+    (grad,) = torch.autograd.grad(value, sim, allow_unused=True)
+    return torch.zeros_like(sim) if grad is None else grad.detach()
+
+
+def sample_gradient_norms(loss: nn.Module, outputs: Tensor, *targets) -> Tensor:
+    """‖∂L/∂outputs_i‖ for every row i: how hard the loss pulls on each sample's output
+    (logits or embedding). Useful to see which samples a loss listens to (e.g. noisy labels)."""
+    outputs = outputs.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss(outputs, *targets), outputs)
+    return grad.flatten(1).norm(dim=1)
+
+
+def margin_curve(loss: nn.Module, margins: Sequence[float] | np.ndarray, num_classes: int = 10) -> pd.DataFrame:
+    """Loss and dL/dm as a function of the true-class margin m (logits kind).
+
+    The logits are ``[m, 0, ..., 0]`` with target 0, so m is the gap between the true logit and every
+    other logit; negative m means a misclassified sample.
+    """
+    m = torch.as_tensor(np.asarray(margins, dtype=np.float64)).requires_grad_(True)
+    logits = torch.zeros(len(m), num_classes, dtype=torch.float64)
+    logits = torch.cat([m[:, None], logits[:, 1:]], dim=1)
+    target = torch.zeros(len(m), dtype=torch.long)
+    values = torch.stack([loss(logits[i:i + 1], target[i:i + 1]).reshape(()) for i in range(len(m))])
+    (grad,) = torch.autograd.grad(values.sum(), m)
+    return pd.DataFrame({"margin": m.detach().numpy(), "loss": values.detach().numpy(),
+                         "grad": grad.numpy()})
+
+
+def similarity_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray, which: str = "positive",
+                     other: float = 0.0) -> pd.DataFrame:
+    """Loss and its derivative as one kind of similarity varies (pairs and views kinds).
+
+    Four rows with labels [0, 0, 1, 1]: with ``which="positive"`` both positive pairs have similarity s
+    and every negative pair ``other``; with ``which="negative"`` every negative pair has s and both
+    positive pairs ``other``. ``grad`` is dL/ds.
+    """
+    if which not in ("positive", "negative"):
+        raise ValueError(f"which must be 'positive' or 'negative', got {which!r}")
+    if not hasattr(loss, "from_similarity"):
+        raise ValueError(f"similarity_curve needs a loss with from_similarity, got {type(loss).__name__}")
+    labels = torch.tensor([0, 0, 1, 1])
+    positive, _ = pair_masks(labels)
+    eye = torch.eye(4, dtype=torch.bool)
+    values, grads = [], []
+    for s in np.asarray(similarities, dtype=np.float64):
+        s_t = torch.tensor(float(s), dtype=torch.float64, requires_grad=True)
+        fixed = torch.full((4, 4), float(other), dtype=torch.float64)
+        mask = positive if which == "positive" else ~positive & ~eye
+        sim = torch.where(mask, s_t.expand(4, 4), fixed).masked_fill(eye, 1.0)
+        value = loss.from_similarity(sim, labels)
+        (grad,) = torch.autograd.grad(value, s_t, allow_unused=True)
+        values.append(float(value.detach()))
+        grads.append(0.0 if grad is None else float(grad))
+    return pd.DataFrame({"similarity": np.asarray(similarities, dtype=np.float64), "loss": values, "grad": grads})

@@ -1,0 +1,64 @@
+"""Input validation shared by every loss: fail loudly, name the argument, say what was expected."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def check_positive(value: float, name: str) -> float:
+    if not (isinstance(value, (int, float)) and value > 0):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def check_in_range(value: float, name: str, low: float, high: float, *, high_open: bool = False) -> float:
+    ok = isinstance(value, (int, float)) and low <= value and (value < high if high_open else value <= high)
+    if not ok:
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value!r}")
+    return float(value)
+
+
+def check_float_tensor(x: Tensor, name: str, ndim: int, shape_doc: str) -> Tensor:
+    """A floating-point tensor with ``ndim`` dimensions and no NaN."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of shape {shape_doc}, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor of shape {shape_doc}, got dtype {x.dtype}")
+    if x.dim() != ndim:
+        raise ValueError(f"{name} must have shape {shape_doc}, got shape {tuple(x.shape)}")
+    if torch.isnan(x).any():
+        raise ValueError(f"{name} contains NaN")
+    return x
+
+
+def check_labels(labels: Tensor, name: str, n: int, num_classes: int | None = None) -> Tensor:
+    """Integer class labels of shape [n], in [0, num_classes) when num_classes is given."""
+    if not isinstance(labels, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of integer labels, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integer class labels (torch.long), got dtype {labels.dtype}")
+    if labels.shape != (n,):
+        raise ValueError(f"{name} must have shape [{n}] (one label per row), got shape {tuple(labels.shape)}")
+    if n and labels.min() < 0:
+        raise ValueError(f"{name} must be >= 0, got {int(labels.min())}")
+    if num_classes is not None and n and labels.max() >= num_classes:
+        raise ValueError(f"{name} must be < num_classes={num_classes}, got {int(labels.max())}")
+    return labels
+
+
+def reduce(values: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    return values

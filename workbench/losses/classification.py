@@ -1,0 +1,60 @@
+"""Losses on logits for multi-class classification (kind ``logits``)."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._checks import check_float_tensor, check_in_range, check_labels, check_positive, check_reduction
+from .registry import Paper, Param, register
+
+
+def check_logits_target(logits: Tensor, target: Tensor) -> None:
+    check_float_tensor(logits, "logits", 2, "[B, C]")
+    check_labels(target, "target", logits.shape[0], logits.shape[1])
+
+
+def cross_entropy(logits: Tensor, target: Tensor, *, temperature: float = 1.0, label_smoothing: float = 0.0,
+                  reduction: str = "mean") -> Tensor:
+    r"""Softmax cross-entropy with an optional temperature and label smoothing.
+
+    .. math::
+        \ell_i = -\sum_k q_{ik} \log \operatorname{softmax}(z_i / T)_k, \qquad
+        q_{ik} = (1-\varepsilon)\,[k = y_i] + \varepsilon / C
+
+    ``temperature`` T > 1 softens the predicted distribution (and shrinks the gradient by 1/T);
+    ``label_smoothing`` ε moves ε of the target mass uniformly over the C classes (Szegedy et al. 2016).
+    Computed with ``log_softmax``, so logits of 1e4 are fine.
+    """
+    check_logits_target(logits, target)
+    check_positive(temperature, "temperature")
+    check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0, high_open=True)
+    check_reduction(reduction)
+    return F.cross_entropy(logits / temperature, target, label_smoothing=label_smoothing, reduction=reduction)
+
+
+@register(
+    "cross_entropy", family="classification", kind="logits",
+    paper=Paper("Rethinking the Inception Architecture for Computer Vision (label smoothing)", 2016,
+                "Szegedy et al."),
+    formula=r"\ell = -\sum_k q_k \log \mathrm{softmax}(z/T)_k,\; q_k = (1-\varepsilon)[k=y] + \varepsilon/C",
+    params={
+        "temperature": Param(1.0, 0.05, 10.0, "divides the logits before the softmax", log=True),
+        "label_smoothing": Param(0.0, 0.0, 0.5, "target mass spread uniformly over the classes"),
+    },
+)
+class CrossEntropy(nn.Module):
+    """Module form of :func:`cross_entropy`; ``forward(logits[B, C], target[B])``."""
+
+    def __init__(self, temperature: float = 1.0, label_smoothing: float = 0.0, reduction: str = "mean"):
+        super().__init__()
+        self.temperature = check_positive(temperature, "temperature")
+        self.label_smoothing = check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0, high_open=True)
+        self.reduction = check_reduction(reduction)
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        return cross_entropy(logits, target, temperature=self.temperature,
+                             label_smoothing=self.label_smoothing, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature}, label_smoothing={self.label_smoothing}"

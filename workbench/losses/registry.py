@@ -1,0 +1,113 @@
+"""The loss registry: one catalogue of every loss Loss Lab knows, with its paper and its knobs.
+
+    from workbench import losses
+    losses.available()                       # sorted names
+    losses.available(family="contrastive")   # names of one family
+    losses.info("ntxent")                    # LossInfo: paper, formula, params with ranges
+    losses.get("ntxent", temperature=0.2)    # a ready nn.Module
+
+A loss class joins the catalogue with the ``@register(...)`` decorator in its family module.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+FAMILIES = ("classification", "binary", "margin", "pairs", "contrastive", "distill", "mil")
+KINDS = ("logits", "binary", "margin", "pairs", "views", "crossmodal", "distill", "attention")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A hyper-parameter: its default, the range a slider should cover, and what it does."""
+
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    doc: str = ""
+    log: bool = False  # True when the range is best explored on a log scale (temperatures, scales)
+
+
+@dataclass(frozen=True)
+class Paper:
+    title: str
+    year: int
+    authors: str = ""
+
+
+@dataclass(frozen=True)
+class LossInfo:
+    name: str
+    family: str
+    kind: str
+    paper: Paper
+    formula: str  # LaTeX
+    params: Mapping[str, Param] = field(default_factory=dict)
+    cls: type[nn.Module] | None = None
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {k: p.default for k, p in self.params.items()}
+
+
+_REGISTRY: dict[str, LossInfo] = {}
+
+
+def register(name: str, *, family: str, kind: str, paper: Paper, formula: str,
+             params: Mapping[str, Param]):
+    """Class decorator that adds a loss to the registry (and stamps ``name``/``kind`` on the class)."""
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+    def decorate(cls: type[nn.Module]) -> type[nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"loss {name!r} is already registered")
+        accepted = set(inspect.signature(cls.__init__).parameters)
+        missing = set(params) - accepted
+        if missing:
+            raise ValueError(f"{cls.__name__} does not accept the registered params {sorted(missing)}")
+        cls.name, cls.kind, cls.family = name, kind, family
+        _REGISTRY[name] = LossInfo(name, family, kind, paper, formula, dict(params), cls)
+        return cls
+
+    return decorate
+
+
+def available(family: str | None = None) -> list[str]:
+    """Sorted names of the registered losses, optionally of one ``family``."""
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; valid families: {', '.join(FAMILIES)}")
+    return sorted(n for n, i in _REGISTRY.items() if family is None or i.family == family)
+
+
+def info(name: str) -> LossInfo:
+    """The registry entry of ``name``; an unknown name raises ValueError listing the valid ones."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(available())}") from None
+
+
+def constructor_args(name: str) -> list[str]:
+    """Every keyword ``get(name, ...)`` accepts: the hyper-parameters plus structural arguments
+    (``reduction``, ``num_classes``, ``embedding_dim``, ...)."""
+    sig = inspect.signature(info(name).cls.__init__)
+    return [p for p in sig.parameters if p != "self"]
+
+
+def get(name: str, **params: Any) -> nn.Module:
+    """A ready ``nn.Module`` for loss ``name`` built with ``params`` (the rest at their defaults)."""
+    entry = info(name)
+    valid = constructor_args(name)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for loss {name!r}; valid parameters: "
+                         f"{', '.join(valid)}")
+    return entry.cls(**params)

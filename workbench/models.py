@@ -1,0 +1,144 @@
+"""Small encoders that train in seconds on a laptop CPU, plus heads.
+
+Every model maps inputs to outputs in one ``forward``; models that carry an embedding below their
+output (a classifier, a projection head) also expose ``embed(x)``, which is what the analysis and the
+plots look at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Initialise parameters from ``seed`` without touching the caller's global RNG state."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+class L2Normalize(nn.Module):
+    """Projects onto the unit sphere: ẑ = z / max(‖z‖, 1e-12)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.normalize(x, dim=-1)
+
+
+class MLP(nn.Module):
+    """Fully connected encoder ``in_features -> hidden... -> embedding_dim`` with ReLU.
+
+    ``embedding_dim`` 2 or 3 gives embeddings to plot directly; 16-128 for everything else.
+    ``normalize=True`` puts the output on the unit sphere.
+    """
+
+    def __init__(self, in_features: int, embedding_dim: int = 2, hidden: Sequence[int] = (128, 64),
+                 normalize: bool = False, dropout: float = 0.0, seed: int | None = None):
+        super().__init__()
+        if embedding_dim < 1:
+            raise ValueError(f"embedding_dim must be >= 1, got {embedding_dim}")
+        self.in_features, self.embedding_dim = in_features, embedding_dim
+        widths = [in_features, *hidden]
+        layers: list[nn.Module] = [nn.Flatten()]
+        with seeded(seed):
+            for a, b in zip(widths[:-1], widths[1:]):
+                layers += [nn.Linear(a, b), nn.ReLU()]
+                if dropout:
+                    layers.append(nn.Dropout(dropout))
+            layers.append(nn.Linear(widths[-1], embedding_dim))
+        if normalize:
+            layers.append(L2Normalize())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class SmallCNN(nn.Module):
+    """Two 3x3 conv blocks for 8x8 digit images ``[B, 1, 8, 8]`` -> ``[B, embedding_dim]``."""
+
+    def __init__(self, embedding_dim: int = 32, channels: tuple[int, int] = (16, 32), normalize: bool = False,
+                 seed: int | None = None):
+        super().__init__()
+        self.embedding_dim = embedding_dim
+        c1, c2 = channels
+        with seeded(seed):
+            layers: list[nn.Module] = [
+                nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # 8x8 -> 4x4
+                nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 4x4 -> 2x2
+                nn.Flatten(), nn.Linear(c2 * 4, embedding_dim),
+            ]
+        if normalize:
+            layers.append(L2Normalize())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() == 2 and x.shape[1] == 64:  # flat digits are welcome too
+            x = x.view(-1, 1, 8, 8)
+        return self.net(x)
+
+
+class ProjectionHead(nn.Module):
+    """SimCLR-style MLP head ``in_dim -> hidden -> out_dim`` used only by the loss during training."""
+
+    def __init__(self, in_dim: int, out_dim: int = 32, hidden: int = 64, seed: int | None = None):
+        super().__init__()
+        with seeded(seed):
+            self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class WithHead(nn.Module):
+    """An encoder followed by a head: ``forward`` gives the head's output (what the loss sees),
+    ``embed`` the encoder's (what probes and plots usually look at)."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Module):
+        super().__init__()
+        self.encoder, self.head = encoder, head
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.encoder(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.encoder(x))
+
+
+def classifier(encoder: nn.Module, num_classes: int, seed: int | None = None) -> WithHead:
+    """Encoder + linear layer to logits, for losses of kind ``logits``."""
+    with seeded(seed):
+        head = nn.Linear(encoder.embedding_dim, num_classes)
+    return WithHead(encoder, head)
+
+
+def with_projection(encoder: nn.Module, out_dim: int = 32, hidden: int = 64, seed: int | None = None) -> WithHead:
+    """Encoder + projection head, for contrastive training (pre- vs post-projection probes)."""
+    return WithHead(encoder, ProjectionHead(encoder.embedding_dim, out_dim, hidden, seed=seed))
+
+
+def embed(model: nn.Module, x: Tensor) -> Tensor:
+    """The model's embedding of ``x``: ``model.embed(x)`` when it has one, else ``model(x)``."""
+    return model.embed(x) if hasattr(model, "embed") else model(x)
+
+
+def for_kind(kind: str, in_features: int, num_classes: int, embedding_dim: int = 2,
+             hidden: Sequence[int] = (128, 64), seed: int | None = 0) -> nn.Module:
+    """The default MLP for a loss kind: a classifier (logits) for ``logits``, one output for ``binary``,
+    a bare encoder (embeddings) for ``margin``, ``pairs`` and ``views``."""
+    encoder = MLP(in_features, embedding_dim, hidden, seed=seed)
+    if kind == "logits":
+        return classifier(encoder, num_classes, seed=seed)
+    if kind == "binary":
+        return classifier(encoder, 1, seed=seed)
+    if kind in ("margin", "pairs", "views"):
+        return encoder
+    raise ValueError(f"no default model for kind {kind!r}; expected logits, binary, margin, pairs or views")

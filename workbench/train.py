@@ -1,0 +1,201 @@
+"""``fit``: the one training loop of Loss Lab, and the ``History`` it returns.
+
+The loop knows how to feed each loss kind (see DESIGN.md, "Kinds"): logits and margin heads get
+``(outputs, labels)``, pair losses ``(embeddings, labels)``, view losses ``V`` augmented views of each
+instance. Accuracy is measured the way the kind allows: argmax of the logits, or a kNN / linear
+probe on the embeddings for losses that only shape an embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .data import Dataset
+from .models import embed
+
+RECORDABLE = ("embeddings", "grad_norm")
+TRAINABLE_KINDS = ("logits", "binary", "margin", "pairs", "views")
+
+
+def knn_probe(train_emb: Tensor, train_y: Tensor, test_emb: Tensor, test_y: Tensor, k: int = 5) -> float:
+    """Accuracy of a k-nearest-neighbour classifier (cosine distance) fitted on the train embeddings."""
+    knn = KNeighborsClassifier(n_neighbors=min(k, len(train_y)), metric="cosine")
+    knn.fit(train_emb.detach().cpu().double().numpy(), train_y.cpu().numpy())
+    return float(knn.score(test_emb.detach().cpu().double().numpy(), test_y.cpu().numpy()))
+
+
+def linear_probe(train_emb: Tensor, train_y: Tensor, test_emb: Tensor, test_y: Tensor) -> float:
+    """Accuracy of a logistic-regression probe fitted on the (frozen) train embeddings."""
+    clf = LogisticRegression(max_iter=2000)
+    clf.fit(train_emb.detach().cpu().double().numpy(), train_y.cpu().numpy())
+    return float(clf.score(test_emb.detach().cpu().double().numpy(), test_y.cpu().numpy()))
+
+
+@dataclass
+class History:
+    """Per-epoch metrics (``frame``, a DataFrame indexed by epoch) plus optional snapshots.
+
+    ``snapshots["embeddings"][e]`` holds the test-set embeddings after epoch ``e`` (entry 0 is before
+    training); ``labels`` are the matching test labels. ``history["test_acc"]`` reads a column.
+    """
+
+    frame: pd.DataFrame
+    snapshots: dict[str, list[Tensor]] = field(default_factory=dict)
+    labels: Tensor | None = None
+
+    def __getitem__(self, column: str) -> pd.Series:
+        return self.frame[column]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def last(self) -> dict:
+        """The metrics of the final epoch."""
+        return self.frame.iloc[-1].to_dict()
+
+    def equals(self, other: History) -> bool:
+        """Exactly the same metrics and snapshots (what the same seed must give)."""
+        same_snaps = self.snapshots.keys() == other.snapshots.keys() and all(
+            len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+            for a, b in ((self.snapshots[k], other.snapshots[k]) for k in self.snapshots))
+        return self.frame.equals(other.frame) and same_snaps
+
+    def to_csv(self, path) -> None:
+        self.frame.to_csv(path)
+
+    def _repr_html_(self) -> str:
+        return self.frame._repr_html_()
+
+    def __repr__(self) -> str:
+        return f"History({len(self)} epochs, columns={list(self.frame.columns)}, snapshots={list(self.snapshots)})"
+
+
+BatchLoss = Callable[[nn.Module, nn.Module, Tensor, Tensor, torch.Generator], Tensor]
+
+
+def _views(model: nn.Module, x: Tensor, augment, n_views: int, generator: torch.Generator) -> Tensor:
+    """``V`` random augmentations of every instance, embedded: [B, V, D]."""
+    stacked = torch.stack([augment(x, generator) for _ in range(n_views)], dim=1)
+    flat = model(stacked.flatten(0, 1))
+    return flat.view(x.shape[0], n_views, -1)
+
+
+def _default_batch_loss(kind: str, augment, n_views: int, supervised: bool) -> BatchLoss:
+    if kind not in TRAINABLE_KINDS:
+        raise ValueError(f"fit() trains losses of kind {TRAINABLE_KINDS}; for kind {kind!r} pass batch_loss=")
+    if kind == "views":
+        if augment is None:
+            raise ValueError("a views loss needs data with an augment (e.g. data.digit_views())")
+
+        def views_loss(model, loss, x, y, generator):
+            return loss(_views(model, x, augment, n_views, generator), y if supervised else None)
+        return views_loss
+    if kind == "binary":
+        return lambda model, loss, x, y, generator: loss(model(x).squeeze(-1), y)
+    return lambda model, loss, x, y, generator: loss(model(x), y)
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, loss: nn.Module, kind: str, data: Dataset, device, probe: str) -> dict:
+    model.eval()
+    x_train, x_test = data.X_train.to(device), data.X_test.to(device)
+    y_train, y_test = data.y_train.to(device), data.y_test.to(device)
+    if kind == "logits":
+        return {"train_acc": _acc(model(x_train).argmax(1), y_train), "test_acc": _acc(model(x_test).argmax(1), y_test)}
+    if kind == "binary":
+        return {"train_acc": _acc((model(x_train).squeeze(-1) > 0).long(), y_train),
+                "test_acc": _acc((model(x_test).squeeze(-1) > 0).long(), y_test)}
+    if kind == "margin":
+        return {"train_acc": _acc(loss.logits(model(x_train)).argmax(1), y_train),
+                "test_acc": _acc(loss.logits(model(x_test)).argmax(1), y_test)}
+    train_emb, test_emb = embed(model, x_train), embed(model, x_test)
+    probe_fn = knn_probe if probe == "knn" else linear_probe
+    return {"test_acc": probe_fn(train_emb, y_train, test_emb, y_test)}
+
+
+def _acc(pred: Tensor, y: Tensor) -> float:
+    return float((pred == y).double().mean())
+
+
+def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, lr: float = 1e-2,
+        batch_size: int = 128, seed: int = 0, device: str | torch.device = "cpu",
+        record: Sequence[str] = ("grad_norm",), probe: str = "knn", n_views: int = 2, supervised: bool = False,
+        weight_decay: float = 0.0, batch_loss: BatchLoss | None = None, verbose: bool = True) -> History:
+    """Train ``model`` (and the loss's own parameters, if any) with Adam on ``data`` and measure each epoch.
+
+    Args:
+        loss: a registered loss module; its ``kind`` decides what the model output is fed to.
+        data: a :class:`workbench.data.Dataset`; views losses use its ``augment`` to make ``n_views`` views.
+        seed: seeds batch order, augmentations and dropout. Build the model with a seed too
+            (``MLP(..., seed=0)``) and the same call gives an identical History.
+        record: any of ``"embeddings"`` (test embeddings after every epoch) and ``"grad_norm"``
+            (mean norm of the parameter gradient per epoch).
+        probe: ``"knn"`` or ``"linear"``: how embedding-only losses (pairs, views) are scored.
+        supervised: for views losses, pass the labels (SupCon-style) instead of None.
+        batch_loss: ``f(model, loss, x, y, generator) -> scalar`` to train a kind the loop does not know.
+        verbose: show a tqdm progress bar over epochs.
+    """
+    unknown = set(record) - set(RECORDABLE)
+    if unknown:
+        raise ValueError(f"record must be a subset of {RECORDABLE}, got {sorted(unknown)}")
+    if probe not in ("knn", "linear"):
+        raise ValueError(f"probe must be 'knn' or 'linear', got {probe!r}")
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got epochs={epochs}, batch_size={batch_size}")
+    kind = getattr(loss, "kind", "logits")
+    step_loss = batch_loss or _default_batch_loss(kind, data.augment, n_views, supervised)
+
+    torch.manual_seed(seed)  # dropout and anything else drawing from the global RNG
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    loss.to(device)
+    params = list(dict.fromkeys([*model.parameters(), *loss.parameters()]))
+    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+    snapshots: dict[str, list[Tensor]] = {"embeddings": []} if "embeddings" in record else {}
+    if snapshots:
+        snapshots["embeddings"].append(_snapshot(model, data, device))
+    rows = []
+    bar = tqdm(range(1, epochs + 1), desc=f"fit {getattr(loss, 'name', type(loss).__name__)}", disable=not verbose)
+    for epoch in bar:
+        model.train()
+        order = torch.randperm(data.n_train, generator=generator)
+        losses, grad_norms, sizes = [], [], []
+        for start in range(0, data.n_train, batch_size):
+            idx = order[start:start + batch_size]
+            x, y = data.X_train[idx].to(device), data.y_train[idx].to(device)
+            value = step_loss(model, loss, x, y, generator)
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            if "grad_norm" in record:
+                grads = [p.grad.norm() for p in params if p.grad is not None]
+                grad_norms.append(float(torch.stack(grads).norm()) if grads else 0.0)
+            optimizer.step()
+            losses.append(float(value.detach()))
+            sizes.append(len(idx))
+        row = {"epoch": epoch, "loss": float(np.average(losses, weights=sizes))}
+        row.update(_evaluate(model, loss, kind, data, device, probe))
+        if "grad_norm" in record:
+            row["grad_norm"] = float(np.mean(grad_norms))
+        rows.append(row)
+        if snapshots:
+            snapshots["embeddings"].append(_snapshot(model, data, device))
+        bar.set_postfix(loss=f"{row['loss']:.3f}", test_acc=f"{row['test_acc']:.3f}")
+    frame = pd.DataFrame(rows).set_index("epoch")
+    return History(frame, snapshots, data.y_test.clone() if snapshots else None)
+
+
+@torch.no_grad()
+def _snapshot(model: nn.Module, data: Dataset, device) -> Tensor:
+    model.eval()
+    return embed(model, data.X_test.to(device)).detach().cpu().clone()

@@ -1,0 +1,152 @@
+"""Figures. Every function returns its matplotlib Figure (and draws on ``ax`` when one is given).
+
+One seaborn theme for the whole lab, set on import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.figure import Figure
+
+sns.set_theme(context="notebook", style="whitegrid", palette="tab10")
+
+PROJECTIONS = ("pca", "tsne", "umap")
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def project(X, method: str = "pca", dim: int = 2, seed: int = 0) -> np.ndarray:
+    """Project ``X[N, D]`` to ``dim`` dimensions with PCA, t-SNE or UMAP (UMAP needs ``umap-learn``)."""
+    X = _np(X)
+    if method == "pca":
+        from sklearn.decomposition import PCA
+        return PCA(n_components=dim, random_state=seed).fit_transform(X)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+        return TSNE(n_components=dim, random_state=seed, init="pca", perplexity=min(30, len(X) - 1)).fit_transform(X)
+    if method == "umap":
+        try:
+            import umap
+        except ImportError as err:
+            raise ImportError("method='umap' needs umap-learn: pip install 'workbench[umap]'") from err
+        return umap.UMAP(n_components=dim, random_state=seed).fit_transform(X)
+    raise ValueError(f"method must be one of {PROJECTIONS}, got {method!r}")
+
+
+def _axes(ax, projection=None, figsize=(4.5, 4)):
+    if ax is not None:
+        return ax.figure, ax
+    fig = plt.figure(figsize=figsize)
+    return fig, fig.add_subplot(projection=projection)
+
+
+def embedding_scatter(embeddings, labels, *, ax=None, method: str = "pca", title: str | None = None,
+                      sphere: bool = False, s: float = 8) -> Figure:
+    """Scatter of embeddings coloured by label.
+
+    2-D embeddings are drawn as they are (with the unit circle when ``sphere``), 3-D ones on a 3-D
+    axis (with the unit sphere when ``sphere``), anything wider is projected with :func:`project`.
+    """
+    Z, y = _np(embeddings), _np(labels)
+    if Z.shape[1] > 3:
+        Z = project(Z, method)
+    if Z.shape[1] == 3:
+        fig, ax = _axes(ax, projection="3d")
+        if sphere:
+            u, v = np.mgrid[0:2 * np.pi:24j, 0:np.pi:12j]
+            ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", lw=0.4)
+        ax.scatter(Z[:, 0], Z[:, 1], Z[:, 2], c=y, cmap="tab10", s=s, vmin=0, vmax=9)
+    else:
+        fig, ax = _axes(ax)
+        if sphere:
+            t = np.linspace(0, 2 * np.pi, 200)
+            ax.plot(np.cos(t), np.sin(t), color="0.8", lw=1)
+            ax.set_aspect("equal")
+        ax.scatter(Z[:, 0], Z[:, 1], c=y, cmap="tab10", s=s, vmin=0, vmax=9)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def training_curves(histories: Mapping[str, object] | object, metrics: Sequence[str] = ("loss", "test_acc"),
+                    *, axes=None) -> Figure:
+    """One panel per metric, one line per run. ``histories``: a History or ``{label: History}``."""
+    runs = histories if isinstance(histories, Mapping) else {"": histories}
+    if axes is None:
+        fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    for ax, metric in zip(axes, metrics):
+        for label, history in runs.items():
+            frame = history.frame if hasattr(history, "frame") else history
+            if metric in frame:
+                ax.plot(frame.index, frame[metric], marker="o", ms=3, label=label or None)
+        ax.set(xlabel="epoch", title=metric)
+    if any(runs):
+        axes[-1].legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def pair_weight_heatmap(weights, labels, *, ax=None, title: str | None = None) -> Figure:
+    """dL/dS as a heatmap, rows and columns sorted by label, class blocks outlined.
+
+    Red (positive weight) pushes a pair apart, blue (negative) pulls it together; white is ignored.
+    """
+    W, y = _np(weights), _np(labels)
+    order = np.argsort(y, kind="stable")
+    W, y = W[np.ix_(order, order)], y[order]
+    fig, ax = _axes(ax, figsize=(4.6, 4))
+    limit = float(np.abs(W).max()) or 1.0
+    image = ax.imshow(W, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    for edge in np.flatnonzero(np.diff(y)) + 0.5:
+        ax.axhline(edge, color="0.3", lw=0.6)
+        ax.axvline(edge, color="0.3", lw=0.6)
+    ax.set(xticks=[], yticks=[], xlabel="j (sorted by label)", ylabel="i")
+    ax.grid(False)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="∂L/∂S_ij")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def loss_curves(curves: Mapping[str, pd.DataFrame], x: str, *, axes=None, xlabel: str | None = None) -> Figure:
+    """Loss (left) and its derivative (right) against ``x`` ("margin" or "similarity"), one line per
+    curve; the frames come from ``analysis.margin_curve`` / ``analysis.similarity_curve``."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig = axes[0].figure
+    for label, frame in curves.items():
+        axes[0].plot(frame[x], frame["loss"], label=label)
+        axes[1].plot(frame[x], frame["grad"], label=label)
+    axes[0].set(xlabel=xlabel or x, ylabel="loss", title="loss")
+    axes[1].set(xlabel=xlabel or x, ylabel=f"dL/d{x}", title="gradient")
+    axes[1].axhline(0, color="0.6", lw=0.8)
+    axes[0].legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def embedding_snapshots(history, epochs: Sequence[int] | None = None, *, sphere: bool = False,
+                        method: str = "pca") -> Figure:
+    """Test embeddings at a few epochs of a run recorded with ``record=("embeddings",)``, side by side."""
+    snaps = history.snapshots.get("embeddings")
+    if not snaps:
+        raise ValueError("history has no embedding snapshots: train with record=('embeddings',)")
+    if epochs is None:
+        epochs = sorted({0, len(snaps) // 2, len(snaps) - 1})
+    three_d = snaps[0].shape[1] == 3
+    fig = plt.figure(figsize=(3.6 * len(epochs), 3.4))
+    for k, epoch in enumerate(epochs, start=1):
+        ax = fig.add_subplot(1, len(epochs), k, projection="3d" if three_d else None)
+        embedding_scatter(snaps[epoch], history.labels, ax=ax, sphere=sphere, method=method, title=f"epoch {epoch}")
+    fig.tight_layout()
+    return fig
