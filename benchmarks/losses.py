@@ -22,7 +22,7 @@ would only cost time.
 Reading the output: ``ours/PML`` = ours ms / PML ms; below 1.0 means ours is faster (target <= 1.0).
 The last lines say whether every value agreed and every ratio met the target.
 
-    python benchmarks/losses.py [--repeats 20] [--budget 60] [--threads 2] [--sizes 256 1024] [--dim 128]
+    python benchmarks/losses.py [--repeats 20] [--budget 60] [--threads 1] [--sizes 256] [--losses ntxent]
 """
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ def cases(batch: int, dim: int, classes: int, temperature: float, gen: torch.Gen
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024], help="rows per batch (B)")
+    parser.add_argument("--losses", nargs="+", choices=["contrastive", "ntxent"],
+                        default=["contrastive", "ntxent"], help="which comparisons to run")
     parser.add_argument("--dim", type=int, default=128, help="embedding dimension (D)")
     parser.add_argument("--classes", type=int, default=16, help="label classes for the contrastive loss")
     parser.add_argument("--temperature", type=float, default=0.5, help="NT-Xent temperature")
@@ -106,6 +108,8 @@ def main(argv=None) -> int:
     rows, agree = [], True
     for batch in args.sizes:
         for name, ours, ours_in, pml, pml_in in cases(batch, args.dim, args.classes, args.temperature, gen):
+            if name not in args.losses:
+                continue
             start = time.perf_counter()
             with torch.no_grad():
                 a, b = ours(*ours_in).item(), pml(*pml_in).item()

@@ -6,7 +6,7 @@ What is measured, per notebook (``notebooks/*.ipynb`` by default, or the paths g
              "Restart & Run All" or a headless test waits for)
     peak MB  the highest RSS summed over the kernel process and all its children (e.g. DataLoader
              workers), sampled every ``--interval`` seconds (0.05) by a background thread with psutil.
-             A bare kernel already takes roughly 60-100 MB; a spike shorter than the interval
+             A bare kernel already takes about 50 MB; a spike shorter than the interval
              can be missed.
 
 The notebook runs with nbclient in the ``python3`` kernel of the Python running this script, with
@@ -24,6 +24,7 @@ when any notebook failed or missed a target.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import threading
 import time
@@ -87,7 +88,7 @@ def run_notebook(path: Path, timeout: int, interval: float) -> tuple[float, floa
 
     def start_sampling(**_):  # nbclient calls this once the kernel is up, before the first cell
         pid = kernel_pid(client.km)
-        state["exe"] = psutil.Process(pid).exe()
+        state["exe"] = psutil.Process(pid).cmdline()[0]  # not .exe(): that resolves a venv's symlink
         state["sampler"] = PeakRSS(pid, interval)
         state["sampler"].start()
 
@@ -97,8 +98,9 @@ def run_notebook(path: Path, timeout: int, interval: float) -> tuple[float, floa
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError) as exc:
-        # First line of the kernel's error message is enough for a table; the notebook tells the rest.
-        error = type(exc).__name__ + ": " + (str(exc).strip().splitlines() or [""])[-1][:80]
+        # The last line ("ValueError: ...") is enough for a table; drop the traceback's colour codes.
+        last = (re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines() or [""])[-1]
+        error = f"{type(exc).__name__}: {last}"[:100]
     except Exception as exc:  # kernel died or failed to start: report it, go on with the next notebook
         error = f"{type(exc).__name__}: {exc}"[:100]
     seconds = time.perf_counter() - start

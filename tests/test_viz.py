@@ -8,9 +8,20 @@ import pandas as pd
 import pytest
 import torch
 from matplotlib.figure import Figure
+from threadpoolctl import threadpool_limits
 
 from workbench import analysis, losses, viz
 from workbench.train import History
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # t-SNE's OpenMP threads next to torch's spin against each other on shared cores (seconds -> minutes)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1):
+        yield
+    torch.set_num_threads(threads)
 
 
 def points(n=40, dim=2, classes=4, seed=0):
@@ -187,11 +198,21 @@ def test_pair_weight_heatmap():
     assert colorbar_ax.get_label() == "<colorbar>"
     (image,) = ax.images
     low, high = image.get_clim()
-    assert low == pytest.approx(-high) and high == pytest.approx(W.abs().max().item())
+    assert low == pytest.approx(-high) and 0 < high <= W.abs().max().item()
     order = np.argsort(labels.numpy(), kind="stable")
     np.testing.assert_allclose(image.get_array(), W.numpy()[np.ix_(order, order)])
     assert len(ax.lines) == 2 * (3 - 1)  # one horizontal and one vertical line per class boundary
     assert ax.get_title() == "w"
+
+
+def test_pair_weight_heatmap_colour_limits_around_zero():
+    labels = torch.tensor([0, 0, 1, 1, 2, 2] * 5)
+    W = torch.randn(30, 30, generator=torch.Generator().manual_seed(1)) * 0.1
+    W[0, 1] = W[1, 0] = -50.0  # one huge pull
+    exact = viz.pair_weight_heatmap(W, labels, robust=False).axes[0].images[0].get_clim()
+    assert exact == pytest.approx((-50.0, 50.0))
+    low, high = viz.pair_weight_heatmap(W, labels).axes[0].images[0].get_clim()
+    assert low == pytest.approx(-high) and high < 5.0  # the outlier does not wash out the rest
 
 
 def test_pair_weight_heatmap_all_zero_weights():

@@ -96,16 +96,19 @@ def training_curves(histories: Mapping[str, object] | object, metrics: Sequence[
     return fig
 
 
-def pair_weight_heatmap(weights, labels, *, ax=None, title: str | None = None) -> Figure:
+def pair_weight_heatmap(weights, labels, *, ax=None, title: str | None = None, robust: bool = True) -> Figure:
     """dL/dS as a heatmap, rows and columns sorted by label, class blocks outlined.
 
     Red (positive weight) pushes a pair apart, blue (negative) pulls it together; white is ignored.
+    The colour range is symmetric around 0; ``robust`` clips it at the 98th percentile of the non-zero
+    |weights| so that one huge weight (e.g. a near-coincident positive pair) does not wash out the rest.
     """
     W, y = _np(weights), _np(labels)
     order = np.argsort(y, kind="stable")
     W, y = W[np.ix_(order, order)], y[order]
     fig, ax = _axes(ax, figsize=(4.6, 4))
-    limit = float(np.abs(W).max()) or 1.0
+    magnitudes = np.abs(W[W != 0])
+    limit = float(np.quantile(magnitudes, 0.98) if robust else magnitudes.max()) if magnitudes.size else 1.0
     image = ax.imshow(W, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
     for edge in np.flatnonzero(np.diff(y)) + 0.5:
         ax.axhline(edge, color="0.3", lw=0.6)

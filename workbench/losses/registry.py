@@ -54,6 +54,13 @@ class LossInfo:
     def defaults(self) -> dict[str, Any]:
         return {k: p.default for k, p in self.params.items()}
 
+    def _repr_markdown_(self) -> str:
+        """A card for notebooks: paper, formula and the hyper-parameters as a table."""
+        rows = "\n".join(f"| `{k}` | {p.default} | [{p.low}, {p.high}] | {p.doc} |" for k, p in self.params.items())
+        return (f"**{self.name}** ({self.family}, kind `{self.kind}`): *{self.paper.title}* "
+                f"({self.paper.authors + ', ' if self.paper.authors else ''}{self.paper.year})\n\n"
+                f"$${self.formula}$$\n\n| param | default | range | what it does |\n|---|---|---|---|\n{rows}")
+
 
 _REGISTRY: dict[str, LossInfo] = {}
 

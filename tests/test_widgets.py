@@ -1,0 +1,130 @@
+"""LossExplorer driven headless: build, switch loss, move a slider, and the sliders themselves."""
+
+import ipywidgets as W
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from workbench import analysis, losses, widgets
+
+
+def curve(figure, panel=0, line=0):
+    artist = figure.axes[panel].lines[line]
+    return np.asarray(artist.get_xdata(), dtype=float), np.asarray(artist.get_ydata(), dtype=float)
+
+
+def test_default_explorer_builds_a_figure():
+    explorer = widgets.LossExplorer()
+    assert explorer.dropdown.value == "cross_entropy"
+    assert isinstance(explorer.figure, Figure)
+    assert set(explorer.sliders) == set(losses.info("cross_entropy").params)
+    assert list(explorer.controls.children) == list(explorer.sliders.values())
+    assert explorer.params == losses.info("cross_entropy").defaults
+    assert "$" in explorer.info.value  # the formula is shown
+
+
+def test_explorable_losses_are_exactly_the_logits_pairs_views_losses():
+    expected = sorted(n for n in losses.available() if losses.info(n).kind in ("logits", "pairs", "views"))
+    assert widgets.explorable_losses() == expected
+    assert {"cross_entropy", "contrastive", "ntxent"} <= set(expected)
+    assert "normface" not in expected
+    assert list(widgets.LossExplorer().dropdown.options) == expected
+
+
+def test_dropdown_rebuilds_the_sliders():
+    explorer = widgets.LossExplorer()
+    explorer.dropdown.value = "contrastive"
+    assert set(explorer.sliders) == {"pos_margin", "neg_margin"}
+    assert list(explorer.controls.children) == list(explorer.sliders.values())
+    assert explorer.figure.axes[0].get_xlabel() == "cosine similarity s"
+    explorer.dropdown.value = "ntxent"
+    assert set(explorer.sliders) == {"temperature"}
+    assert explorer.sliders["temperature"].value == losses.info("ntxent").params["temperature"].default
+
+
+def test_moving_a_slider_redraws_once(monkeypatch):
+    explorer = widgets.LossExplorer("ntxent")
+    before_figure = explorer.figure
+    x_before, y_before = curve(before_figure)
+    calls = []
+    original = explorer.update
+    monkeypatch.setattr(explorer, "update", lambda: (calls.append(1), original())[1])
+
+    explorer.sliders["temperature"].value = 0.1
+
+    assert len(calls) == 1
+    assert explorer.figure is not before_figure
+    assert explorer.params == {"temperature": pytest.approx(0.1)}
+    x_after, y_after = curve(explorer.figure)
+    np.testing.assert_array_equal(x_after, x_before)
+    assert not np.allclose(y_after, y_before)
+    # the drawn curve is the positive-pair curve of the loss built with the slider's value
+    expected = analysis.similarity_curve(losses.get("ntxent", temperature=0.1), x_after, "positive")
+    np.testing.assert_allclose(y_after, expected["loss"], rtol=1e-6)
+    assert explorer.last_update_s >= 0
+
+
+def test_setting_the_same_value_does_not_redraw(monkeypatch):
+    explorer = widgets.LossExplorer("ntxent")
+    calls = []
+    monkeypatch.setattr(explorer, "update", lambda: calls.append(1))
+    explorer.sliders["temperature"].value = explorer.sliders["temperature"].value
+    assert calls == []
+
+
+def explorable_params():
+    return [(name, key, param) for name in widgets.explorable_losses()
+            for key, param in losses.info(name).params.items()]
+
+
+@pytest.mark.parametrize("name, key, param", explorable_params())
+def test_every_slider_updates_on_release_only(name, key, param):
+    slider = widgets.param_slider(key, param)
+    if isinstance(param.default, bool):
+        assert isinstance(slider, W.Checkbox)
+    else:
+        assert slider.continuous_update is False
+    assert slider.value == pytest.approx(param.default)
+    assert slider.description == key
+
+
+@pytest.mark.parametrize("name, key, param", [p for p in explorable_params() if p[2].log])
+def test_log_params_get_a_log_slider(name, key, param):
+    slider = widgets.param_slider(key, param)
+    assert isinstance(slider, W.FloatLogSlider)
+    assert slider.base ** slider.min == pytest.approx(param.low)
+    assert slider.base ** slider.max == pytest.approx(param.high)
+
+
+def test_linear_params_get_a_linear_slider():
+    param = losses.info("contrastive").params["neg_margin"]
+    assert not param.log
+    slider = widgets.param_slider("neg_margin", param)
+    assert type(slider) is W.FloatSlider
+    assert (slider.min, slider.max) == (param.low, param.high)
+
+
+def test_log_params_exist_to_test():
+    # the log-slider test above must not pass vacuously
+    assert any(p.log for _, _, p in explorable_params())
+
+
+def test_margin_kind_is_not_explorable():
+    assert losses.info("normface").kind == "margin"
+    with pytest.raises(ValueError, match="cross_entropy"):
+        widgets.LossExplorer("normface")
+    with pytest.raises(ValueError, match="margin"):
+        widgets.loss_figure("normface")
+
+
+def test_loss_figure_cross_entropy_against_the_margin():
+    figure = widgets.loss_figure("cross_entropy")
+    left, right = figure.axes
+    x, y = curve(figure)
+    assert x.min() == pytest.approx(-6) and x.max() == pytest.approx(6)
+    assert np.all(np.diff(y) < 0)  # cross-entropy falls as the true-class margin grows
+    _, grad = curve(figure, panel=1)
+    assert np.all(grad < 0)
+    assert "margin" in left.get_xlabel()
+    hot = widgets.loss_figure("cross_entropy", {"temperature": 5.0})
+    assert not np.allclose(curve(hot)[1], y)
