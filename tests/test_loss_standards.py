@@ -169,3 +169,17 @@ def test_output_follows_the_input_device_and_dtype(name):
     loss = loss.float()
     value = loss(x, target)
     assert value.device == x.device and value.dtype == torch.float32
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_contrastive_hand_written_backward_passes_gradcheck(squared, reduction):
+    # The contrastive loss has its own backward (for speed): hold it to finite differences in every branch.
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
+    loss = losses.get("contrastive", pos_margin=0.3, neg_margin=1.2, squared=squared, reduction=reduction)
+    assert torch.autograd.gradcheck(lambda t: loss(t, y), (x,), eps=1e-6, atol=1e-6)
+    sim = torch.nn.functional.normalize(x.detach(), dim=1) @ torch.nn.functional.normalize(x.detach(), dim=1).T
+    sim = (0.98 * sim).requires_grad_(True)  # keep D away from 0, where the slope is infinite
+    assert torch.autograd.gradcheck(lambda s: loss.from_similarity(s, y), (sim,), eps=1e-6, atol=1e-6)

@@ -38,7 +38,8 @@ def make(name, kind, seed=0, **model_kw):
 @torch.no_grad()
 def probe_accuracy(model, ds):
     model.eval()
-    return train.knn_probe(models.embed(model, ds.X_train), ds.y_train, models.embed(model, ds.X_test), ds.y_test)
+    train_emb, test_emb = models.embed(model, ds.X_train), models.embed(model, ds.X_test)
+    return train.knn_probe(train_emb, ds.y_train, test_emb, ds.y_test)
 
 
 def assert_learned(history, chance):

@@ -54,7 +54,7 @@ def _curve_frames():
 CALLS = {
     "embedding_scatter": lambda: viz.embedding_scatter(*points()),
     "training_curves": lambda: viz.training_curves(history(snapshots=False)),
-    "pair_weight_heatmap": lambda: viz.pair_weight_heatmap(torch.randn(6, 6), torch.tensor([0, 1, 0, 1, 2, 2])),
+    "pair_weight_heatmap": lambda: viz.pair_weight_heatmap(torch.randn(6, 6), torch.arange(6) % 3),
     "loss_curves": lambda: viz.loss_curves(_curve_frames(), "margin"),
     "embedding_snapshots": lambda: viz.embedding_snapshots(history()),
 }
@@ -164,7 +164,7 @@ def test_training_curves_one_history():
     h = history(epochs=5, snapshots=False)
     fig = viz.training_curves(h)
     assert [ax.get_title() for ax in fig.axes] == ["loss", "test_acc"]
-    for ax, metric in zip(fig.axes, ["loss", "test_acc"]):
+    for ax, metric in zip(fig.axes, ["loss", "test_acc"], strict=True):
         (line,) = ax.lines
         np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3, 4, 5])
         np.testing.assert_allclose(line.get_ydata(), h[metric].to_numpy())
@@ -234,7 +234,7 @@ def test_loss_curves():
     assert left.get_xlabel() == "m"
     assert len(left.lines) == 2
     assert len(right.lines) == 3  # two curves + the zero line
-    for line, frame in zip(left.lines, curves.values()):
+    for line, frame in zip(left.lines, curves.values(), strict=True):
         np.testing.assert_allclose(line.get_xdata(), margins)
         np.testing.assert_allclose(line.get_ydata(), frame["loss"])
     np.testing.assert_allclose(right.lines[0].get_ydata(), curves["ce"]["grad"])
@@ -248,7 +248,7 @@ def test_embedding_snapshots_default_epochs():
     h = history(epochs=4, n=30)
     fig = viz.embedding_snapshots(h)
     assert [ax.get_title() for ax in fig.axes] == ["epoch 0", "epoch 2", "epoch 4"]
-    for ax, epoch in zip(fig.axes, [0, 2, 4]):
+    for ax, epoch in zip(fig.axes, [0, 2, 4], strict=True):
         offsets, _ = scatter_offsets(ax)
         np.testing.assert_allclose(offsets, h.snapshots["embeddings"][epoch].numpy(), rtol=1e-6)
 

@@ -44,7 +44,7 @@ def test_dropdown_rebuilds_the_sliders():
 
 def test_moving_a_slider_redraws_once(monkeypatch):
     explorer = widgets.LossExplorer("ntxent")
-    before_figure = explorer.figure
+    before_figure, before_png = explorer.figure, explorer.image.value
     x_before, y_before = curve(before_figure)
     calls = []
     original = explorer.update
@@ -53,7 +53,9 @@ def test_moving_a_slider_redraws_once(monkeypatch):
     explorer.sliders["temperature"].value = 0.1
 
     assert len(calls) == 1
-    assert explorer.figure is not before_figure
+    assert explorer.figure is before_figure  # redrawn in place, not rebuilt
+    assert bytes(explorer.image.value) != bytes(before_png)
+    assert bytes(explorer.image.value).startswith(b"\x89PNG")
     assert explorer.params == {"temperature": pytest.approx(0.1)}
     x_after, y_after = curve(explorer.figure)
     np.testing.assert_array_equal(x_after, x_before)
@@ -128,3 +130,17 @@ def test_loss_figure_cross_entropy_against_the_margin():
     assert "margin" in left.get_xlabel()
     hot = widgets.loss_figure("cross_entropy", {"temperature": 5.0})
     assert not np.allclose(curve(hot)[1], y)
+
+
+def test_curves_leaving_the_axis_rescale_it_and_the_image_shows_them():
+    explorer = widgets.LossExplorer("cross_entropy")
+    explorer.sliders["temperature"].value = 0.05  # the loss at m = -6 grows from ~8 to ~120
+    loss_ax = explorer.figure.axes[0]
+    y = curve(explorer.figure)[1]
+    low, high = loss_ax.get_ylim()
+    assert low <= y.min() and y.max() <= high
+    full, png = explorer.full_redraws, bytes(explorer.image.value)
+    assert full >= 1
+    explorer.sliders["temperature"].value = 0.051  # a notch: fits the axis, only the curves are redrawn
+    assert explorer.full_redraws == full and loss_ax.get_ylim() == (low, high)
+    assert bytes(explorer.image.value) != png

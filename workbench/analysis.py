@@ -139,16 +139,15 @@ def margin_curve(loss: nn.Module, margins: Sequence[float] | np.ndarray, num_cla
     """Loss and dL/dm as a function of the true-class margin m (logits kind).
 
     The logits are ``[m, 0, ..., 0]`` with target 0, so m is the gap between the true logit and every
-    other logit; negative m means a misclassified sample.
+    other logit; negative m means a misclassified sample. Each margin is its own one-sample batch, so
+    the curve does not depend on the loss's reduction.
     """
     m = torch.as_tensor(np.asarray(margins, dtype=np.float64)).requires_grad_(True)
-    logits = torch.zeros(len(m), num_classes, dtype=torch.float64)
-    logits = torch.cat([m[:, None], logits[:, 1:]], dim=1)
-    target = torch.zeros(len(m), dtype=torch.long)
-    values = torch.stack([loss(logits[i:i + 1], target[i:i + 1]).reshape(()) for i in range(len(m))])
-    (grad,) = torch.autograd.grad(values.sum(), m)
-    return pd.DataFrame({"margin": m.detach().numpy(), "loss": values.detach().numpy(),
-                         "grad": grad.numpy()})
+    logits = torch.cat([m[:, None], torch.zeros(len(m), num_classes - 1, dtype=torch.float64)], dim=1)
+    target = torch.zeros(1, dtype=torch.long)
+    values = torch.stack([loss(logits[i:i + 1], target).reshape(()) for i in range(len(m))])
+    (grad,) = torch.autograd.grad(values.sum(), m)  # one backward: value i depends on m_i only
+    return pd.DataFrame({"margin": m.detach().numpy(), "loss": values.detach().numpy(), "grad": grad.numpy()})
 
 
 def similarity_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray, which: str = "positive",
@@ -164,16 +163,11 @@ def similarity_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray
     if not hasattr(loss, "from_similarity"):
         raise ValueError(f"similarity_curve needs a loss with from_similarity, got {type(loss).__name__}")
     labels = torch.tensor([0, 0, 1, 1])
-    positive, _ = pair_masks(labels)
-    eye = torch.eye(4, dtype=torch.bool)
-    values, grads = [], []
-    for s in np.asarray(similarities, dtype=np.float64):
-        s_t = torch.tensor(float(s), dtype=torch.float64, requires_grad=True)
-        fixed = torch.full((4, 4), float(other), dtype=torch.float64)
-        mask = positive if which == "positive" else ~positive & ~eye
-        sim = torch.where(mask, s_t.expand(4, 4), fixed).masked_fill(eye, 1.0)
-        value = loss.from_similarity(sim, labels)
-        (grad,) = torch.autograd.grad(value, s_t, allow_unused=True)
-        values.append(float(value.detach()))
-        grads.append(0.0 if grad is None else float(grad))
-    return pd.DataFrame({"similarity": np.asarray(similarities, dtype=np.float64), "loss": values, "grad": grads})
+    positive, negative = pair_masks(labels)
+    varied = positive if which == "positive" else negative
+    base = torch.full((4, 4), float(other), dtype=torch.float64).fill_diagonal_(1.0)
+    s = torch.as_tensor(np.asarray(similarities, dtype=np.float64)).requires_grad_(True)
+    values = torch.stack([loss.from_similarity(torch.where(varied, s_k, base), labels) for s_k in s])
+    (grad,) = torch.autograd.grad(values.sum(), s, allow_unused=True)  # value k depends on s_k only
+    grad = torch.zeros_like(s) if grad is None else grad
+    return pd.DataFrame({"similarity": s.detach().numpy(), "loss": values.detach().numpy(), "grad": grad.numpy()})

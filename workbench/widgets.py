@@ -6,12 +6,15 @@ Python to drive an explorer headless, as the tests do.
 
 from __future__ import annotations
 
+import io
 import time
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
+from PIL import Image
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import analysis, losses, viz
@@ -37,24 +40,45 @@ def param_slider(name: str, param: losses.Param) -> W.Widget:
     return W.FloatSlider(min=param.low, max=param.high, step=(param.high - param.low) / 100, **common)
 
 
-def loss_figure(name: str, params: dict | None = None) -> Figure:
-    """Loss and gradient curves of loss ``name`` built with ``params``: against the true-class margin
-    for logits losses, against the positive and the negative similarity for pairs/views losses."""
+MARGINS = np.linspace(-6, 6, 49)
+SIMILARITIES = np.linspace(-1, 1, 33)
+
+
+def loss_curves(name: str, params: dict | None = None) -> tuple[dict, str, str]:
+    """``({label: frame}, x column, x label)`` for loss ``name`` built with ``params``: curves against the
+    true-class margin for logits losses, against a positive and a negative similarity for pairs/views."""
     kind = losses.info(name).kind
     if kind not in EXPLORABLE_KINDS:
         raise ValueError(f"the explorer draws losses of kind {EXPLORABLE_KINDS}; {name!r} is {kind!r}")
     loss = losses.get(name, **(params or {}))
     if kind == "logits":
-        curve = analysis.margin_curve(loss, np.linspace(-6, 6, 121))
-        return viz.loss_curves({name: curve}, "margin", xlabel="true-class margin m")
-    grid = np.linspace(-1, 1, 81)
-    curves = {"positive pair": analysis.similarity_curve(loss, grid, "positive"),
-              "negative pair": analysis.similarity_curve(loss, grid, "negative")}
-    return viz.loss_curves(curves, "similarity", xlabel="cosine similarity s")
+        return {name: analysis.margin_curve(loss, MARGINS)}, "margin", "true-class margin m"
+    return ({"positive pair": analysis.similarity_curve(loss, SIMILARITIES, "positive"),
+             "negative pair": analysis.similarity_curve(loss, SIMILARITIES, "negative")},
+            "similarity", "cosine similarity s")
+
+
+def loss_figure(name: str, params: dict | None = None) -> Figure:
+    """Loss and gradient curves of loss ``name`` built with ``params`` (see :func:`loss_curves`)."""
+    curves, x, xlabel = loss_curves(name, params)
+    return viz.loss_curves(curves, x, xlabel=xlabel)
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """What the figure's Agg canvas holds now, as PNG with light compression (the default compression
+    costs as much as drawing the figure). Draw the canvas first."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(figure.canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
 
 
 class LossExplorer:
     """Pick a loss, move its hyper-parameters, watch its loss and gradient curves.
+
+    The figure is built once per loss. A slider change recomputes the curves and moves the lines; the
+    axes, ticks and labels are kept (and blitted from a cached background) while the new curves fit
+    the current y-range, and fully redrawn only when they do not. Text is most of a matplotlib draw,
+    so this keeps updates fast (``benchmarks/widgets.py`` measures them).
 
     >>> explorer = LossExplorer("ntxent")
     >>> explorer.sliders["temperature"].value = 0.1     # redraws, as a user's release of the slider would
@@ -69,10 +93,12 @@ class LossExplorer:
         self.sliders: dict[str, W.Widget] = {}
         self.controls = W.VBox()
         self.info = W.HTMLMath()
-        self.output = W.Output()
+        self.image = W.Image(format="png")
         self.figure: Figure | None = None
         self.last_update_s = float("nan")
-        self.widget = W.VBox([self.dropdown, self.info, self.controls, self.output])
+        self.full_redraws = 0  # how many updates had to redraw the axes, not only the curves
+        self._background = None
+        self.widget = W.VBox([self.dropdown, self.info, self.controls, self.image])
         self.dropdown.observe(lambda change: self._build(), names="value")
         self._build()
 
@@ -81,25 +107,65 @@ class LossExplorer:
         return {k: s.value for k, s in self.sliders.items()}
 
     def _build(self) -> None:
+        """A new loss: new sliders, a new figure."""
         entry = losses.info(self.dropdown.value)
         self.sliders = {k: param_slider(k, p) for k, p in entry.params.items()}
         for slider in self.sliders.values():
             slider.observe(lambda change: self.update(), names="value")
         self.controls.children = list(self.sliders.values())
         self.info.value = f"<b>{entry.paper.title}</b> ({entry.paper.year}) &nbsp; ${entry.formula}$"
-        self.update()
-
-    def update(self) -> None:
-        """Recompute the curves for the current loss and slider values and redraw."""
-        start = time.perf_counter()
-        figure = loss_figure(self.dropdown.value, self.params)
         if self.figure is not None:
             plt.close(self.figure)
-        self.figure = figure
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(figure)
-        plt.close(figure)  # shown once through the Output, not again by the inline backend
+        self.figure = loss_figure(self.dropdown.value, self.params)
+        plt.close(self.figure)  # shown through the image widget only, not again by the inline backend
+        FigureCanvasAgg(self.figure)  # closing detached pyplot's canvas; render with Agg directly
+        self.figure.set_dpi(72)
+        for ax in self.figure.axes:  # no titles (the y labels say it) and few ticks: less text to draw
+            ax.set_title("")
+            ax.locator_params(nbins=4)
+        self._curve_count = len(self.figure.axes[0].lines)  # the loss panel holds only the curves
+        self.image.value = self._render(full=True)
+
+    def _curve_lines(self):
+        return [line for ax in self.figure.axes[:2] for line in ax.lines[: self._curve_count]]
+
+    def _render(self, full: bool) -> bytes:
+        """PNG of the figure: a full draw of the axes (cached without the curves), or the cached axes
+        with only the curves drawn on top."""
+        canvas = self.figure.canvas
+        if full or self._background is None:
+            for line in self._curve_lines():
+                line.set_visible(False)
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            for line in self._curve_lines():
+                line.set_visible(True)
+        else:
+            canvas.restore_region(self._background)
+        for line in self._curve_lines():
+            line.axes.draw_artist(line)
+        return png_bytes(self.figure)
+
+    def update(self) -> None:
+        """Recompute the curves for the current slider values and redraw them."""
+        start = time.perf_counter()
+        curves, _, _ = loss_curves(self.dropdown.value, self.params)
+        full = False
+        for ax, column in zip(self.figure.axes[:2], ("loss", "grad")):
+            ys = [frame[column].to_numpy() for frame in curves.values()]
+            for line, y in zip(ax.lines, ys):
+                line.set_ydata(y)
+            finite = np.concatenate([y[np.isfinite(y)] for y in ys])
+            lo, hi = (finite.min(), finite.max()) if finite.size else (-1.0, 1.0)
+            low, high = ax.get_ylim()
+            # Keep the axis while the curves fit in it and fill at least a fifth of it; when it must
+            # change, leave head-room so that the next small move of the slider fits again.
+            if lo < low or hi > high or (hi - lo) < (high - low) / 5:
+                pad = 0.15 * max(hi - lo, 1e-9)
+                ax.set_ylim(lo - pad, hi + pad)
+                full = True
+        self.image.value = self._render(full)
+        self.full_redraws += full
         self.last_update_s = time.perf_counter() - start
 
     def _ipython_display_(self):

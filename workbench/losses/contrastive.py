@@ -24,8 +24,10 @@ def ntxent_from_similarity(similarity: Tensor, labels: Tensor, *, temperature: f
     per-pair matrix [N, N].
     """
     check_similarity(similarity, labels)
-    temperature = check_positive(temperature, "temperature")
-    check_reduction(reduction)
+    return _ntxent(similarity, labels, check_positive(temperature, "temperature"), check_reduction(reduction))
+
+
+def _ntxent(similarity: Tensor, labels: Tensor, temperature: float, reduction: str) -> Tensor:
     positive, negative = pair_masks(labels)
     logits = similarity / temperature
     # Log of the negatives' share of the denominator; -inf for an anchor without negatives (loss 0).
@@ -79,8 +81,8 @@ class NTXent(nn.Module):
                                       reduction=self.reduction)
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
-        rows, row_labels = views_to_rows(views, labels)
-        return self.from_similarity(cosine_similarity_matrix(rows), row_labels)
+        rows, row_labels = views_to_rows(views, labels)  # validated here: S built below needs no check
+        return _ntxent(cosine_similarity_matrix(rows), row_labels, self.temperature, self.reduction)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}"

@@ -4,18 +4,51 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_reduction
 from .registry import Paper, Param, register
-from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks, safe_sqrt
+from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
 
 
-def mean_nonzero(values: Tensor) -> Tensor:
-    """Mean over the entries that are > 0, and 0 when there are none (pytorch-metric-learning's
-    AvgNonZeroReducer): pairs already satisfied do not dilute the average."""
-    return values.sum() / (values > 0).sum().clamp(min=1)
+class _ContrastiveFromSimilarity(torch.autograd.Function):
+    """The contrastive loss from S with a hand-written backward.
+
+    Autograd through the dozen elementwise ops over B×B pairs costs more than the loss itself; one
+    forward and one backward pass over the matrix keep us faster than the index-based reference
+    (benchmarks/losses.py). gradcheck in the tests holds this backward to the autograd definition.
+    """
+
+    @staticmethod
+    def forward(ctx, similarity, positive, negative, pos_margin, neg_margin, squared, reduction):
+        # D = sqrt(2 - 2S) is the Euclidean distance of unit vectors.
+        distance = torch.rsub(similarity, 2.0, alpha=2.0).clamp_(min=0).sqrt_()
+        pos = (distance - pos_margin).relu_().mul_(positive)   # [D - m+]_+ on positive pairs
+        neg = torch.rsub(distance, neg_margin).relu_().mul_(negative)  # [m- - D]_+ on negative pairs
+        pos_active, neg_active = pos > 0, neg > 0
+        pos_value, neg_value = (0.5 * pos * pos, 0.5 * neg * neg) if squared else (pos, neg)
+        # dL/dD per pair, before the reduction's scale: squared terms give [.]_+, plain ones 1[. > 0]
+        d_pos, d_neg = (pos, neg) if squared else (pos_active.to(pos.dtype), neg_active.to(neg.dtype))
+        if reduction == "none":
+            out = pos_value + neg_value
+        elif reduction == "sum":
+            out = pos_value.sum() + neg_value.sum()
+        else:  # each part averaged over its pairs with non-zero loss (0 when there are none)
+            n_pos, n_neg = pos_active.sum().clamp(min=1), neg_active.sum().clamp(min=1)
+            out = pos_value.sum() / n_pos + neg_value.sum() / n_neg
+            d_pos, d_neg = d_pos / n_pos, d_neg / n_neg
+        ctx.reduction = reduction
+        ctx.save_for_backward(distance, d_pos, d_neg)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        distance, d_pos, d_neg = ctx.saved_tensors
+        grad_distance = (d_pos - d_neg).mul_(grad_out)
+        # dD/dS = -1/D; at D = 0 (coincident points) sqrt has no finite slope and we use 0.
+        inv = torch.where(distance > 0, distance.reciprocal(), 0.0)
+        return grad_distance.mul_(inv).neg_(), None, None, None, None, None, None
 
 
 def contrastive_from_similarity(similarity: Tensor, labels: Tensor, *, pos_margin: float = 0.0,
@@ -28,19 +61,14 @@ def contrastive_from_similarity(similarity: Tensor, labels: Tensor, *, pos_margi
     """
     check_similarity(similarity, labels)
     check_reduction(reduction)
-    positive, negative = pair_masks(labels)
-    distance = safe_sqrt((2 - 2 * similarity).clamp(min=0))
-    pos_loss = F.relu(distance - pos_margin)
-    neg_loss = F.relu(neg_margin - distance)
-    if squared:
-        pos_loss, neg_loss = 0.5 * pos_loss**2, 0.5 * neg_loss**2
-    zero = torch.zeros_like(similarity)
-    pos_loss, neg_loss = torch.where(positive, pos_loss, zero), torch.where(negative, neg_loss, zero)
-    if reduction == "none":
-        return pos_loss + neg_loss
-    if reduction == "sum":
-        return pos_loss.sum() + neg_loss.sum()
-    return mean_nonzero(pos_loss) + mean_nonzero(neg_loss)
+    return _contrastive(similarity, labels, float(pos_margin), float(neg_margin), bool(squared), reduction)
+
+
+def _contrastive(similarity: Tensor, labels: Tensor, pos_margin: float, neg_margin: float, squared: bool,
+                 reduction: str) -> Tensor:
+    positive, negative = pair_masks(labels, dtype=similarity.dtype)
+    return _ContrastiveFromSimilarity.apply(similarity, positive, negative, pos_margin, neg_margin, squared,
+                                            reduction)
 
 
 @register(
@@ -88,8 +116,9 @@ class ContrastiveLoss(nn.Module):
                                            reduction=self.reduction)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_embeddings(embeddings, labels)
-        return self.from_similarity(cosine_similarity_matrix(embeddings), labels)
+        check_embeddings(embeddings, labels)  # S built here needs no second check
+        return _contrastive(cosine_similarity_matrix(embeddings), labels, self.pos_margin, self.neg_margin,
+                            self.squared, self.reduction)
 
     def extra_repr(self) -> str:
         return f"pos_margin={self.pos_margin}, neg_margin={self.neg_margin}, squared={self.squared}"

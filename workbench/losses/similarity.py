@@ -14,23 +14,34 @@ from torch import Tensor
 from ._checks import check_float_tensor, check_labels
 
 
+class _Gram(torch.autograd.Function):
+    """``z zᵀ`` whose backward is one matrix product, ``(G + Gᵀ) z``, where autograd would do two."""
+
+    @staticmethod
+    def forward(ctx, z):
+        ctx.save_for_backward(z)
+        return z @ z.T
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        return (grad + grad.T) @ z
+
+
 def cosine_similarity_matrix(embeddings: Tensor) -> Tensor:
     """``S = ẑ ẑᵀ`` with ``ẑ = z / max(‖z‖, 1e-12)``; a zero vector has cosine 0 with everything."""
-    z = F.normalize(embeddings, dim=1)
-    return z @ z.T
+    return _Gram.apply(F.normalize(embeddings, dim=1))
 
 
-def pair_masks(labels: Tensor) -> tuple[Tensor, Tensor]:
-    """Boolean masks ``(positive, negative)`` of shape [N, N]: same label off the diagonal, and different label."""
+def pair_masks(labels: Tensor, dtype: torch.dtype = torch.bool) -> tuple[Tensor, Tensor]:
+    """Masks ``(positive, negative)`` of shape [N, N]: same label off the diagonal, and different label.
+
+    Boolean by default; a floating ``dtype`` gives 0/1 masks ready to multiply a loss matrix with.
+    """
     same = labels[:, None] == labels[None, :]
-    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    return same & ~eye, ~same
-
-
-def safe_sqrt(x: Tensor) -> Tensor:
-    """sqrt with the subgradient 0 at 0, so coincident points give a finite gradient (sqrt'(0) = inf)."""
-    positive = x > 0
-    return torch.where(positive, torch.where(positive, x, torch.ones_like(x)).sqrt(), torch.zeros_like(x))
+    negative = ~same
+    positive = same.fill_diagonal_(False)
+    return (positive, negative) if dtype == torch.bool else (positive.to(dtype), negative.to(dtype))
 
 
 def check_similarity(similarity: Tensor, labels: Tensor) -> None:
