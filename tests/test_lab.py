@@ -18,12 +18,20 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None or not (ROOT / ".ve
                                 reason="needs make and the project's .venv (make test creates it)")
 
 
-def status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as err:
-        return err.code
+def status(url: str, wait: float = 30.0) -> int:
+    """HTTP status of a GET, retrying while the server does not accept connections yet (a loaded
+    machine can print the URL a moment before the socket answers)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as err:
+            return err.code
+        except urllib.error.URLError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_make_lab_serves_localhost_with_a_token():
@@ -42,7 +50,8 @@ def test_make_lab_serves_localhost_with_a_token():
                 url = match.groups()
         assert url is not None, "JupyterLab printed no URL with a token:\n" + "".join(seen[-20:])
         base, token = url
-        assert base.startswith("http://127.0.0.1:")
+        assert base.startswith("http://127.0.0.1:"), base
+        assert proc.poll() is None, "JupyterLab exited:\n" + "".join(seen[-20:])
         assert status(f"{base}/api/contents") == 403           # no token, no access
         assert status(f"{base}/api/contents?token={token}") == 200
     finally:
