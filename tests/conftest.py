@@ -29,6 +29,18 @@ def make_inputs(name: str, *, batch: int = 6, classes: int = 3, dim: int = 4, dt
     raise NotImplementedError(kind)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread_per_worker():
+    # The suite runs on 2 cores with 2 xdist workers; tiny models and t-SNE only contend with more
+    # threads (seconds become minutes when torch's and OpenMP's pools spin against each other).
+    from threadpoolctl import threadpool_limits
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1):
+        yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield

@@ -6,22 +6,11 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
-import torch
 
 from workbench import losses
 from workbench.__main__ import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # tiny models: with shared cores, intra-op threads only contend
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def run_cli(*args, timeout=240):

@@ -1,10 +1,10 @@
 """Hypothesis property tests: the invariances each loss must have."""
 
 import torch
+from conftest import make_inputs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import make_inputs
 from workbench import analysis
 
 seeds = st.integers(0, 2**16)

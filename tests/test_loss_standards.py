@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-
 from conftest import make_inputs
+
 from workbench import losses
 
 NAMES = ["cross_entropy", "normface", "contrastive", "ntxent"]

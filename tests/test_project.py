@@ -3,10 +3,12 @@ committed run and small, JupyterLab keeps its authentication."""
 
 import json
 import re
-import tomllib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,3 +88,10 @@ def test_notebooks_are_committed_run_without_errors_and_small(path):
     counts = [c["execution_count"] for c in code]
     assert counts == list(range(1, len(code) + 1)), "run in order in a fresh kernel"
     assert not [o for c in code for o in c.get("outputs", []) if o["output_type"] == "error"]
+
+
+def test_ruff_is_clean():
+    pytest.importorskip("ruff")
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "workbench", "tests", "benchmarks"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -13,15 +13,6 @@ C, D, FEATURES = 4, 4, 8
 FIT = dict(epochs=6, lr=2e-2, batch_size=32, verbose=False)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # tiny models: with shared cores, intra-op threads only contend (several times slower)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def blobs():
     return data.sphere_blobs(n_per_class=50, num_classes=C, dim=FEATURES, concentration=3.0, seed=0)

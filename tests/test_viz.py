@@ -8,20 +8,9 @@ import pandas as pd
 import pytest
 import torch
 from matplotlib.figure import Figure
-from threadpoolctl import threadpool_limits
 
 from workbench import analysis, losses, viz
 from workbench.train import History
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # t-SNE's OpenMP threads next to torch's spin against each other on shared cores (seconds -> minutes)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(limits=1):
-        yield
-    torch.set_num_threads(threads)
 
 
 def points(n=40, dim=2, classes=4, seed=0):
@@ -270,3 +259,11 @@ def test_embedding_snapshots_wide_embeddings_are_projected():
 def test_embedding_snapshots_need_snapshots():
     with pytest.raises(ValueError, match="record"):
         viz.embedding_snapshots(history(snapshots=False))
+
+
+def test_embedding_scatter_rejects_1d_and_colours_many_classes():
+    with pytest.raises(ValueError, match="D >= 2"):
+        viz.embedding_scatter(torch.randn(10, 1), torch.arange(10))
+    fig = viz.embedding_scatter(torch.randn(40, 2), torch.arange(40) % 15)
+    scatter = fig.axes[0].collections[0]
+    assert scatter.get_cmap().name == "tab20" and scatter.norm.vmax == 19

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from sklearn.metrics import accuracy_score
 from torch import Tensor, nn
 
-from .losses.similarity import cosine_similarity_matrix, pair_masks
+from .losses.similarity import cosine_similarity_matrix, pair_masks, views_to_rows
 from .train import knn_probe, linear_probe
 
 __all__ = [
@@ -115,7 +115,6 @@ def pair_weights(loss: nn.Module, embeddings: Tensor, labels: Tensor | None = No
         raise ValueError(f"pair_weights needs a loss with from_similarity (pairs/views kinds), got "
                          f"{type(loss).__name__}")
     if embeddings.dim() == 3:
-        from .losses.similarity import views_to_rows
         embeddings, labels = views_to_rows(embeddings, labels)
     if labels is None:
         raise ValueError("labels must be given for embeddings of shape [N, D]")

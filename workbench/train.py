@@ -65,10 +65,10 @@ class History:
 
     def equals(self, other: History) -> bool:
         """Exactly the same metrics and snapshots (what the same seed must give)."""
-        same_snaps = self.snapshots.keys() == other.snapshots.keys() and all(
-            len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
-            for a, b in ((self.snapshots[k], other.snapshots[k]) for k in self.snapshots))
-        return self.frame.equals(other.frame) and same_snaps
+        if not self.frame.equals(other.frame) or self.snapshots.keys() != other.snapshots.keys():
+            return False
+        return all(len(mine) == len(theirs) and all(torch.equal(a, b) for a, b in zip(mine, theirs))
+                   for mine, theirs in ((self.snapshots[k], other.snapshots[k]) for k in self.snapshots))
 
     def to_csv(self, path) -> None:
         self.frame.to_csv(path)

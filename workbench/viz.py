@@ -56,21 +56,27 @@ def embedding_scatter(embeddings, labels, *, ax=None, method: str = "pca", title
     axis (with the unit sphere when ``sphere``), anything wider is projected with :func:`project`.
     """
     Z, y = _np(embeddings), _np(labels)
+    if Z.ndim != 2 or Z.shape[1] < 2:
+        raise ValueError(f"embeddings must have shape [N, D] with D >= 2, got {Z.shape}")
     if Z.shape[1] > 3:
         Z = project(Z, method)
+    # A qualitative palette while it has a colour per class, a sequential one beyond.
+    n_colors = int(y.max()) + 1 if len(y) else 1
+    cmap, vmax = ("tab10", 9) if n_colors <= 10 else ("tab20", 19) if n_colors <= 20 else ("viridis", n_colors - 1)
+    colors = dict(c=y, cmap=cmap, vmin=0, vmax=vmax, s=s)
     if Z.shape[1] == 3:
         fig, ax = _axes(ax, projection="3d")
         if sphere:
             u, v = np.mgrid[0:2 * np.pi:24j, 0:np.pi:12j]
             ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", lw=0.4)
-        ax.scatter(Z[:, 0], Z[:, 1], Z[:, 2], c=y, cmap="tab10", s=s, vmin=0, vmax=9)
+        ax.scatter(Z[:, 0], Z[:, 1], Z[:, 2], **colors)
     else:
         fig, ax = _axes(ax)
         if sphere:
             t = np.linspace(0, 2 * np.pi, 200)
             ax.plot(np.cos(t), np.sin(t), color="0.8", lw=1)
             ax.set_aspect("equal")
-        ax.scatter(Z[:, 0], Z[:, 1], c=y, cmap="tab10", s=s, vmin=0, vmax=9)
+        ax.scatter(Z[:, 0], Z[:, 1], **colors)
     if title:
         ax.set_title(title)
     return fig
