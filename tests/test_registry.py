@@ -73,3 +73,10 @@ def test_registering_a_name_twice_fails():
     with pytest.raises(ValueError, match="already registered"):
         losses.register("ntxent", family="contrastive", kind="views", paper=losses.Paper("x", 2020),
                         formula="", params={})(type("Dup", (nn.Module,), {}))
+
+
+def test_info_renders_as_a_card_in_notebooks():
+    card = losses.info("ntxent")._repr_markdown_()
+    assert "SimCLR" in card and "2020" in card
+    assert f"$${losses.info('ntxent').formula}$$" in card
+    assert "| `temperature` | 0.5 | [0.01, 2.0] |" in card

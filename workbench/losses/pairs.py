@@ -37,7 +37,6 @@ class _ContrastiveFromSimilarity(torch.autograd.Function):
             n_pos, n_neg = pos_active.sum().clamp(min=1), neg_active.sum().clamp(min=1)
             out = pos_value.sum() / n_pos + neg_value.sum() / n_neg
             d_pos, d_neg = d_pos / n_pos, d_neg / n_neg
-        ctx.reduction = reduction
         ctx.save_for_backward(distance, d_pos, d_neg)
         return out
 
