@@ -110,17 +110,16 @@ def _evaluate(model: nn.Module, loss: nn.Module, kind: str, data: Dataset, devic
     model.eval()
     x_train, x_test = data.X_train.to(device), data.X_test.to(device)
     y_train, y_test = data.y_train.to(device), data.y_test.to(device)
-    if kind == "logits":
-        return {"train_acc": _acc(model(x_train).argmax(1), y_train), "test_acc": _acc(model(x_test).argmax(1), y_test)}
-    if kind == "binary":
-        return {"train_acc": _acc((model(x_train).squeeze(-1) > 0).long(), y_train),
-                "test_acc": _acc((model(x_test).squeeze(-1) > 0).long(), y_test)}
-    if kind == "margin":
-        return {"train_acc": _acc(loss.logits(model(x_train)).argmax(1), y_train),
-                "test_acc": _acc(loss.logits(model(x_test)).argmax(1), y_test)}
-    train_emb, test_emb = embed(model, x_train), embed(model, x_test)
+    predictors = {  # kinds whose model (or head) predicts a class directly
+        "logits": lambda x: model(x).argmax(1),
+        "binary": lambda x: (model(x).squeeze(-1) > 0).long(),
+        "margin": lambda x: loss.logits(model(x)).argmax(1),  # margin-free logits
+    }
+    if kind in predictors:
+        predict = predictors[kind]
+        return {"train_acc": _acc(predict(x_train), y_train), "test_acc": _acc(predict(x_test), y_test)}
     probe_fn = knn_probe if probe == "knn" else linear_probe
-    return {"test_acc": probe_fn(train_emb, y_train, test_emb, y_test)}
+    return {"test_acc": probe_fn(embed(model, x_train), y_train, embed(model, x_test), y_test)}
 
 
 def _acc(pred: Tensor, y: Tensor) -> float:
