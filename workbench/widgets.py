@@ -44,7 +44,7 @@ MARGINS = np.linspace(-6, 6, 49)
 SIMILARITIES = np.linspace(-1, 1, 33)
 
 
-def loss_curves(name: str, params: dict | None = None) -> tuple[dict, str, str]:
+def explorer_curves(name: str, params: dict | None = None) -> tuple[dict, str, str]:
     """``({label: frame}, x column, x label)`` for loss ``name`` built with ``params``: curves against the
     true-class margin for logits losses, against a positive and a negative similarity for pairs/views."""
     kind = losses.info(name).kind
@@ -59,8 +59,8 @@ def loss_curves(name: str, params: dict | None = None) -> tuple[dict, str, str]:
 
 
 def loss_figure(name: str, params: dict | None = None) -> Figure:
-    """Loss and gradient curves of loss ``name`` built with ``params`` (see :func:`loss_curves`)."""
-    curves, x, xlabel = loss_curves(name, params)
+    """Loss and gradient curves of loss ``name`` built with ``params`` (see :func:`explorer_curves`)."""
+    curves, x, xlabel = explorer_curves(name, params)
     return viz.loss_curves(curves, x, xlabel=xlabel)
 
 
@@ -149,7 +149,7 @@ class LossExplorer:
     def update(self) -> None:
         """Recompute the curves for the current slider values and redraw them."""
         start = time.perf_counter()
-        curves, _, _ = loss_curves(self.dropdown.value, self.params)
+        curves, _, _ = explorer_curves(self.dropdown.value, self.params)
         full = False
         for ax, column in zip(self.figure.axes[:2], ("loss", "grad")):
             ys = [frame[column].to_numpy() for frame in curves.values()]
