@@ -226,3 +226,25 @@ def test_verbose_true_shows_a_progress_bar(blobs, capsys):
     model, loss = make("cross_entropy", "logits")
     train.fit(model, loss, blobs, epochs=2, verbose=True)
     assert "cross_entropy" in capsys.readouterr().err
+
+
+def test_losses_with_per_sample_state_get_the_batch_rows(blobs):
+    class Recording(nn.Module):
+        kind, uses_index = "logits", True
+
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def forward(self, logits, target, index):
+            self.seen.append(index.clone())
+            return nn.functional.cross_entropy(logits, target)
+
+    model = models.for_kind("logits", FEATURES, C, hidden=(8,), seed=0)
+    loss = Recording()
+    train.fit(model, loss, blobs, **{**FIT, "epochs": 2, "batch_size": 40})
+    per_epoch = len(loss.seen) // 2
+    for epoch in range(2):  # each epoch visits every training row exactly once, in its own order
+        rows = torch.cat(loss.seen[epoch * per_epoch:(epoch + 1) * per_epoch])
+        assert torch.equal(rows.sort().values, torch.arange(blobs.n_train))
+    assert not torch.equal(loss.seen[0], loss.seen[per_epoch])

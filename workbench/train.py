@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -142,6 +143,8 @@ def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, l
         probe: ``"knn"`` or ``"linear"``: how embedding-only losses (pairs, views) are scored.
         supervised: for views losses, pass the labels (SupCon-style) instead of None.
         batch_loss: ``f(model, loss, x, y, generator) -> scalar`` to train a kind the loop does not know.
+            A loss whose ``uses_index`` is true is called with ``index=`` (the rows of ``data.X_train`` in
+            the batch) added, so per-sample state follows each sample across epochs.
         verbose: show a tqdm progress bar over epochs.
     """
     unknown = set(record) - set(RECORDABLE)
@@ -173,7 +176,9 @@ def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, l
         for start in range(0, data.n_train, batch_size):
             idx = order[start:start + batch_size]
             x, y = data.X_train[idx].to(device), data.y_train[idx].to(device)
-            value = step_loss(model, loss, x, y, generator)
+            # Losses with per-sample state (ALDR-KL, iSogCLR) say so with ``uses_index`` and get the sample ids.
+            call = partial(loss, index=idx.to(device)) if getattr(loss, "uses_index", False) else loss
+            value = step_loss(model, call, x, y, generator)
             optimizer.zero_grad(set_to_none=True)
             value.backward()
             if "grad_norm" in record:
