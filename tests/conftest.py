@@ -18,7 +18,11 @@ def make_inputs(name: str, *, batch: int = 6, classes: int = 3, dim: int = 4, dt
     kind = losses.info(name).kind
     labels = torch.arange(batch) % classes
     if kind == "logits":
-        return losses.get(name), (scale * torch.randn(batch, classes, generator=g, dtype=dtype), labels)
+        logits = scale * torch.randn(batch, classes, generator=g, dtype=dtype)
+        if name == "bias_loss":  # its weights come from features; fixed ones make it a function of the logits
+            return WithExtra(losses.get(name), features=torch.randn(batch, 8, generator=g, dtype=dtype)), (
+                logits, labels)
+        return losses.get(name), (logits, labels)
     if kind == "margin":
         loss = losses.get(name, num_classes=classes, embedding_dim=dim).to(dtype)
         return loss, (scale * torch.randn(batch, dim, generator=g, dtype=dtype), labels)
@@ -26,7 +30,20 @@ def make_inputs(name: str, *, batch: int = 6, classes: int = 3, dim: int = 4, dt
         return losses.get(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype), labels)
     if kind == "views":
         return losses.get(name), (scale * torch.randn(batch, 2, dim, generator=g, dtype=dtype), None)
+    if kind == "binary":
+        return losses.get(name).to(dtype), (scale * torch.randn(batch, generator=g, dtype=dtype), labels % 2)
     raise NotImplementedError(kind)
+
+
+class WithExtra(torch.nn.Module):
+    """``loss(x, target, **extra)`` as a two-argument loss, for losses that take one more input."""
+
+    def __init__(self, loss: torch.nn.Module, **extra):
+        super().__init__()
+        self.loss, self.extra = loss, extra
+
+    def forward(self, x, target):
+        return self.loss(x, target, **self.extra)
 
 
 @pytest.fixture(scope="session", autouse=True)

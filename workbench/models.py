@@ -142,3 +142,68 @@ def for_kind(kind: str, in_features: int, num_classes: int, embedding_dim: int =
     if kind in ("margin", "pairs", "views"):
         return encoder
     raise ValueError(f"no default model for kind {kind!r}; expected logits, binary, margin, pairs or views")
+
+
+# --- multi-sample dropout (Inoue 2019) --------------------------------------------------------------
+
+
+class MultiSampleDropout(nn.Module):
+    """A linear head behind dropout, trained on M dropout samples at once (Inoue 2019, "Multi-Sample
+    Dropout for Accelerated Training and Better Generalization").
+
+    In training, :meth:`loss` draws M independent dropout masks of the same features, passes each through
+    the SAME linear layer and averages the M losses (the mean of the losses, not the loss of the mean
+    logits); a larger M lowers the variance of the gradient at the cost of M head calls (cheap: the
+    encoder runs once). ``forward`` is the ordinary one-sample head (dropout in training, none in eval),
+    so in eval mode everything equals the plain loss of the plain head. Paper defaults (from memory,
+    unverified): M = 8, p = 0.5.
+    """
+
+    def __init__(self, in_features: int, out_features: int, samples: int = 8, p: float = 0.5,
+                 seed: int | None = None):
+        super().__init__()
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ValueError(f"samples must be an int >= 1, got {samples!r}")
+        if not (isinstance(p, (int, float)) and 0 <= p < 1):
+            raise ValueError(f"p must be in [0, 1), got {p!r}")
+        self.samples, self.p = samples, float(p)
+        with seeded(seed):
+            self.fc = nn.Linear(in_features, out_features)
+
+    def _masks(self, features: Tensor, generator: torch.Generator | None) -> Tensor:
+        """M inverted-dropout masks [M, *features.shape] (drawn on the CPU generator when one is given)."""
+        shape = (self.samples, *features.shape)
+        if generator is None:
+            u = torch.rand(shape, dtype=features.dtype, device=features.device)
+        else:
+            u = torch.rand(shape, generator=generator, dtype=features.dtype).to(features.device)
+        return (u >= self.p).to(features.dtype) / (1 - self.p)
+
+    def sample_logits(self, features: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """[M, B, out] logits of the M dropout samples (M copies of the plain logits in eval mode)."""
+        if not self.training or self.p == 0:
+            return self.fc(features).expand(self.samples, *features.shape[:-1], self.fc.out_features)
+        return self.fc(self._masks(features, generator) * features)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.fc(F.dropout(features, self.p, self.training))
+
+    def loss(self, loss_fn, features: Tensor, target: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Mean over the M samples of ``loss_fn(logits_m, target)``."""
+        logits = self.sample_logits(features, generator)
+        return torch.stack([loss_fn(logits[m], target) for m in range(self.samples)]).mean()
+
+
+def multi_sample_dropout_classifier(encoder: nn.Module, num_classes: int, samples: int = 8, p: float = 0.5,
+                                    seed: int | None = None) -> WithHead:
+    """Encoder + :class:`MultiSampleDropout` head; train it with
+    ``fit(..., batch_loss=multi_sample_batch_loss)``."""
+    return WithHead(encoder, MultiSampleDropout(encoder.embedding_dim, num_classes, samples, p, seed=seed))
+
+
+def multi_sample_batch_loss(model: WithHead, loss, x: Tensor, y: Tensor, generator: torch.Generator) -> Tensor:
+    """``batch_loss`` for ``train.fit``: the encoder once, the M-sample head loss on its output."""
+    if not isinstance(getattr(model, "head", None), MultiSampleDropout):
+        raise ValueError("multi_sample_batch_loss needs a model whose head is a MultiSampleDropout "
+                         "(see multi_sample_dropout_classifier)")
+    return model.head.loss(loss, model.encoder(x), y, generator)

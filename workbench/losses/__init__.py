@@ -4,14 +4,25 @@ Importing this package imports every family module, which registers its losses.
 """
 
 from . import classification, contrastive, margin, pairs  # noqa: F401  (registration side effects)
+from .bias import BiasLoss
+from .binary import MW, AnyLoss, AUCMargin, EnsLoss, anyloss, ensloss_derivatives, pairwise_auc_surrogate
 from .classification import CrossEntropy, cross_entropy
 from .contrastive import NTXent, ntxent_from_similarity
+from .ldr import ALDRKL, LDRKL, ldr_kl
 from .margin import MarginHead, NormFace, normface_scale_bound
 from .pairs import ContrastiveLoss, contrastive_from_similarity
 from .registry import FAMILIES, KINDS, LossInfo, Paper, Param, available, get, info, register
+from .reweighting import LossReweighting, loss_weights
+from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
+from .zloss import ZLoss, z_loss
 
 __all__ = [
     "FAMILIES", "KINDS", "LossInfo", "Paper", "Param", "available", "get", "info", "register",
     "CrossEntropy", "cross_entropy", "NormFace", "MarginHead", "normface_scale_bound",
     "ContrastiveLoss", "contrastive_from_similarity", "NTXent", "ntxent_from_similarity",
+]
+__all__ += [  # losses on logits and binary losses (issue 3)
+    "CompSum", "comp_sum", "GCE", "gce", "MAE", "mae", "ZLoss", "z_loss", "LDRKL", "ldr_kl", "ALDRKL",
+    "BiasLoss", "AnyLoss", "anyloss", "EnsLoss", "ensloss_derivatives", "AUCMargin", "MW", "pairwise_auc_surrogate",
+    "LossReweighting", "loss_weights",
 ]

@@ -1,0 +1,207 @@
+"""Label-distributionally robust losses (Zhu, Ying & Yang, ICML 2023): LDR-KL and adaptive ALDR-KL.
+
+Both take the worst case over a distribution q on the labels, penalised by lam * KL(q || uniform):
+
+    L_lam(f, y) = max_q sum_k q_k (c [k != y] + f_k - f_y) - lam KL(q || 1/K)
+                = lam * log( (1/K) sum_k exp((c [k != y] + f_k - f_y) / lam) )
+
+lam -> 0 is the Crammer-Singer hinge max_k (c [k != y] + f_k - f_y); lam -> inf the average margin; with
+c = 0, L_lam = lam * CE(f / lam, y) - lam log K. Official code: Optimization-AI/ICML2023_LDR (loss.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._checks import check_positive, check_reduction, reduce
+from .classification import check_logits_target
+from .registry import Paper, Param, register
+
+PAPER = Paper("Label Distributionally Robust Losses for Multi-class Classification: Consistency, Robustness "
+              "and Adaptivity", 2023, "Zhu, Ying, Yang")
+PREPROCESS = ("none", "normalize", "softplus")
+
+
+def _check_preprocess(preprocess: str) -> str:
+    if preprocess not in PREPROCESS:
+        raise ValueError(f"preprocess must be one of {PREPROCESS}, got {preprocess!r}")
+    return preprocess
+
+
+def _check_margin(margin: float) -> float:
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
+        raise ValueError(f"margin must be a number >= 0, got {margin!r}")
+    return float(margin)
+
+
+def preprocess_scores(logits: Tensor, preprocess: str = "none") -> Tensor:
+    """The official code's score preprocessing. ``"none"``: the logits as they are (the paper's formula);
+    ``"normalize"``: divided by their row mean absolute value (ALDR-KL's code); ``"softplus"``: softplus,
+    then divided by the row mean (LDR-KL's experiments; ALDR-KL on CIFAR-100). Normalised rows are
+    scale-invariant; an all-zero row stays zero."""
+    if preprocess == "none":
+        return logits
+    f = F.softplus(logits) if preprocess == "softplus" else logits
+    scale = f.abs().mean(dim=1, keepdim=True)
+    return f / scale.clamp_min(torch.finfo(f.dtype).tiny)
+
+
+def _margins(f: Tensor, target: Tensor, margin: float) -> Tensor:
+    """``c [k != y] + f_k - f_y`` for every row and class."""
+    shifted = f - f.gather(1, target[:, None]) + margin
+    return shifted.scatter(1, target[:, None], 0.0)  # the true class: f_y - f_y, no margin
+
+
+def _log_mean_exp_scaled(d: Tensor, lam: Tensor) -> Tensor:
+    """``lam * log mean_k exp(d_k / lam)`` per row; logsumexp subtracts the row max, so lam = 1e-3 is fine."""
+    return lam * (torch.logsumexp(d / lam[:, None], dim=1) - math.log(d.shape[1]))
+
+
+def ldr_kl(logits: Tensor, target: Tensor, *, lam: float = 1.0, margin: float = 0.1, preprocess: str = "none",
+           reduction: str = "mean") -> Tensor:
+    r"""LDR-KL loss: :math:`\lambda \log \frac1K \sum_k \exp\big((c\,[k\ne y] + f_k - f_y)/\lambda\big)`.
+
+    ``lam`` (> 0) is the strength of the KL penalty: small lam approaches the Crammer-Singer hinge (only the
+    worst class counts), large lam the average margin over all classes (all classes count alike, bounded
+    gradient: robust to noisy labels). ``margin`` c >= 0 is added to every wrong class. With margin 0 it
+    equals ``lam * cross_entropy(logits / lam) - lam * log K``. The official experiments use lam = 10,
+    c = 0.1 with ``preprocess="softplus"``; the default here applies the paper's formula to raw logits with
+    lam = 1 (our choice, so that it starts out close to cross-entropy).
+    """
+    check_positive(lam, "lam")
+    _check_margin(margin)
+    _check_preprocess(preprocess)
+    check_reduction(reduction)
+    check_logits_target(logits, target)
+    d = _margins(preprocess_scores(logits, preprocess), target, float(margin))
+    lam_t = torch.full((len(d),), float(lam), dtype=d.dtype, device=d.device)
+    return reduce(_log_mean_exp_scaled(d, lam_t), reduction)
+
+
+@register(
+    "ldr_kl", family="classification", kind="logits", paper=PAPER,
+    formula=r"\ell = \lambda \log \frac1K \sum_k \exp\frac{c\,[k\ne y] + f_k - f_y}{\lambda}",
+    params={"lam": Param(1.0, 0.05, 20.0, "KL penalty: small -> hinge on the worst class, large -> average "
+                                          "margin", log=True),
+            "margin": Param(0.1, 0.0, 2.0, "margin c added to every wrong class")},
+)
+class LDRKL(nn.Module):
+    """Module form of :func:`ldr_kl`; ``forward(logits[B, C], target[B])``."""
+
+    def __init__(self, lam: float = 1.0, margin: float = 0.1, preprocess: str = "none", reduction: str = "mean"):
+        super().__init__()
+        self.lam, self.margin = check_positive(lam, "lam"), _check_margin(margin)
+        self.preprocess = _check_preprocess(preprocess)
+        self.reduction = check_reduction(reduction)
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        return ldr_kl(logits, target, lam=self.lam, margin=self.margin, preprocess=self.preprocess,
+                      reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"lam={self.lam}, margin={self.margin}, preprocess={self.preprocess!r}"
+
+
+@register(
+    "aldr_kl", family="classification", kind="logits", paper=PAPER,
+    formula=r"\ell_i = \lambda_i \log \frac1K \sum_k \exp\frac{c\,[k\ne y_i] + f_k - f_{y_i}}{\lambda_i}"
+            r" - \frac{\alpha \log K}{2\lambda_0}(\lambda_i - \lambda_0)^2,\;"
+            r"\lambda_i = \lambda_0\Big(1 - \frac{\mathrm{KL}(p_i \,\|\, 1/K)}{\alpha \log K}\Big)",
+    params={"lam0": Param(10.0, 0.1, 20.0, "largest (and initial) lam of every sample", log=True),
+            "alpha": Param(2.0, 1.1, 10.0, "lam stays in [lam0 (1 - 1/alpha), lam0]"),
+            "margin": Param(0.1, 0.0, 2.0, "margin c added to every wrong class")},
+)
+class ALDRKL(nn.Module):
+    r"""ALDR-KL: LDR-KL with a lam per training sample that adapts to how confident the model is on it.
+
+    For sample i, with :math:`p_i = \operatorname{softmax}(f_i/\lambda_i^{old})` (plus 1e-5, renormalised):
+
+    .. math::
+        \lambda_i = \lambda_0 - \lambda_0 \frac{\mathrm{KL}(p_i\,\|\,1/K)}{\alpha \log K},\qquad
+        \ell_i = \lambda_i \log\frac1K\sum_k e^{(c[k\ne y_i] + f_k - f_{y_i})/\lambda_i}
+                 - \frac{\alpha\log K}{2\lambda_0}(\lambda_i - \lambda_0)^2
+
+    the closed-form maximiser over lam of :math:`-\lambda\,\mathrm{KL} - \frac{\alpha\log K}{2\lambda_0}
+    (\lambda - \lambda_0)^2`, evaluated with p from the previous lam (as the official ``ALDRLoss_V1``).
+    Confident samples (peaked p) get a smaller lam (closer to the hinge), uncertain ones a larger lam
+    (closer to the average margin, which ignores a possibly wrong label). lam is detached (no gradient).
+
+    ``forward(logits[B, C], target[B], index=None)``: ``index[B]`` are the sample ids; their lam lives in
+    the buffer ``lam_state`` (initialised to lam0; grown on demand when ``num_samples`` is None) and is
+    updated at every call with an index. Without ``index`` every sample uses lam_old = lam0 and nothing is
+    stored. ``reset()`` puts every lam back to lam0. ``alpha`` must be > 1 so that lam stays positive.
+    Experiment defaults of the official code: lam0 = 10, alpha = 2, margin = 0.1; its code always divides
+    the scores by their mean absolute value (``preprocess="normalize"``); the default here is the paper's
+    formula on raw logits.
+    """
+
+    uses_index = True
+
+    def __init__(self, lam0: float = 10.0, alpha: float = 2.0, margin: float = 0.1, preprocess: str = "none",
+                 num_samples: int | None = None, reduction: str = "mean"):
+        super().__init__()
+        self.lam0 = check_positive(lam0, "lam0")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 1:
+            raise ValueError(f"alpha must be a number > 1 (so that lam stays positive), got {alpha!r}")
+        self.alpha, self.margin = float(alpha), _check_margin(margin)
+        self.preprocess = _check_preprocess(preprocess)
+        self.reduction = check_reduction(reduction)
+        if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, int)
+                                        or num_samples < 1):
+            raise ValueError(f"num_samples must be a positive int or None, got {num_samples!r}")
+        self.num_samples = num_samples
+        self.register_buffer("lam_state", torch.full((num_samples or 0,), self.lam0))
+
+    def reset(self) -> None:
+        """Forget every sample's lam (back to lam0)."""
+        self.lam_state.fill_(self.lam0)
+
+    def _check_index(self, index: Tensor, n: int) -> Tensor:
+        if not isinstance(index, Tensor) or index.is_floating_point() or index.dtype == torch.bool:
+            raise ValueError(f"index must be an integer tensor of sample ids, got {index!r:.60}")
+        if index.shape != (n,):
+            raise ValueError(f"index must have shape [{n}] (one id per row), got shape {tuple(index.shape)}")
+        if n and index.min() < 0:
+            raise ValueError(f"index must be >= 0, got {int(index.min())}")
+        if self.num_samples is not None and n and index.max() >= self.num_samples:
+            raise ValueError(f"index must be < num_samples={self.num_samples}, got {int(index.max())}")
+        return index
+
+    def _lam_old(self, index: Tensor | None, n: int, like: Tensor) -> Tensor:
+        if index is None:
+            return torch.full((n,), self.lam0, dtype=like.dtype, device=like.device)
+        needed = int(index.max()) + 1 if n else 0
+        if needed > len(self.lam_state):  # grow the state; new samples start at lam0
+            grown = torch.full((needed,), self.lam0, dtype=self.lam_state.dtype, device=self.lam_state.device)
+            grown[: len(self.lam_state)] = self.lam_state
+            self.lam_state = grown
+        return self.lam_state[index].to(like.dtype)
+
+    def forward(self, logits: Tensor, target: Tensor, index: Tensor | None = None) -> Tensor:
+        check_logits_target(logits, target)
+        n, K = logits.shape
+        if K < 2:
+            raise ValueError(f"logits must have C >= 2 classes for ALDR-KL (lam uses log C), got shape {(n, K)}")
+        if index is not None:
+            self._check_index(index, n)
+        f = preprocess_scores(logits, self.preprocess)
+        log_k = math.log(K)
+        with torch.no_grad():
+            lam_old = self._lam_old(index, n, f)
+            p = F.softmax(f / lam_old[:, None], dim=1) + 1e-5
+            p = p / p.sum(dim=1, keepdim=True)
+            kl = (p * (K * p).log()).sum(dim=1)
+            lam = self.lam0 - self.lam0 * kl / (self.alpha * log_k)
+            extra = -(self.alpha * log_k / (2 * self.lam0)) * (lam - self.lam0).square()
+            if index is not None:
+                self.lam_state[index] = lam.to(self.lam_state.dtype)
+        values = _log_mean_exp_scaled(_margins(f, target, self.margin), lam) + extra
+        return reduce(values, self.reduction)
+
+    def extra_repr(self) -> str:
+        return (f"lam0={self.lam0}, alpha={self.alpha}, margin={self.margin}, preprocess={self.preprocess!r}, "
+                f"tracked_samples={len(self.lam_state)}")
