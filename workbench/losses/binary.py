@@ -16,8 +16,6 @@ from torch import Tensor, nn
 from ._checks import check_float_tensor, check_positive
 from .registry import Paper, Param, register
 
-S = 1e-5  # AnyLoss's regulariser in the denominators (extension code), keeps empty classes finite
-
 
 def check_binary(logits: Tensor, target: Tensor) -> Tensor:
     """Raw scores ``logits[B]`` and labels ``target[B]`` in {0, 1}; returns the target as the logits' dtype."""
@@ -55,7 +53,8 @@ def soft_confusion(logits: Tensor, target: Tensor, L: float) -> dict[str, Tensor
     return {"tp": tp, "fp": predicted - tp, "fn": pos - tp, "tn": n - pos - predicted + tp, "P": pos, "N": n - pos}
 
 
-def anyloss(logits: Tensor, target: Tensor, *, metric: str = "f1", L: float = 73.0, beta: float = 1.0) -> Tensor:
+def anyloss(logits: Tensor, target: Tensor, *, metric: str = "f1", L: float = 73.0, beta: float = 1.0,
+            eps: float = 1e-5) -> Tensor:
     r"""AnyLoss (Han, Moniz & Chawla, KDD 2024): 1 - metric on a soft confusion matrix of the batch.
 
     :math:`\hat y_i = A(\sigma(z_i))` with the amplifying sigmoid :math:`A(p) = 1/(1+e^{-L(p-1/2)})`;
@@ -67,31 +66,34 @@ def anyloss(logits: Tensor, target: Tensor, *, metric: str = "f1", L: float = 73
     - ``gmean``: :math:`1 - \sqrt{\mathrm{TP}\cdot\mathrm{TN}/(PN + s) + 10^{-12}}` (the square root of the
       original paper's notebooks; the authors' extension code drops it)
 
-    s = 1e-5 (the authors' extension code). ``L`` = 73 (default, the original notebooks; about the largest
+    s = ``eps`` = 1e-5 (the authors' extension code; eps = 0 is the paper's formula, undefined for a batch
+    without positives). ``L`` = 73 (default, the original notebooks; about the largest
     value before 1 - A(1) = e^{-L/2} falls below float64 resolution): larger L approximates the hard metric
     better but gives gradient only near p = 1/2. A batch with no positives (or no negatives) gives a metric
     of 0 for F1, balanced accuracy and G-mean, so loss 1 up to s, with zero gradient: never NaN. Use
     batches large enough to hold positives (or a sampler that guarantees them).
     """
-    _check_anyloss(metric, L, beta)
+    _check_anyloss(metric, L, beta, eps)
     c = soft_confusion(logits, target, float(L))
     if metric == "accuracy":
         score = (c["tp"] + c["tn"]) / max(len(logits), 1)
     elif metric in ("f1", "fbeta"):
         b2 = 1.0 if metric == "f1" else float(beta) ** 2
-        score = (1 + b2) * c["tp"] / (b2 * c["P"] + c["tp"] + c["fp"] + S)
+        score = (1 + b2) * c["tp"] / (b2 * c["P"] + c["tp"] + c["fp"] + eps)
     elif metric == "balanced_accuracy":
-        score = (c["N"] * c["tp"] + c["P"] * c["tn"]) / (2 * c["P"] * c["N"] + S)
+        score = (c["N"] * c["tp"] + c["P"] * c["tn"]) / (2 * c["P"] * c["N"] + eps)
     else:  # gmean; the 1e-12 keeps the square root's gradient finite when TP * TN = 0
-        score = torch.sqrt(c["tp"] * c["tn"] / (c["P"] * c["N"] + S) + 1e-12)
+        score = torch.sqrt(c["tp"] * c["tn"] / (c["P"] * c["N"] + eps) + 1e-12)
     return 1.0 - score
 
 
-def _check_anyloss(metric: str, L: float, beta: float) -> None:
+def _check_anyloss(metric: str, L: float, beta: float, eps: float) -> None:
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     check_positive(L, "L")
     check_positive(beta, "beta")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
+        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
 
 
 # --- EnsLoss ---------------------------------------------------------------------------------------
@@ -166,16 +168,16 @@ def pairwise_auc_surrogate(logits: Tensor, target: Tensor, scale: float = 1.0) -
 class AnyLoss(nn.Module):
     """Module form of :func:`anyloss`; ``forward(logits[B], target[B])`` -> scalar (batch-level)."""
 
-    def __init__(self, metric: str = "f1", L: float = 73.0, beta: float = 1.0):
+    def __init__(self, metric: str = "f1", L: float = 73.0, beta: float = 1.0, eps: float = 1e-5):
         super().__init__()
-        _check_anyloss(metric, L, beta)
-        self.metric, self.L, self.beta = metric, float(L), float(beta)
+        _check_anyloss(metric, L, beta, eps)
+        self.metric, self.L, self.beta, self.eps = metric, float(L), float(beta), float(eps)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return anyloss(logits, target, metric=self.metric, L=self.L, beta=self.beta)
+        return anyloss(logits, target, metric=self.metric, L=self.L, beta=self.beta, eps=self.eps)
 
     def extra_repr(self) -> str:
-        return f"metric={self.metric!r}, L={self.L}, beta={self.beta}"
+        return f"metric={self.metric!r}, L={self.L}, beta={self.beta}, eps={self.eps}"
 
 
 @register(
