@@ -7,7 +7,7 @@ from conftest import make_inputs
 from workbench import losses
 
 NAMES = ["cross_entropy", "normface", "contrastive", "ntxent"]
-NAMES += ["comp_sum", "gce", "mae", "z_loss", "ldr_kl", "bias_loss", "anyloss", "auc_margin", "mw"]  # logits, binary
+NAMES += ["comp_sum", "gce", "mae", "z_loss", "ldr_kl", "bias_loss", "bce", "anyloss", "auc_margin", "mw"]  # issue 3
 
 
 def _grads_finite(value, tensor):
@@ -152,7 +152,7 @@ def test_reductions_agree(name):
         built[reduction] = losses.get(name, reduction=reduction, **extra).double()
     none = built["none"](x, target)
     assert torch.allclose(built["sum"](x, target), none.sum())
-    if losses.info(name).kind in ("logits", "margin"):
+    if losses.info(name).kind in ("logits", "margin", "binary"):
         assert none.shape == (len(x),)
         assert torch.allclose(built["mean"](x, target), none.mean())
     else:  # pair losses: "none" is the per-pair matrix

@@ -23,7 +23,7 @@ from workbench.losses import binary
 
 SETTINGS = settings(max_examples=25, deadline=None)
 seeds = st.integers(0, 2**16)
-BINARY = ["anyloss", "ensloss", "auc_margin", "mw"]
+BINARY = ["bce", "anyloss", "ensloss", "auc_margin", "mw"]
 
 
 def logit(p):
@@ -156,6 +156,13 @@ def test_auc_margin_trains_a_b_and_alpha_towards_the_saddle():
 # --- MW (spec 7b) --------------------------------------------------------------------------------------------
 
 
+def test_bce_is_torch_bce_with_the_positive_weight():
+    s, y = P4, Y4
+    expected = F.binary_cross_entropy_with_logits(s, y.double(), pos_weight=torch.tensor(3.0, dtype=torch.float64))
+    assert torch.allclose(losses.get("bce", pos_weight=3.0)(s, y), expected)
+    assert torch.allclose(losses.get("bce", reduction="none")(s, y).mean(), losses.get("bce")(s, y))
+
+
 def test_mw_reference_value():
     scores, y = torch.tensor([2.0, 0.0, 1.0], dtype=torch.float64), torch.tensor([1, 0, 0])
     assert float(losses.get("mw")(scores, y)) == pytest.approx(0.220095, abs=1e-6)
@@ -182,6 +189,8 @@ def test_a_batch_with_one_class_is_finite_and_documented(name, only):
     assert torch.isfinite(value) and _grads_finite(value, s)
     if name in ("auc_margin", "mw"):
         assert float(value) == 0.0
+    if name == "bce":
+        assert float(value) > 0
     if name == "anyloss":  # F1 with no positives: metric 0, loss 1
         assert only == 1 or float(value) == pytest.approx(1.0, abs=1e-4)
 

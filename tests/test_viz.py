@@ -47,6 +47,15 @@ CALLS = {
     "loss_curves": lambda: viz.loss_curves(_curve_frames(), "margin"),
     "embedding_snapshots": lambda: viz.embedding_snapshots(history()),
 }
+CALLS.update({  # classification and imbalanced-binary experiments (issue 3)
+    "metric_by_setting": lambda: viz.metric_by_setting(
+        pd.DataFrame({"loss": ["a", "a", "b", "b"], "noise": [0, 0.2, 0, 0.2], "acc": [0.9, 0.8, 0.9, 0.85]}),
+        "acc", "noise"),
+    "roc_curves": lambda: viz.roc_curves({"x": (torch.tensor([0.1, 0.9, 0.4, 0.6]), torch.tensor([0, 1, 0, 1]))}),
+    "line_panel": lambda: viz.line_panel(analysis.amplifier_curve([1, 30]), "p"),
+    "histograms": lambda: viz.histograms({"a": torch.randn(50), "b": torch.randn(50) + 1}),
+    "grouped_bars": lambda: viz.grouped_bars(pd.DataFrame({"ce": [1.0, 2.0], "z": [1.0, 1.0]}, index=["x", "5x"])),
+})
 
 
 def test_every_figure_function_is_exercised():

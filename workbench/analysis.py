@@ -24,6 +24,8 @@ __all__ = [
     "tolerance", "class_similarity_stats", "pair_weights", "sample_gradient_norms", "margin_curve",
     "similarity_curve",
 ]
+__all__ += ["topk_accuracy", "binary_metrics", "outputs_on_test", "compare_losses", "summarise", "amplifier_curve",
+            "invariance_table"]
 
 
 def accuracy(logits_or_pred: Tensor, target: Tensor) -> float:
@@ -170,3 +172,94 @@ def similarity_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray
     (grad,) = torch.autograd.grad(values.sum(), s, allow_unused=True)  # value k depends on s_k only
     grad = torch.zeros_like(s) if grad is None else grad
     return pd.DataFrame({"similarity": s.detach().numpy(), "loss": values.detach().numpy(), "grad": grad.numpy()})
+
+
+# --- classification and imbalanced-binary experiments (issue 3) ------------------------------------
+
+
+def topk_accuracy(logits: Tensor, target: Tensor, k: int = 1) -> float:
+    """Fraction of rows whose target is among the ``k`` largest logits."""
+    if logits.dim() != 2 or not 1 <= k <= logits.shape[1]:
+        raise ValueError(f"logits must be [N, C] with 1 <= k <= C, got shape {tuple(logits.shape)} and k={k}")
+    top = logits.topk(k, dim=1).indices
+    return float((top == target[:, None]).any(dim=1).double().mean())
+
+
+def binary_metrics(scores: Tensor, target: Tensor, threshold: float = 0.0) -> dict[str, float]:
+    """F1 and balanced accuracy of ``scores > threshold`` (raw logits: 0 is probability 1/2) and the
+    threshold-free ROC AUC, all by scikit-learn. A ranking loss (MW) sets no threshold, so judge it by
+    ROC AUC."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
+    s, y = scores.detach().cpu().double().numpy(), target.cpu().numpy()
+    pred = (s > threshold).astype(int)
+    return {"f1": float(f1_score(y, pred, zero_division=0)),
+            "balanced_accuracy": float(balanced_accuracy_score(y, pred)), "roc_auc": float(roc_auc_score(y, s))}
+
+
+@torch.no_grad()
+def outputs_on_test(model: nn.Module, data) -> Tensor:
+    """The model's outputs on ``data.X_test`` in eval mode (a binary model's [N, 1] squeezed to [N])."""
+    model.eval()
+    out = model(data.X_test)
+    return out.squeeze(-1) if out.dim() == 2 and out.shape[1] == 1 else out
+
+
+def compare_losses(make_loss, make_data, make_model, score, *, seeds: Sequence[int] = (0, 1, 2),
+                   settings: dict[str, Sequence] | None = None, verbose: bool = True, **fit_kwargs) -> pd.DataFrame:
+    """Train one model per (loss, setting, seed) and score it: the grid behind a "which loss wins" table.
+
+    Args:
+        make_loss: ``{label: callable() -> loss module}`` (a fresh loss per run: some keep state).
+        make_data: ``callable(seed, **setting) -> Dataset``.
+        make_model: ``callable(data, seed) -> model``.
+        score: ``callable(model, data) -> {metric: value}`` (e.g. :func:`binary_metrics` of
+            :func:`outputs_on_test`).
+        settings: ``{name: values}``, every combination is a setting (e.g. ``{"noise": [0, 0.2, 0.4]}``).
+        fit_kwargs: passed to :func:`workbench.train.fit` (epochs, lr, batch_size, batch_loss, ...).
+
+    Returns a DataFrame with one row per run: ``loss``, the setting columns, ``seed``, the metrics and
+    ``seconds``. One tqdm bar over all runs (silent with ``verbose=False``).
+    """
+    import itertools
+    import time
+
+    from tqdm.auto import tqdm
+
+    from .train import fit
+
+    settings = dict(settings or {})
+    combos = [dict(zip(settings, values)) for values in itertools.product(*settings.values())]
+    runs = [(label, combo, seed) for combo in combos for seed in seeds for label in make_loss]
+    rows, cache = [], {}
+    for label, combo, seed in tqdm(runs, desc="compare losses", disable=not verbose):
+        key = (tuple(combo.items()), seed)
+        if key not in cache:
+            cache = {key: make_data(seed, **combo)}  # runs are ordered so that each dataset is built once
+        ds = cache[key]
+        start = time.perf_counter()
+        model = make_model(ds, seed)
+        fit(model, make_loss[label](), ds, seed=seed, verbose=False, record=(), **fit_kwargs)
+        rows.append({"loss": label, **combo, "seed": seed, **score(model, ds),
+                     "seconds": time.perf_counter() - start})
+    return pd.DataFrame(rows)
+
+
+def summarise(frame: pd.DataFrame, metric: str, by: Sequence[str] = ("loss",)) -> pd.DataFrame:
+    """Mean and standard deviation of ``metric`` over seeds, one row per ``by`` group."""
+    return frame.groupby(list(by), sort=False)[metric].agg(["mean", "std"]).reset_index()
+
+
+def amplifier_curve(Ls: Sequence[float], points: int = 101) -> pd.DataFrame:
+    """AnyLoss's amplifying sigmoid A(p) = sigmoid(L (p - 1/2)) on a grid of probabilities, one column per L."""
+    from .losses.binary import amplified
+    p = torch.linspace(0, 1, points, dtype=torch.float64)
+    logits = torch.logit(p)  # amplified() takes logits; p = 0 and 1 become -inf and +inf, which sigmoid maps back
+    return pd.DataFrame({"p": p.numpy(), **{f"L={L:g}": amplified(logits, float(L)).numpy() for L in Ls}})
+
+
+def invariance_table(named_losses: dict[str, nn.Module], logits: Tensor, target: Tensor,
+                     transforms: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """Each loss on ``scale * logits + shift`` for every ``{label: (scale, shift)}``: the shift and scale
+    invariance of a loss, as a table (rows: transforms, columns: losses)."""
+    return pd.DataFrame({name: [float(loss(scale * logits + shift, target)) for scale, shift in transforms.values()]
+                         for name, loss in named_losses.items()}, index=list(transforms))

@@ -159,3 +159,71 @@ def embedding_snapshots(history, epochs: Sequence[int] | None = None, *, sphere:
         embedding_scatter(snaps[epoch], history.labels, ax=ax, sphere=sphere, method=method, title=f"epoch {epoch}")
     fig.tight_layout()
     return fig
+
+
+# --- classification and imbalanced-binary experiments (issue 3) ------------------------------------
+
+
+def metric_by_setting(frame: pd.DataFrame, metric: str, x: str | None = None, *, hue: str = "loss", ax=None,
+                      title: str | None = None) -> Figure:
+    """Mean of ``metric`` with one standard deviation over seeds (the rows of ``analysis.compare_losses``),
+    as bars grouped by ``x`` (e.g. the noise rate), one colour per ``hue``; or one bar per ``hue`` when
+    ``x`` is None."""
+    fig, ax = _axes(ax, figsize=(7, 3.4) if x else (5, 3.2))
+    sns.barplot(data=frame, x=x or hue, y=metric, hue=hue, errorbar="sd", ax=ax, legend=bool(x))
+    if x:
+        ax.legend(frameon=False, fontsize="small", ncol=2)
+    low = float(frame[metric].min())
+    ax.set_ylim(max(0.0, low - 0.1) if low > 0.3 else 0.0, None)
+    ax.set(title=title or f"{metric} (mean ± sd over seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def roc_curves(curves: Mapping[str, tuple], *, ax=None, title: str = "ROC") -> Figure:
+    """ROC curves ``{label: (scores, targets)}`` with their AUC in the legend (scikit-learn)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+    fig, ax = _axes(ax, figsize=(4.5, 4))
+    for label, (scores, target) in curves.items():
+        s, y = _np(scores), _np(target)
+        fpr, tpr, _ = roc_curve(y, s)
+        ax.plot(fpr, tpr, label=f"{label} (AUC {roc_auc_score(y, s):.3f})")
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
+    ax.legend(frameon=False, fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def line_panel(frame: pd.DataFrame, x: str, *, ax=None, xlabel: str | None = None, ylabel: str = "",
+               title: str | None = None) -> Figure:
+    """Every other column of ``frame`` against column ``x``, one line each (e.g. ``analysis.amplifier_curve``)."""
+    fig, ax = _axes(ax, figsize=(4.5, 3.4))
+    for column in frame.columns.drop(x):
+        ax.plot(frame[x], frame[column], label=column)
+    ax.set(xlabel=xlabel or x, ylabel=ylabel, title=title)
+    ax.legend(frameon=False, fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def histograms(samples: Mapping[str, object], *, bins: int = 30, ax=None, xlabel: str = "",
+               title: str | None = None) -> Figure:
+    """Overlaid density histograms, one per ``{label: values}``."""
+    fig, ax = _axes(ax, figsize=(4.5, 3.4))
+    for label, values in samples.items():
+        ax.hist(_np(values).ravel(), bins=bins, density=True, alpha=0.5, label=label)
+    ax.set(xlabel=xlabel, ylabel="density", title=title)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(table: pd.DataFrame, *, ax=None, ylabel: str = "", title: str | None = None) -> Figure:
+    """One group of bars per row of ``table``, one bar per column (e.g. ``analysis.invariance_table``)."""
+    fig, ax = _axes(ax, figsize=(6, 3.2))
+    table.plot.bar(ax=ax, rot=0)
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig

@@ -170,3 +170,43 @@ class LossExplorer:
 
     def _ipython_display_(self):
         display(self.widget)
+
+
+# --- any figure driven by sliders (issue 3) ----------------------------------------------------------
+
+
+class FigureExplorer:
+    """Sliders (one per :class:`losses.Param`) that redraw ``draw(**values) -> Figure`` as a PNG on release.
+
+    >>> explorer = FigureExplorer(lambda L: viz.line_panel(analysis.amplifier_curve([L]), "p"),
+    ...                           L=losses.Param(30.0, 1.0, 100.0))
+    >>> explorer.sliders["L"].value = 73.0     # redraws, as a user's release of the slider would
+    """
+
+    def __init__(self, draw, **params: losses.Param):
+        if not params:
+            raise ValueError("FigureExplorer needs at least one parameter (name=Param(...))")
+        self.draw = draw
+        self.sliders = {k: param_slider(k, p) for k, p in params.items()}
+        self.image = W.Image(format="png")
+        self.renders = 0
+        for slider in self.sliders.values():
+            slider.observe(lambda change: self.update(), names="value")
+        self.widget = W.VBox([*self.sliders.values(), self.image])
+        self.update()
+
+    @property
+    def values(self) -> dict:
+        return {k: s.value for k, s in self.sliders.items()}
+
+    def update(self) -> None:
+        figure = self.draw(**self.values)
+        plt.close(figure)  # shown through the image widget only
+        canvas = FigureCanvasAgg(figure)
+        figure.set_dpi(72)
+        canvas.draw()
+        self.image.value = png_bytes(figure)
+        self.renders += 1
+
+    def _ipython_display_(self):
+        display(self.widget)

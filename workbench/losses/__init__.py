@@ -5,7 +5,7 @@ Importing this package imports every family module, which registers its losses.
 
 from . import classification, contrastive, margin, pairs  # noqa: F401  (registration side effects)
 from .bias import BiasLoss
-from .binary import MW, AnyLoss, AUCMargin, EnsLoss, anyloss, ensloss_derivatives, pairwise_auc_surrogate
+from .binary import BCE, MW, AnyLoss, AUCMargin, EnsLoss, anyloss, ensloss_derivatives, pairwise_auc_surrogate
 from .classification import CrossEntropy, cross_entropy
 from .contrastive import NTXent, ntxent_from_similarity
 from .ldr import ALDRKL, LDRKL, ldr_kl
@@ -23,6 +23,6 @@ __all__ = [
 ]
 __all__ += [  # losses on logits and binary losses (issue 3)
     "CompSum", "comp_sum", "GCE", "gce", "MAE", "mae", "ZLoss", "z_loss", "LDRKL", "ldr_kl", "ALDRKL",
-    "BiasLoss", "AnyLoss", "anyloss", "EnsLoss", "ensloss_derivatives", "AUCMargin", "MW", "pairwise_auc_surrogate",
-    "LossReweighting", "loss_weights",
+    "BiasLoss", "BCE", "AnyLoss", "anyloss", "EnsLoss", "ensloss_derivatives", "AUCMargin", "MW",
+    "pairwise_auc_surrogate", "LossReweighting", "loss_weights",
 ]

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_float_tensor, check_positive
+from ._checks import check_float_tensor, check_positive, check_reduction
 from .registry import Paper, Param, register
 
 
@@ -153,6 +153,31 @@ def pairwise_auc_surrogate(logits: Tensor, target: Tensor, scale: float = 1.0) -
     if len(pos) == 0 or len(neg) == 0:
         return logits.sum() * 0.0
     return F.softplus(-scale * (pos[:, None] - neg[None, :])).mean()
+
+
+@register(
+    "bce", family="binary", kind="binary",
+    paper=Paper("The Regression Analysis of Binary Sequences (logistic regression)", 1958, "Cox"),
+    formula=r"\ell_i = -w\,y_i \log\sigma(z_i) - (1 - y_i)\log(1 - \sigma(z_i))",
+    params={"pos_weight": Param(1.0, 0.1, 50.0, "weight w of the positive class (imbalance: about #neg/#pos)",
+                                log=True)},
+)
+class BCE(nn.Module):
+    """Binary cross-entropy on raw scores (``F.binary_cross_entropy_with_logits``): the baseline the
+    imbalanced-binary losses are compared with. ``pos_weight`` w multiplies the positives' term."""
+
+    def __init__(self, pos_weight: float = 1.0, reduction: str = "mean"):
+        super().__init__()
+        self.pos_weight = check_positive(pos_weight, "pos_weight")
+        self.reduction = check_reduction(reduction)
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        y = check_binary(logits, target)
+        weight = torch.tensor(self.pos_weight, dtype=logits.dtype, device=logits.device)
+        return F.binary_cross_entropy_with_logits(logits, y, pos_weight=weight, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"pos_weight={self.pos_weight}"
 
 
 @register(
