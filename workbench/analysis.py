@@ -25,7 +25,7 @@ __all__ = [
     "similarity_curve",
 ]
 __all__ += ["topk_accuracy", "binary_metrics", "outputs_on_test", "compare_losses", "summarise", "amplifier_curve",
-            "invariance_table"]
+            "zscore_curve", "invariance_table"]
 
 
 def accuracy(logits_or_pred: Tensor, target: Tensor) -> float:
@@ -205,7 +205,9 @@ def outputs_on_test(model: nn.Module, data) -> Tensor:
 
 
 def compare_losses(make_loss, make_data, make_model, score, *, seeds: Sequence[int] = (0, 1, 2),
-                   settings: dict[str, Sequence] | None = None, verbose: bool = True, **fit_kwargs) -> pd.DataFrame:
+                   settings: dict[str, Sequence] | None = None, keep: dict | None = None,
+                   pretrain: dict | None = None, pretrain_epochs: int = 0, verbose: bool = True,
+                   **fit_kwargs) -> pd.DataFrame:
     """Train one model per (loss, setting, seed) and score it: the grid behind a "which loss wins" table.
 
     Args:
@@ -215,6 +217,11 @@ def compare_losses(make_loss, make_data, make_model, score, *, seeds: Sequence[i
         score: ``callable(model, data) -> {metric: value}`` (e.g. :func:`binary_metrics` of
             :func:`outputs_on_test`).
         settings: ``{name: values}``, every combination is a setting (e.g. ``{"noise": [0, 0.2, 0.4]}``).
+        pretrain: ``{label: callable() -> loss}``: those runs first train ``pretrain_epochs`` epochs with
+            that loss, then ``epochs - pretrain_epochs`` with their own (e.g. AUC-M after cross-entropy,
+            as its authors recommend), so every run sees the same number of epochs.
+        keep: a dict to receive the trained models (and their data), keyed ``(loss, *setting values, seed)``
+            -> ``(model, dataset)``, e.g. for ROC curves.
         fit_kwargs: passed to :func:`workbench.train.fit` (epochs, lr, batch_size, batch_loss, ...).
 
     Returns a DataFrame with one row per run: ``loss``, the setting columns, ``seed``, the metrics and
@@ -238,9 +245,16 @@ def compare_losses(make_loss, make_data, make_model, score, *, seeds: Sequence[i
         ds = cache[key]
         start = time.perf_counter()
         model = make_model(ds, seed)
-        fit(model, make_loss[label](), ds, seed=seed, verbose=False, record=(), **fit_kwargs)
+        kwargs = dict(fit_kwargs)
+        if pretrain and label in pretrain:
+            warm = {**kwargs, "epochs": pretrain_epochs}
+            fit(model, pretrain[label](), ds, seed=seed, verbose=False, record=(), **warm)
+            kwargs["epochs"] = kwargs.get("epochs", 10) - pretrain_epochs
+        fit(model, make_loss[label](), ds, seed=seed, verbose=False, record=(), **kwargs)
         rows.append({"loss": label, **combo, "seed": seed, **score(model, ds),
                      "seconds": time.perf_counter() - start})
+        if keep is not None:
+            keep[(label, *combo.values(), seed)] = (model, ds)
     return pd.DataFrame(rows)
 
 
@@ -255,6 +269,19 @@ def amplifier_curve(Ls: Sequence[float], points: int = 101) -> pd.DataFrame:
     p = torch.linspace(0, 1, points, dtype=torch.float64)
     logits = torch.logit(p)  # amplified() takes logits; p = 0 and 1 become -inf and +inf, which sigmoid maps back
     return pd.DataFrame({"p": p.numpy(), **{f"L={L:g}": amplified(logits, float(L)).numpy() for L in Ls}})
+
+
+def zscore_curve(zs: Sequence[float] | np.ndarray, ab: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """The Z-loss and its derivative as a function of the true-class z-score, one column pair per
+    ``{label: (a, b)}`` (columns ``label`` and ``label grad``)."""
+    from .losses.zloss import zscore_loss
+    z = torch.as_tensor(np.asarray(zs, dtype=np.float64)).requires_grad_(True)
+    columns = {"z": z.detach().numpy()}
+    for label, (a, b) in ab.items():
+        values = zscore_loss(z, a, b)
+        (grad,) = torch.autograd.grad(values.sum(), z)
+        columns[label], columns[f"{label} grad"] = values.detach().numpy(), grad.numpy()
+    return pd.DataFrame(columns)
 
 
 def invariance_table(named_losses: dict[str, nn.Module], logits: Tensor, target: Tensor,

@@ -61,16 +61,17 @@ def _log_mean_exp_scaled(d: Tensor, lam: Tensor) -> Tensor:
     return lam * (torch.logsumexp(d / lam[:, None], dim=1) - math.log(d.shape[1]))
 
 
-def ldr_kl(logits: Tensor, target: Tensor, *, lam: float = 1.0, margin: float = 0.1, preprocess: str = "none",
+def ldr_kl(logits: Tensor, target: Tensor, *, lam: float = 10.0, margin: float = 0.1, preprocess: str = "none",
            reduction: str = "mean") -> Tensor:
     r"""LDR-KL loss: :math:`\lambda \log \frac1K \sum_k \exp\big((c\,[k\ne y] + f_k - f_y)/\lambda\big)`.
 
     ``lam`` (> 0) is the strength of the KL penalty: small lam approaches the Crammer-Singer hinge (only the
     worst class counts), large lam the average margin over all classes (all classes count alike, bounded
     gradient: robust to noisy labels). ``margin`` c >= 0 is added to every wrong class. With margin 0 it
-    equals ``lam * cross_entropy(logits / lam) - lam * log K``. The official experiments use lam = 10,
-    c = 0.1 with ``preprocess="softplus"``; the default here applies the paper's formula to raw logits with
-    lam = 1 (our choice, so that it starts out close to cross-entropy).
+    equals ``lam * cross_entropy(logits / lam) - lam * log K``. Defaults lam = 10, c = 0.1 are the official
+    experiments'; those also preprocess the scores (``preprocess="softplus"``), while the default here
+    applies the paper's formula to the raw logits (``preprocess="none"``). The official class's own
+    defaults are c = 2, lam = 1.
     """
     check_positive(lam, "lam")
     _check_margin(margin)
@@ -85,14 +86,14 @@ def ldr_kl(logits: Tensor, target: Tensor, *, lam: float = 1.0, margin: float = 
 @register(
     "ldr_kl", family="classification", kind="logits", paper=PAPER,
     formula=r"\ell = \lambda \log \frac1K \sum_k \exp\frac{c\,[k\ne y] + f_k - f_y}{\lambda}",
-    params={"lam": Param(1.0, 0.05, 20.0, "KL penalty: small -> hinge on the worst class, large -> average "
+    params={"lam": Param(10.0, 0.05, 20.0, "KL penalty: small -> hinge on the worst class, large -> average "
                                           "margin", log=True),
             "margin": Param(0.1, 0.0, 2.0, "margin c added to every wrong class")},
 )
 class LDRKL(nn.Module):
     """Module form of :func:`ldr_kl`; ``forward(logits[B, C], target[B])``."""
 
-    def __init__(self, lam: float = 1.0, margin: float = 0.1, preprocess: str = "none", reduction: str = "mean"):
+    def __init__(self, lam: float = 10.0, margin: float = 0.1, preprocess: str = "none", reduction: str = "mean"):
         super().__init__()
         self.lam, self.margin = check_positive(lam, "lam"), _check_margin(margin)
         self.preprocess = _check_preprocess(preprocess)

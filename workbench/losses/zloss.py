@@ -29,6 +29,11 @@ def true_class_zscore(logits: Tensor, target: Tensor) -> Tensor:
     return torch.where(spread, centred_true / sigma, torch.zeros_like(sigma))
 
 
+def zscore_loss(z: Tensor, a: float, b: float) -> Tensor:
+    """:math:`\\operatorname{softplus}(a(b - z))/a` elementwise: the Z-loss as a function of the z-score."""
+    return F.softplus(a * (b - z)) / a
+
+
 def z_loss(logits: Tensor, target: Tensor, *, a: float = 1.0, b: float = 2.0, reduction: str = "mean") -> Tensor:
     r"""Z-loss: :math:`\frac1a \operatorname{softplus}\big(a (b - z_y)\big)`, :math:`z_y = (o_y - \mu)/\sigma`.
 
@@ -48,7 +53,7 @@ def z_loss(logits: Tensor, target: Tensor, *, a: float = 1.0, b: float = 2.0, re
     check_positive(a, "a")
     check_reduction(reduction)
     z = true_class_zscore(logits, target)
-    return reduce(F.softplus(a * (b - z)) / a, reduction)
+    return reduce(zscore_loss(z, a, b), reduction)
 
 
 @register(
