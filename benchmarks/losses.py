@@ -9,6 +9,11 @@ on the SAME tensors. B counts rows, so both sides see exactly B rows of dimensio
 loss gets ``embeddings[B, D]`` with labels from ``--classes`` classes; NT-Xent gets ``views[B/2, 2, D]``
 (ours) and the same views flattened to ``[B, D]`` with the instance id as label (PML).
 
+The losses on logits ``cross_entropy``, ``z_loss`` and ``ldr_kl`` are timed the same way against torch's
+``F.cross_entropy`` on the same ``logits[B, C]`` (``--logits-batch`` 1024, ``--logits-classes`` 10 1000); only
+``cross_entropy`` must also give the same value (z_loss and ldr_kl are other losses: the ratio says what their
+extra arithmetic costs). They print their own table, first.
+
 Before timing, each pair of losses is checked to give the same value (rtol 1e-4); the values are
 printed, and a mismatch makes the exit status 1 (after the timings, so the report stays complete).
 Each timed repeat makes a fresh ``requires_grad_()`` leaf, runs forward and backward, and is timed
@@ -35,6 +40,7 @@ from functools import partial
 
 import pytorch_metric_learning
 import torch
+import torch.nn.functional as F
 from pytorch_metric_learning import losses as pml_losses
 
 from workbench import losses
@@ -82,11 +88,53 @@ def cases(batch: int, dim: int, classes: int, temperature: float, gen: torch.Gen
            pml_losses.NTXentLoss(temperature=temperature), (views.reshape(-1, dim), row_ids))
 
 
+# --- losses on logits against torch's F.cross_entropy (issue 3) ------------------------------------------
+
+LOGITS_LOSSES = ("cross_entropy", "z_loss", "ldr_kl")
+
+
+def logits_cases(batch: int, classes: int, gen: torch.Generator):
+    """(name, ours, peer, inputs) on the same logits[B, C] and targets; the peer is always ``F.cross_entropy``
+    (for z_loss and ldr_kl a speed reference only: they are different losses, so their values differ)."""
+    logits = torch.randn(batch, classes, generator=gen)
+    target = torch.randint(0, classes, (batch,), generator=gen)
+    for name in LOGITS_LOSSES:
+        yield name, losses.get(name), F.cross_entropy, (logits, target)
+
+
+def run_logits(args, names) -> bool:
+    """Time the logits losses at B = ``--logits-batch`` for every C in ``--logits-classes``; print a table."""
+    gen = torch.Generator().manual_seed(args.seed)
+    rows, agree = [], True
+    for classes in args.logits_classes:
+        for name, ours, peer, inputs in logits_cases(args.logits_batch, classes, gen):
+            if name not in names:
+                continue
+            if name == "cross_entropy":  # the one that must equal torch's
+                with torch.no_grad():
+                    a, b = ours(*inputs).item(), peer(*inputs).item()
+                ok = abs(a - b) <= 1e-6 * abs(b) + 1e-7
+                agree &= ok
+                print(f"check cross_entropy C={classes:<5} ours={a:.7f}  torch={b:.7f}  {'OK' if ok else 'MISMATCH'}")
+            timers = [partial(time_once, ours, *inputs), partial(time_once, peer, *inputs)]
+            (ours_ms, peer_ms), n = median_ms(timers, args.repeats, args.warmup, args.budget)
+            rows.append((name, args.logits_batch, classes, n, ours_ms, peer_ms, ours_ms / peer_ms))
+    print()
+    print(f"{'loss':<14}{'B':>6}{'C':>6}{'n':>4}{'ours ms':>10}{'torch ms':>10}{'ours/torch':>12}"
+          "   (peer: F.cross_entropy)")
+    for name, batch, classes, n, ours_ms, peer_ms, ratio in rows:
+        print(f"{name:<14}{batch:>6}{classes:>6}{n:>4}{ours_ms:>10.3f}{peer_ms:>10.3f}{ratio:>12.3f}")
+    print()
+    return agree
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024], help="rows per batch (B)")
-    parser.add_argument("--losses", nargs="+", choices=["contrastive", "ntxent"],
-                        default=["contrastive", "ntxent"], help="which comparisons to run")
+    parser.add_argument("--losses", nargs="+", choices=["contrastive", "ntxent", *LOGITS_LOSSES],
+                        default=["contrastive", "ntxent", *LOGITS_LOSSES], help="which comparisons to run")
+    parser.add_argument("--logits-batch", type=int, default=1024, help="B for the logits losses")
+    parser.add_argument("--logits-classes", type=int, nargs="+", default=[10, 1000], help="C for the logits losses")
     parser.add_argument("--dim", type=int, default=128, help="embedding dimension (D)")
     parser.add_argument("--classes", type=int, default=16, help="label classes for the contrastive loss")
     parser.add_argument("--temperature", type=float, default=0.5, help="NT-Xent temperature")
@@ -104,8 +152,11 @@ def main(argv=None) -> int:
           f"threads {torch.get_num_threads()}, float32 CPU, median of up to {args.repeats} "
           f"(warm-up {args.warmup}, budget {args.budget:g} s per case)")
 
+    logits_names = [n for n in args.losses if n in LOGITS_LOSSES]
+    logits_agree = run_logits(args, logits_names) if logits_names else True
+
     gen = torch.Generator().manual_seed(args.seed)
-    rows, agree = [], True
+    rows, agree = [], logits_agree
     for batch in args.sizes:
         for name, ours, ours_in, pml, pml_in in cases(batch, args.dim, args.classes, args.temperature, gen):
             if name not in args.losses:

@@ -30,7 +30,8 @@ def cross_entropy(logits: Tensor, target: Tensor, *, temperature: float = 1.0, l
     check_positive(temperature, "temperature")
     check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0, high_open=True)
     check_reduction(reduction)
-    return F.cross_entropy(logits / temperature, target, label_smoothing=label_smoothing, reduction=reduction)
+    scaled = logits if temperature == 1 else logits / temperature  # skip a [B, C] copy in the common case
+    return F.cross_entropy(scaled, target, label_smoothing=label_smoothing, reduction=reduction)
 
 
 @register(
