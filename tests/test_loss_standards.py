@@ -186,3 +186,20 @@ def test_contrastive_hand_written_backward_passes_gradcheck(squared, reduction):
     sim = torch.nn.functional.normalize(x.detach(), dim=1) @ torch.nn.functional.normalize(x.detach(), dim=1).T
     sim = (0.98 * sim).requires_grad_(True)  # keep D away from 0, where the slope is infinite
     assert torch.autograd.gradcheck(lambda s: loss.from_similarity(s, y), (sim,), eps=1e-6, atol=1e-6)
+
+
+# --- issue 3: losses whose gradient is, by design, not the derivative of their value --------------------------
+# ALDR-KL's lam adapts to the logits but is detached (as in the official code); EnsLoss draws a new loss
+# derivative at every call. Both are held to every standard but finite-difference gradcheck; their own
+# gradient tests are in tests/test_losses_logits.py and tests/test_losses_binary.py.
+
+
+@pytest.mark.parametrize("name", ["aldr_kl", "ensloss"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_standards_of_losses_without_gradcheck(name, dtype):
+    test_huge_inputs_give_finite_value_and_gradient(name, dtype)
+    test_zero_inputs_give_finite_value_and_gradient(name)
+    test_nan_input_is_rejected(name)
+    test_integer_input_is_rejected(name)
+    test_wrong_rank_is_rejected_with_the_expected_shape(name)
+    test_output_follows_the_input_device_and_dtype(name)

@@ -81,11 +81,10 @@ class BiasLoss(nn.Module):
         if features is None:
             features = logits
         else:
-            check_float_tensor(features, "features", features.dim() if isinstance(features, Tensor) else 2,
-                               "[B, ...]")
-            if features.dim() < 2 or features.shape[0] != logits.shape[0]:
-                raise ValueError(f"features must have shape [B={logits.shape[0]}, ...], got shape "
-                                 f"{tuple(features.shape)}")
+            if not isinstance(features, Tensor) or features.dim() < 2 or features.shape[0] != logits.shape[0]:
+                shape = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
+                raise ValueError(f"features must be a tensor of shape [B={logits.shape[0]}, ...], got {shape}")
+            check_float_tensor(features, "features", features.dim(), "[B, ...]")
         ce = F.cross_entropy(logits, target, reduction="none")
         return reduce(self.weights(features).to(ce.dtype) * ce, self.reduction)
 
