@@ -106,7 +106,7 @@ def test_auc_margin_reference_values(alpha, expected):
     loss = losses.get("auc_margin").double()
     with torch.no_grad():
         loss.alpha.fill_(alpha)
-    assert float(loss(logit([0.9, 0.1]), torch.tensor([1, 0]))) == pytest.approx(expected, abs=1e-12)
+    assert loss(logit([0.9, 0.1]), torch.tensor([1, 0])).item() == pytest.approx(expected, abs=1e-12)
 
 
 def test_auc_margin_saddle_value():  # spec 7a: 0.0424 = 0.24 (0.01 + 0.006667 + 0.16)
@@ -114,7 +114,24 @@ def test_auc_margin_saddle_value():  # spec 7a: 0.0424 = 0.24 (0.01 + 0.006667 +
     loss = losses.get("auc_margin").double()
     with torch.no_grad():
         loss.a.fill_(0.8), loss.b.fill_(0.2), loss.alpha.fill_(0.4)
-    assert float(loss(logit(h), y)) == pytest.approx(0.24 * (0.01 + 0.02 / 3 + 0.16), abs=1e-12)
+    assert loss(logit(h), y).item() == pytest.approx(0.24 * (0.01 + 0.02 / 3 + 0.16), abs=1e-12)
+    # closed_form puts a, b and alpha at that saddle point by itself
+    assert losses.get("auc_margin", closed_form=True)(logit(h), y).item() == pytest.approx(0.0424, abs=1e-12)
+
+
+@SETTINGS
+@given(seed=seeds)
+def test_auc_margin_closed_form_gradient_is_the_gradient_at_the_saddle(seed):
+    _, (s, y) = make_inputs("auc_margin", seed=seed, batch=8)
+    s = s.requires_grad_(True)
+    (g_closed,) = torch.autograd.grad(losses.get("auc_margin", closed_form=True)(s, y), s)
+    h, pos = torch.sigmoid(s.detach()), y.bool()
+    learned = losses.get("auc_margin").double()
+    with torch.no_grad():  # a*, b*, alpha* of this batch
+        learned.a.fill_(h[pos].mean()), learned.b.fill_(h[~pos].mean())
+        learned.alpha.fill_(max(1.0 - float(h[pos].mean() - h[~pos].mean()), 0.0))
+    (g_saddle,) = torch.autograd.grad(learned(s, y), s)
+    assert torch.allclose(g_closed, g_saddle, atol=1e-12)
 
 
 def test_auc_margin_alpha_ascends_and_stays_non_negative():
@@ -181,6 +198,8 @@ def test_a_batch_with_one_class_is_finite_and_documented(name, only):
     assert torch.isfinite(value) and _grads_finite(value, s)
     if name in ("auc_margin", "mw"):
         assert float(value) == 0.0
+        if name == "auc_margin":
+            assert float(losses.get(name, closed_form=True)(s, torch.full((len(s),), only))) == 0.0
     if name == "bce":
         assert float(value) > 0
     if name == "anyloss":  # F1 with no positives: metric 0, loss 1

@@ -327,3 +327,12 @@ def test_reweighting_needs_per_sample_losses_and_passes_the_index():
 def test_ldr_preprocess_normalize_keeps_zero_rows_finite():
     f = ldr.preprocess_scores(torch.zeros(2, 3), "normalize")
     assert torch.isfinite(f).all() and (f == 0).all()
+
+
+def test_reweighting_wrapper_trains_with_fit_like_the_loss_it_wraps():
+    from workbench import data, models, train
+    ds = data.sphere_blobs(n_per_class=20, num_classes=3, dim=4, seed=0)
+    loss = losses.LossReweighting(losses.get("cross_entropy", reduction="none"), strategy="linupper")
+    model = models.for_kind("logits", 4, 3, embedding_dim=4, hidden=(8,), seed=0)
+    history = train.fit(model, loss, ds, epochs=3, batch_size=16, verbose=False, record=())
+    assert history["test_acc"].iloc[-1] > 0.5 and loss.last_weights.sum().item() == pytest.approx(1.0)

@@ -287,15 +287,21 @@ class AUCMargin(nn.Module):
     projected back to >= 0 at the start of every forward (PESG's projection, done lazily). With ``imratio``
     None (default) p is the batch's positive fraction at every call (LibAUC's ``auto=True`` behaviour). A
     batch with no positives or no negatives has p(1 - p) = 0 and gives 0 with zero gradient (LibAUC warns).
+
+    ``closed_form=True`` (not in LibAUC) puts a, b and alpha at their optimum for the batch instead of learning
+    them (a = mean positive score, b = mean negative score, alpha = max(m - a + b, 0)), i.e. returns the
+    saddle value itself. Same model gradient as the min-max at its saddle point, and no lagging a, b: with Adam
+    at lr 0.01 the learned a, b move about 0.01 per step and the scores, pulled towards them from 0, can
+    collapse on rare positives (notebook 03). The parameters then stay unused.
     """
 
-    def __init__(self, margin: float = 1.0, imratio: float | None = None):
+    def __init__(self, margin: float = 1.0, imratio: float | None = None, closed_form: bool = False):
         super().__init__()
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
             raise ValueError(f"margin must be a number >= 0, got {margin!r}")
         if imratio is not None and not (isinstance(imratio, (int, float)) and 0 < imratio < 1):
             raise ValueError(f"imratio must be in (0, 1) or None, got {imratio!r}")
-        self.margin, self.imratio = float(margin), imratio
+        self.margin, self.imratio, self.closed_form = float(margin), imratio, bool(closed_form)
         self.a = nn.Parameter(torch.zeros(()))
         self.b = nn.Parameter(torch.zeros(()))
         self.alpha = nn.Parameter(torch.zeros(()))
@@ -306,14 +312,24 @@ class AUCMargin(nn.Module):
             self.alpha.clamp_(min=0)  # projection onto alpha >= 0
         h = torch.sigmoid(logits)
         p = y.mean() if self.imratio is None else torch.tensor(self.imratio, dtype=h.dtype, device=h.device)
+        if self.closed_form:
+            return self._saddle_value(h, y.bool(), p)
         alpha = _ReverseGradient.apply(self.alpha)
         pos, neg = y, 1 - y
         return ((1 - p) * ((h - self.a) ** 2 * pos).mean() + p * ((h - self.b) ** 2 * neg).mean()
                 + 2 * alpha * (p * (1 - p) * self.margin + (p * h * neg - (1 - p) * h * pos).mean())
                 - p * (1 - p) * alpha ** 2)
 
+    def _saddle_value(self, h: Tensor, pos: Tensor, p: Tensor) -> Tensor:
+        """:math:`p(1-p)[\\mathrm{Var}_+ + \\mathrm{Var}_- + (m - \\mu_+ + \\mu_-)_+^2]` on the batch."""
+        if pos.all() or not pos.any():
+            return h.sum() * 0.0
+        hp, hn = h[pos], h[~pos]
+        gap = F.relu(self.margin - hp.mean() + hn.mean())
+        return p * (1 - p) * (hp.var(unbiased=False) + hn.var(unbiased=False) + gap ** 2)
+
     def extra_repr(self) -> str:
-        return f"margin={self.margin}, imratio={self.imratio}"
+        return f"margin={self.margin}, imratio={self.imratio}, closed_form={self.closed_form}"
 
 
 @register(
