@@ -140,11 +140,11 @@ def test_auc_margin_alpha_ascends_and_stays_non_negative():
     loss(z, y).backward()
     # dL/dalpha at alpha = 0 is 2 (p(1-p)m + E[...]) > 0 here: the reversed gradient is negative, so a
     # descent step increases alpha (the max player ascends).
-    assert float(loss.alpha.grad) < 0
+    assert loss.alpha.grad.item() < 0
     with torch.no_grad():
         loss.alpha.fill_(-3.0)
     loss(z, y)
-    assert float(loss.alpha) == 0.0
+    assert loss.alpha.item() == 0.0
     assert {n for n, _ in loss.named_parameters()} == {"a", "b", "alpha"}
 
 
@@ -158,8 +158,8 @@ def test_auc_margin_trains_a_b_and_alpha_towards_the_saddle():
         opt.zero_grad()
         loss(logit(h), y).backward()
         opt.step()
-    assert float(loss.a) == pytest.approx(0.8, abs=1e-3) and float(loss.b) == pytest.approx(0.2, abs=1e-3)
-    assert float(loss.alpha) == pytest.approx(0.4, abs=1e-3)
+    assert loss.a.item() == pytest.approx(0.8, abs=1e-3) and loss.b.item() == pytest.approx(0.2, abs=1e-3)
+    assert loss.alpha.item() == pytest.approx(0.4, abs=1e-3)
 
 
 # --- MW (spec 7b) --------------------------------------------------------------------------------------------
@@ -197,13 +197,13 @@ def test_a_batch_with_one_class_is_finite_and_documented(name, only):
     value = loss(s, torch.full((len(s),), only))
     assert torch.isfinite(value) and _grads_finite(value, s)
     if name in ("auc_margin", "mw"):
-        assert float(value) == 0.0
+        assert value.item() == 0.0
         if name == "auc_margin":
-            assert float(losses.get(name, closed_form=True)(s, torch.full((len(s),), only))) == 0.0
+            assert losses.get(name, closed_form=True)(s, torch.full((len(s),), only)).item() == 0.0
     if name == "bce":
-        assert float(value) > 0
+        assert value.item() > 0
     if name == "anyloss":  # F1 with no positives: metric 0, loss 1
-        assert only == 1 or float(value) == pytest.approx(1.0, abs=1e-4)
+        assert only == 1 or value.item() == pytest.approx(1.0, abs=1e-4)
 
 
 @SETTINGS
