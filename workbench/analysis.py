@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from sklearn.metrics import accuracy_score
 from torch import Tensor, nn
 
+from .losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
 from .losses.similarity import cosine_similarity_matrix, pair_masks, views_to_rows
 from .train import knn_probe, linear_probe
 
@@ -44,30 +45,6 @@ def recall_at_k(embeddings: Tensor, labels: Tensor, ks: Sequence[int] = (1, 2, 4
     top = sim.topk(max(ks), dim=1).indices
     hit = labels[top] == labels[:, None]
     return {k: float(hit[:, :k].any(1).double().mean()) for k in ks}
-
-
-def alignment(x: Tensor, y: Tensor, alpha: float = 2.0) -> Tensor:
-    r"""Alignment of positive pairs (Wang & Isola 2020): :math:`\mathbb{E}\,\lVert x_i - y_i\rVert_2^{\alpha}`.
-    Lower is better; inputs are expected L2-normalised (not normalised here, as in the paper's code)."""
-    if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-    return (x - y).norm(dim=1).pow(alpha).mean()
-
-
-def uniformity(x: Tensor, t: float = 2.0) -> Tensor:
-    r"""Uniformity (Wang & Isola 2020): :math:`\log \frac{1}{\#\{i<j\}}\sum_{i<j} e^{-t\lVert x_i - x_j\rVert^2}`.
-
-    More negative means more uniform on the sphere; for unit vectors it lies in [-4t, 0]. Computed as a
-    logsumexp over squared distances (no sqrt, so coincident points have a finite gradient).
-    Fewer than two points have no pairs: ValueError.
-    """
-    n = x.shape[0]
-    if n < 2:
-        raise ValueError(f"uniformity needs at least 2 points, got {n}")
-    sq = x.pow(2).sum(1)
-    d2 = (sq[:, None] + sq[None, :] - 2 * x @ x.T).clamp(min=0)
-    i, j = torch.triu_indices(n, n, offset=1, device=x.device)
-    return torch.logsumexp(-t * d2[i, j], dim=0) - math.log(len(i))
 
 
 def tolerance(embeddings: Tensor, labels: Tensor) -> float:
@@ -118,7 +95,9 @@ def pair_weights(loss: nn.Module, embeddings: Tensor, labels: Tensor | None = No
         embeddings, labels = views_to_rows(embeddings, labels)
     if labels is None:
         raise ValueError("labels must be given for embeddings of shape [N, D]")
-    sim = cosine_similarity_matrix(embeddings.detach()).requires_grad_(True)
+    # A loss with its own similarity (AMCL's per-head matrices [H, N, N]) says so with similarity_matrix.
+    similarity = getattr(loss, "similarity_matrix", cosine_similarity_matrix)
+    sim = similarity(embeddings.detach()).requires_grad_(True)
     value = loss.from_similarity(sim, labels)
     if value.dim() != 0:
         raise ValueError("pair_weights needs a loss with a scalar reduction ('mean' or 'sum')")
