@@ -512,3 +512,18 @@ def test_supervised_losses_are_invariant_to_renaming_classes(seed, name):
     loss, (x, _) = make_inputs(name, seed=seed)
     labels = torch.tensor([0, 1, 0, 2, 1, 2])
     assert torch.allclose(loss(x, labels), loss(x, (labels + 5) * 3), atol=1e-12)
+
+
+def test_hard_contrastive_topk_path_passes_gradcheck():
+    x = random_views(5, 2, 3).requires_grad_(True)
+    loss = losses.get("hard_contrastive", temperature=0.5, k=2)
+    assert torch.autograd.gradcheck(lambda t: loss(t), (x,), eps=1e-6, atol=1e-5)
+
+
+def test_isogclr_stateful_step_is_deterministic():
+    views = random_views(4, 2, 3)
+    a, b = losses.get("isogclr", eta=0.05).double(), losses.get("isogclr", eta=0.05).double()
+    for loss in (a, b):
+        for _ in range(3):
+            loss(views, index=torch.tensor([3, 1, 0, 2]))
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))

@@ -11,12 +11,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_in_range, check_positive, check_reduction, reduce
+from .multiview import _masked_lse
 from .registry import Paper, Param, register
 from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
-
-
-def _masked_lse(values: Tensor, mask: Tensor) -> Tensor:
-    return torch.logsumexp(values.masked_fill(~mask, float("-inf")), dim=1)
 
 
 def _check_index(index: Tensor, n: int) -> Tensor:

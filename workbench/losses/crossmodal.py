@@ -71,24 +71,8 @@ class _LogitScale(nn.Module):
         return F.normalize(x, dim=1) @ F.normalize(y, dim=1).T * scale
 
 
-@register(
-    "clip", family="contrastive", kind="crossmodal",
-    paper=Paper("Learning Transferable Visual Models From Natural Language Supervision (CLIP)", 2021,
-                "Radford, Kim, Hallacy, Ramesh, Goh, Agarwal, Sastry, Askell, Mishkin, Clark, Krueger, Sutskever"),
-    formula=r"\ell_i = \tfrac12\Big(-\log\frac{e^{\hat x_i^\top\hat y_i/\tau}}{\sum_j e^{\hat x_i^\top\hat y_j/\tau}}"
-            r" - \log\frac{e^{\hat x_i^\top\hat y_i/\tau}}{\sum_j e^{\hat x_j^\top\hat y_i/\tau}}\Big)",
-    params={"temperature": Param(0.07, 0.01, 1.0, "τ (CLIP initialises 1/τ at 1/0.07 and learns it)", log=True)},
-)
-class CLIP(nn.Module):
-    r"""CLIP's symmetric InfoNCE (Radford et al. 2021): cross-entropy of x_i against every y_j and of y_i
-    against every x_j, the matching row being the target, averaged over the two directions:
-
-    .. math:: \ell_i = \tfrac12\Big(\mathrm{CE}\big(\tfrac{\hat x_i^\top \hat Y}{\tau}, i\big) +
-              \mathrm{CE}\big(\tfrac{\hat y_i^\top \hat X}{\tau}, i\big)\Big)
-
-    ``learn_temperature=True`` learns log(1/τ) as CLIP does (initialised at 1/τ, capped at 100), as an
-    ``nn.Parameter`` that ``train.fit`` optimises with the model. ``reduction="none"`` gives [B].
-    """
+class _CrossModal(nn.Module):
+    """Shared plumbing of CLIP and CWCL: the temperature (fixed or learned), checks, the reduction."""
 
     def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reduction: str = "mean"):
         super().__init__()
@@ -101,10 +85,36 @@ class CLIP(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         _check_pair(x, y)
-        return _clip(self.scale.logits(x, y), self.reduction)
+        return self._from_logits(self.scale.logits(x, y), y)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature:.4g}"
+
+
+@register(
+    "clip", family="contrastive", kind="crossmodal",
+    paper=Paper("Learning Transferable Visual Models From Natural Language Supervision (CLIP)", 2021,
+                "Radford, Kim, Hallacy, Ramesh, Goh, Agarwal, Sastry, Askell, Mishkin, Clark, Krueger, Sutskever"),
+    formula=r"\ell_i = \tfrac12\Big(-\log\frac{e^{\hat x_i^\top\hat y_i/\tau}}{\sum_j e^{\hat x_i^\top\hat y_j/\tau}}"
+            r" - \log\frac{e^{\hat x_i^\top\hat y_i/\tau}}{\sum_j e^{\hat x_j^\top\hat y_i/\tau}}\Big)",
+    params={"temperature": Param(0.07, 0.01, 1.0, "τ (CLIP initialises 1/τ at 1/0.07 and learns it)", log=True)},
+)
+class CLIP(_CrossModal):
+    r"""CLIP's symmetric InfoNCE (Radford et al. 2021): cross-entropy of x_i against every y_j and of y_i
+    against every x_j, the matching row being the target, averaged over the two directions:
+
+    .. math:: \ell_i = \tfrac12\Big(\mathrm{CE}\big(\tfrac{\hat x_i^\top \hat Y}{\tau}, i\big) +
+              \mathrm{CE}\big(\tfrac{\hat y_i^\top \hat X}{\tau}, i\big)\Big)
+
+    ``learn_temperature=True`` learns log(1/τ) as CLIP does (initialised at 1/τ, capped at 100), as an
+    ``nn.Parameter`` that ``train.fit`` optimises with the model. ``reduction="none"`` gives [B].
+    """
+
+    def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reduction: str = "mean"):
+        super().__init__(temperature, learn_temperature, reduction)
+
+    def _from_logits(self, logits: Tensor, y: Tensor) -> Tensor:
+        return _clip(logits, self.reduction)
 
 
 def cwcl_loss(x: Tensor, y: Tensor, *, temperature: float = 0.07, weights: Tensor | None = None,
@@ -140,7 +150,7 @@ def _cwcl(logits: Tensor, weights: Tensor, reduction: str) -> Tensor:
             r"{\sum_k e^{\hat x_i^\top\hat y_k/\tau}},\; w_{ij} = \tfrac12\hat y_i^\top\hat y_j + \tfrac12",
     params={"temperature": Param(0.07, 0.01, 1.0, "τ", log=True)},
 )
-class CWCL(nn.Module):
+class CWCL(_CrossModal):
     r"""Continuously Weighted Contrastive Loss (Srinivasa et al., NeurIPS 2023).
 
     ``y`` is the reference modality, from a frozen pre-trained encoder; ``x`` the modality being trained.
@@ -157,17 +167,7 @@ class CWCL(nn.Module):
     """
 
     def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reduction: str = "mean"):
-        super().__init__()
-        self.scale = _LogitScale(temperature, learn_temperature)
-        self.reduction = check_reduction(reduction)
+        super().__init__(temperature, learn_temperature, reduction)
 
-    @property
-    def temperature(self) -> float:
-        return self.scale.temperature
-
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        _check_pair(x, y)
-        return _cwcl(self.scale.logits(x, y), cwcl_weights(y), self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature:.4g}"
+    def _from_logits(self, logits: Tensor, y: Tensor) -> Tensor:
+        return _cwcl(logits, cwcl_weights(y), self.reduction)
