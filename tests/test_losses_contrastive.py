@@ -4,6 +4,7 @@ losses, PML cross-checks, iSogCLR's state, AMCL's structure, and property tests.
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -527,3 +528,17 @@ def test_isogclr_stateful_step_is_deterministic():
         for _ in range(3):
             loss(views, index=torch.tensor([3, 1, 0, 2]))
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+@pytest.mark.parametrize("name", [n for n in VIEWS_LOSSES if n != "ntxent"])
+def test_the_loss_explorer_draws_every_new_views_loss(name):
+    from workbench import widgets
+    curves, x, _ = widgets.explorer_curves(name)
+    assert x == "similarity"
+    assert all(np.isfinite(frame["loss"]).all() and np.isfinite(frame["grad"]).all() for frame in curves.values())
+
+
+def test_isogclr_from_similarity_checks_the_row_index():
+    s, labels = _isogclr_batch()
+    with pytest.raises(ValueError, match="one per row"):
+        losses.get("isogclr").from_similarity(s, labels, index=torch.tensor([0, 1]))

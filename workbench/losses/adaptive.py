@@ -116,6 +116,10 @@ class ISogCLR(nn.Module):
         """From S over N rows; ``index`` (optional) is the sample id of every ROW (rows of one sample share
         its temperature and moving average)."""
         check_similarity(similarity, labels)
+        if index is not None and (not isinstance(index, Tensor) or index.is_floating_point()
+                                  or index.shape != labels.shape or (len(index) and index.min() < 0)):
+            raise ValueError(f"index must be an integer tensor of sample ids >= 0, one per row: shape "
+                             f"[{len(labels)}], got {getattr(index, 'shape', type(index))}")
         return self._loss(similarity, labels, index)
 
     def forward(self, views: Tensor, labels: Tensor | None = None, index: Tensor | None = None) -> Tensor:
@@ -223,7 +227,7 @@ class AMCL(nn.Module):
     Structural properties (tested): one head with fixed temperatures (``learn_temperature=False``) and
     λ = 0 is NT-Xent; permuting the heads (parts and their parameters) leaves the loss unchanged;
     temperatures are positive. Not a per-sample loss (the regulariser is a batch term): no ``reduction``.
-    ``from_similarity`` takes S as [N, N] (one head) or [H, N, N]; ``similarity_matrix(rows)`` gives the
+    ``from_similarity`` takes S as [H, N, N], or [N, N] shared by every head; ``similarity_matrix(rows)`` gives the
     [H, N, N] head similarities, which ``analysis.pair_weights`` uses.
     """
 
@@ -257,7 +261,8 @@ class AMCL(nn.Module):
         return log_tau.exp()
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
-        heads = similarity[None] if similarity.dim() == 2 else similarity
+        # [N, N]: every head sees the same similarities (what the loss explorer's curves vary).
+        heads = similarity.expand(self.num_heads, -1, -1) if similarity.dim() == 2 else similarity
         if heads.dim() != 3 or heads.shape[0] != self.num_heads:
             raise ValueError(f"similarity must have shape [N, N] (one head) or [H={self.num_heads}, N, N], "
                              f"got {tuple(similarity.shape)}")
