@@ -4,6 +4,7 @@ What is measured: the wall time of one forward + backward pass (CPU, float32) of
 
     contrastive  ours ``losses.get("contrastive")``  vs  PML ``ContrastiveLoss(pos_margin=0, neg_margin=1)``
     ntxent       ours ``losses.get("ntxent", temperature=T)``  vs  PML ``NTXentLoss(temperature=T)``
+    supcon       ours ``losses.get("supcon", temperature=T, base_temperature=T)``  vs  PML ``SupConLoss(T)``
 
 on the SAME tensors. B counts rows, so both sides see exactly B rows of dimension D: the contrastive
 loss gets ``embeddings[B, D]`` with labels from ``--classes`` classes; NT-Xent gets ``views[B/2, 2, D]``
@@ -126,15 +127,28 @@ def run_logits(args, names) -> bool:
         print(f"{name:<14}{batch:>6}{classes:>6}{n:>4}{ours_ms:>10.3f}{peer_ms:>10.3f}{ratio:>12.3f}")
     print()
     return agree
+# --- contrastive family (issue 4): SupCon ---------------------------------------------------------
+
+
+def supcon_cases(batch: int, dim: int, classes: int, temperature: float, gen: torch.Generator):
+    """SupCon on ``views[B/2, 2, D]`` with ``classes`` labels (ours) and the same rows flattened with the
+    labels repeated per view (PML ``SupConLoss``). Every anchor has a positive (its other view), so PML's
+    mean over non-zero anchors and the official mean over all anchors agree."""
+    instances = batch // 2
+    views = torch.randn(instances, 2, dim, generator=gen)
+    labels = torch.randint(0, classes, (instances,), generator=gen)
+    ours = losses.get("supcon", temperature=temperature, base_temperature=temperature)
+    yield ("supcon", lambda v: ours(v, labels), (views,),
+           pml_losses.SupConLoss(temperature=temperature), (views.reshape(-1, dim), labels.repeat_interleave(2)))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024], help="rows per batch (B)")
-    parser.add_argument("--losses", nargs="+", choices=["contrastive", "ntxent", *LOGITS_LOSSES],
-                        default=["contrastive", "ntxent", *LOGITS_LOSSES], help="which comparisons to run")
     parser.add_argument("--logits-batch", type=int, default=1024, help="B for the logits losses")
     parser.add_argument("--logits-classes", type=int, nargs="+", default=[10, 1000], help="C for the logits losses")
+    parser.add_argument("--losses", nargs="+", choices=["contrastive", "ntxent", "supcon", *LOGITS_LOSSES],
+                        default=["contrastive", "ntxent", "supcon", *LOGITS_LOSSES], help="which comparisons to run")
     parser.add_argument("--dim", type=int, default=128, help="embedding dimension (D)")
     parser.add_argument("--classes", type=int, default=16, help="label classes for the contrastive loss")
     parser.add_argument("--temperature", type=float, default=0.5, help="NT-Xent temperature")
@@ -158,7 +172,9 @@ def main(argv=None) -> int:
     gen = torch.Generator().manual_seed(args.seed)
     rows, agree = [], logits_agree
     for batch in args.sizes:
-        for name, ours, ours_in, pml, pml_in in cases(batch, args.dim, args.classes, args.temperature, gen):
+        all_cases = [*cases(batch, args.dim, args.classes, args.temperature, gen),
+                     *supcon_cases(batch, args.dim, args.classes, args.temperature, gen)]
+        for name, ours, ours_in, pml, pml_in in all_cases:
             if name not in args.losses:
                 continue
             start = time.perf_counter()

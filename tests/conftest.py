@@ -32,6 +32,9 @@ def make_inputs(name: str, *, batch: int = 6, classes: int = 3, dim: int = 4, dt
         return losses.get(name), (scale * torch.randn(batch, 2, dim, generator=g, dtype=dtype), None)
     if kind == "binary":
         return losses.get(name).to(dtype), (scale * torch.randn(batch, generator=g, dtype=dtype), labels % 2)
+    if kind == "crossmodal":  # x and y: two modalities, row i of x pairs with row i of y
+        return losses.get(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype),
+                                  scale * torch.randn(batch, dim, generator=g, dtype=dtype))
     raise NotImplementedError(kind)
 
 

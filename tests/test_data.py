@@ -19,6 +19,7 @@ NAMES = [
     "digits",
     "hierarchical_clusters",
     "moons",
+    "paired_digits",
     "sphere_blobs",
     "spirals",
     "wine",

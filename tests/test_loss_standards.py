@@ -8,6 +8,8 @@ from workbench import losses
 
 NAMES = ["cross_entropy", "normface", "contrastive", "ntxent"]
 NAMES += ["comp_sum", "gce", "mae", "z_loss", "ldr_kl", "bias_loss", "bce", "anyloss", "auc_margin", "mw"]  # issue 3
+NAMES += ["supcon", "hard_contrastive", "align_uniform", "dhel", "mv_infonce", "mv_dhel", "isogclr", "amcl", "clip",
+          "cwcl"]  # contrastive
 
 
 def _grads_finite(value, tensor):
@@ -145,6 +147,7 @@ def test_reductions_agree(name):
     _, (x, target) = make_inputs(name)
     if "reduction" not in losses.registry.constructor_args(name):
         pytest.skip("a batch-level loss: no per-sample reduction")
+        pytest.skip(f"{name} does not decompose per sample (no reduction=)")
     extra = {"num_classes": 3, "embedding_dim": 4} if name == "normface" else {}
     built = {}
     for reduction in ("mean", "sum", "none"):
@@ -154,6 +157,8 @@ def test_reductions_agree(name):
     assert torch.allclose(built["sum"](x, target), none.sum())
     if losses.info(name).kind in ("logits", "margin", "binary"):
         assert none.shape == (len(x),)
+    if name in ("cross_entropy", "normface") or none.dim() == 1:  # per sample, or per anchor row of the views
+        assert none.shape[0] in (len(x), x.shape[0] * (x.shape[1] if x.dim() == 3 else 1))
         assert torch.allclose(built["mean"](x, target), none.mean())
     else:  # pair losses: "none" is the per-pair matrix
         n = x.shape[0] * (x.shape[1] if x.dim() == 3 else 1)

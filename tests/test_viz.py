@@ -46,6 +46,11 @@ CALLS = {
     "pair_weight_heatmap": lambda: viz.pair_weight_heatmap(torch.randn(6, 6), torch.arange(6) % 3),
     "loss_curves": lambda: viz.loss_curves(_curve_frames(), "margin"),
     "embedding_snapshots": lambda: viz.embedding_snapshots(history()),
+    "relative_penalty_figure": lambda: viz.relative_penalty_figure([0.9, 0.5, 0.1], [0.07, 1.0]),
+    "similarity_histograms": lambda: viz.similarity_histograms(pd.DataFrame(
+        {"epoch": [0, 0, 1, 1], "pair": ["positive", "negative"] * 2, "similarity": [0.5, 0.1, 0.9, -0.2]})),
+    "metrics_vs": lambda: viz.metrics_vs(pd.DataFrame({"temperature": [0.1, 0.1, 1.0], "loss": ["a", "b", "a"],
+                                                       "acc": [0.5, 0.6, 0.7]}), "temperature", ["acc"], hue="loss"),
 }
 CALLS.update({  # classification and imbalanced-binary experiments (issue 3)
     "metric_by_setting": lambda: viz.metric_by_setting(

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from sklearn.metrics import accuracy_score
 from torch import Tensor, nn
 
+from .losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
 from .losses.similarity import cosine_similarity_matrix, pair_masks, views_to_rows
 from .train import knn_probe, linear_probe
 
@@ -46,30 +47,6 @@ def recall_at_k(embeddings: Tensor, labels: Tensor, ks: Sequence[int] = (1, 2, 4
     top = sim.topk(max(ks), dim=1).indices
     hit = labels[top] == labels[:, None]
     return {k: float(hit[:, :k].any(1).double().mean()) for k in ks}
-
-
-def alignment(x: Tensor, y: Tensor, alpha: float = 2.0) -> Tensor:
-    r"""Alignment of positive pairs (Wang & Isola 2020): :math:`\mathbb{E}\,\lVert x_i - y_i\rVert_2^{\alpha}`.
-    Lower is better; inputs are expected L2-normalised (not normalised here, as in the paper's code)."""
-    if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-    return (x - y).norm(dim=1).pow(alpha).mean()
-
-
-def uniformity(x: Tensor, t: float = 2.0) -> Tensor:
-    r"""Uniformity (Wang & Isola 2020): :math:`\log \frac{1}{\#\{i<j\}}\sum_{i<j} e^{-t\lVert x_i - x_j\rVert^2}`.
-
-    More negative means more uniform on the sphere; for unit vectors it lies in [-4t, 0]. Computed as a
-    logsumexp over squared distances (no sqrt, so coincident points have a finite gradient).
-    Fewer than two points have no pairs: ValueError.
-    """
-    n = x.shape[0]
-    if n < 2:
-        raise ValueError(f"uniformity needs at least 2 points, got {n}")
-    sq = x.pow(2).sum(1)
-    d2 = (sq[:, None] + sq[None, :] - 2 * x @ x.T).clamp(min=0)
-    i, j = torch.triu_indices(n, n, offset=1, device=x.device)
-    return torch.logsumexp(-t * d2[i, j], dim=0) - math.log(len(i))
 
 
 def tolerance(embeddings: Tensor, labels: Tensor) -> float:
@@ -120,7 +97,9 @@ def pair_weights(loss: nn.Module, embeddings: Tensor, labels: Tensor | None = No
         embeddings, labels = views_to_rows(embeddings, labels)
     if labels is None:
         raise ValueError("labels must be given for embeddings of shape [N, D]")
-    sim = cosine_similarity_matrix(embeddings.detach()).requires_grad_(True)
+    # A loss with its own similarity (AMCL's per-head matrices [H, N, N]) says so with similarity_matrix.
+    similarity = getattr(loss, "similarity_matrix", cosine_similarity_matrix)
+    sim = similarity(embeddings.detach()).requires_grad_(True)
     value = loss.from_similarity(sim, labels)
     if value.dim() != 0:
         raise ValueError("pair_weights needs a loss with a scalar reduction ('mean' or 'sum')")
@@ -290,3 +269,139 @@ def invariance_table(named_losses: dict[str, nn.Module], logits: Tensor, target:
     invariance of a loss, as a table (rows: transforms, columns: losses)."""
     return pd.DataFrame({name: [float(loss(scale * logits + shift, target)) for scale, shift in transforms.values()]
                          for name, loss in named_losses.items()}, index=list(transforms))
+# --- contrastive temperature, uniformity-tolerance, collapse and transfer (issue 4) ---
+
+
+def relative_penalty(negatives: Tensor, temperature: float) -> Tensor:
+    r"""Relative penalty on each negative (Wang & Liu 2021): :math:`r_j = e^{s_j/\tau} / \sum_k e^{s_k/\tau}`,
+    the ratio of a negative's gradient to the positive's in InfoNCE, a softmax over the negatives'
+    similarities ``negatives[..., K]`` (last dim). Sums to 1; small τ puts it all on the hardest negatives."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    return torch.softmax(torch.as_tensor(negatives, dtype=torch.float64) / temperature, dim=-1)
+
+
+def penalty_entropy(negatives: Tensor, temperature: float) -> Tensor:
+    """Entropy (nats) of :func:`relative_penalty` over the last dim: log K when every negative is pushed
+    alike (large τ), 0 when only the hardest one is (τ -> 0)."""
+    r = relative_penalty(negatives, temperature)
+    return -(r * torch.log(r.clamp(min=1e-300))).sum(-1)
+
+
+def effective_rank(embeddings: Tensor, center: bool = True) -> float:
+    r"""Effective rank (Roy & Vetterli 2007) of an embedding matrix ``[N, D]``: :math:`\exp H(p)` with
+    :math:`p_k = \sigma_k/\sum\sigma` the normalised singular values (of the centred matrix when ``center``).
+    D for a spread-out embedding, 1 for one that collapsed onto a line (dimensional collapse)."""
+    z = embeddings.detach().double()
+    if center:
+        z = z - z.mean(0)
+    sigma = torch.linalg.svdvals(z)
+    if float(sigma.sum()) == 0.0:
+        return 0.0
+    p = sigma / sigma.sum()
+    return float(torch.exp(-(p * torch.log(p.clamp(min=1e-300))).sum()))
+
+
+def contrastive_metrics(embeddings: Tensor, labels: Tensor, t: float = 2.0) -> dict[str, float]:
+    """Uniformity (of the L2-normalised embeddings, t=2), tolerance (mean same-class cosine, see
+    :func:`tolerance`) and effective rank of one embedding, for tables over runs."""
+    z = F.normalize(embeddings.detach().double(), dim=1)
+    return {"uniformity": float(uniformity(z, t)), "tolerance": tolerance(z, labels),
+            "effective_rank": effective_rank(z)}
+
+
+def feature_transform(views: Tensor, *, extrapolation: float | None = None, interpolation: float | None = None,
+                      generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    r"""Feature Transformation of Zhu et al. ("Improving Contrastive Learning by Visualizing Feature
+    Transformation", ICCV 2021) on two views ``[B, 2, D]``; returns ``(views, extra_negatives)``.
+
+    *Positive extrapolation* (``extrapolation`` = α): :math:`\lambda \sim 1 + \mathrm{Beta}(\alpha, \alpha)`
+    per pair, :math:`\hat z_1 = \lambda z_1 + (1-\lambda) z_2` and symmetrically: the positives move apart
+    (harder positives, lower similarity). *Negative interpolation* (``interpolation`` = α):
+    :math:`\lambda \sim \mathrm{Beta}(\alpha, \alpha)`, extra negatives :math:`\lambda z_{2,j} + (1-\lambda)
+    z_{2,\pi(j)}` mixing second views of two instances (``[B, D]``, empty when not asked for). Views are
+    L2-normalised before and after.
+    """
+    if views.dim() != 3 or views.shape[1] != 2:
+        raise ValueError(f"views must have shape [B, 2, D], got {tuple(views.shape)}")
+    generator = generator or torch.Generator().manual_seed(0)
+    z = F.normalize(views.detach().double(), dim=-1)
+    b = len(z)
+    if extrapolation is not None:
+        lam = 1 + _beta_sample(float(extrapolation), b, generator)[:, None]
+        z = F.normalize(torch.stack([lam * z[:, 0] + (1 - lam) * z[:, 1], lam * z[:, 1] + (1 - lam) * z[:, 0]], 1),
+                        dim=-1)
+    extra = z.new_zeros(0, z.shape[-1])
+    if interpolation is not None:
+        lam = _beta_sample(float(interpolation), b, generator)[:, None]
+        perm = torch.randperm(b, generator=generator)
+        extra = F.normalize(lam * z[:, 1] + (1 - lam) * z[perm, 1], dim=-1)
+    return z, extra
+
+
+def _beta_sample(alpha: float, n: int, generator: torch.Generator) -> Tensor:
+    # numpy's Beta sampler seeded from the torch generator: the generator stays the only source of randomness.
+    rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator)))
+    return torch.as_tensor(rng.beta(alpha, alpha, size=n), dtype=torch.float64)
+
+
+def view_similarities(views: Tensor, *, extrapolation: float | None = None, interpolation: float | None = None,
+                      generator: torch.Generator | None = None) -> dict[str, Tensor]:
+    """Cosine similarities of the positive pairs (view 1 with view 2 of the same instance, [B]) and of the
+    negative pairs (view 1 of i with view 2 of j ≠ i, plus the interpolated negatives, flattened) of two
+    views ``[B, 2, D]``, optionally after :func:`feature_transform`."""
+    z, extra = feature_transform(views, extrapolation=extrapolation, interpolation=interpolation,
+                                 generator=generator)
+    cross = z[:, 0] @ z[:, 1].T
+    off = ~torch.eye(len(z), dtype=torch.bool)
+    negatives = [cross[off]]
+    if len(extra):
+        negatives.append((z[:, 0] @ extra.T).flatten())
+    return {"positive": cross.diagonal().clone(), "negative": torch.cat(negatives)}
+
+
+def similarity_distributions(view_snapshots: Sequence[Tensor], epochs: Sequence[int] | None = None,
+                             **transform) -> pd.DataFrame:
+    """Positive and negative similarities at several epochs of a run recorded with ``record=("views",)``:
+    a long DataFrame (epoch, pair in {"positive", "negative"}, similarity) for histograms. ``transform``
+    goes to :func:`view_similarities` (``extrapolation``, ``interpolation``, ``generator``)."""
+    epochs = range(len(view_snapshots)) if epochs is None else epochs
+    frames = []
+    for epoch in epochs:
+        sims = view_similarities(view_snapshots[epoch][:, :2], **transform)
+        for kind, values in sims.items():
+            frames.append(pd.DataFrame({"epoch": epoch, "pair": kind, "similarity": values.numpy()}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def projection_head_probes(model: nn.Module, data, probe: str = "linear") -> dict[str, float]:
+    """Probe accuracy of the representation before (``model.encoder``) and after (``model``, the head's
+    output) a projection head, e.g. ``models.with_projection`` ("Investigating the Benefits of Projection
+    Head for Representation Learning", Gupta et al. 2024: the pre-head features usually transfer better)."""
+    if not hasattr(model, "encoder"):
+        raise ValueError("model must have an encoder and a head (models.with_projection)")
+    probe_fn = linear_probe if probe == "linear" else knn_probe
+    model.eval()
+    with torch.no_grad():
+        out = {}
+        for where, fn in (("pre", model.encoder), ("post", model)):
+            out[where] = probe_fn(fn(data.X_train), data.y_train, fn(data.X_test), data.y_test)
+    return out
+
+
+def zero_shot_accuracy(embeddings: Tensor, prototypes: Tensor, labels: Tensor) -> float:
+    """Accuracy of classifying each embedding by its most similar (cosine) class prototype, row c of
+    ``prototypes`` standing for class c: zero-shot transfer through the other modality."""
+    sim = F.normalize(embeddings.detach(), dim=1) @ F.normalize(prototypes.detach(), dim=1).T
+    return float((sim.argmax(1) == labels).double().mean())
+
+
+def per_class_values(values: Tensor, labels: Tensor) -> pd.DataFrame:
+    """Mean, std and count of per-sample ``values`` (e.g. iSogCLR's learned temperatures) per class."""
+    frame = pd.DataFrame({"class": labels.cpu().numpy(), "value": values.detach().cpu().double().numpy()})
+    return frame.groupby("class")["value"].agg(["mean", "std", "count"])
+
+
+__all__ += ["relative_penalty", "penalty_entropy", "effective_rank", "contrastive_metrics", "feature_transform",
+            "view_similarities", "similarity_distributions", "projection_head_probes", "zero_shot_accuracy",
+            "per_class_values"]

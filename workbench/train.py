@@ -23,8 +23,8 @@ from tqdm.auto import tqdm
 from .data import Dataset
 from .models import embed
 
-RECORDABLE = ("embeddings", "grad_norm")
-TRAINABLE_KINDS = ("logits", "binary", "margin", "pairs", "views")
+RECORDABLE = ("embeddings", "grad_norm", "views")
+TRAINABLE_KINDS = ("logits", "binary", "margin", "pairs", "views", "crossmodal")
 
 
 def knn_probe(train_emb: Tensor, train_y: Tensor, test_emb: Tensor, test_y: Tensor, k: int = 5) -> float:
@@ -103,6 +103,8 @@ def _default_batch_loss(kind: str, augment, n_views: int, supervised: bool) -> B
         return views_loss
     if kind == "binary":
         return lambda model, loss, x, y, generator: loss(model(x).squeeze(-1), y)
+    if kind == "crossmodal":  # the model gives both modalities' embeddings (e.g. models.DualEncoder)
+        return lambda model, loss, x, y, generator: loss(*model(x))
     return lambda model, loss, x, y, generator: loss(model(x), y)
 
 
@@ -138,8 +140,11 @@ def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, l
         data: a :class:`workbench.data.Dataset`; views losses use its ``augment`` to make ``n_views`` views.
         seed: seeds batch order, augmentations and dropout. Build the model with a seed too
             (``MLP(..., seed=0)``) and the same call gives an identical History.
-        record: any of ``"embeddings"`` (test embeddings after every epoch) and ``"grad_norm"``
-            (mean norm of the parameter gradient per epoch).
+        record: any of ``"embeddings"`` (test embeddings after every epoch), ``"grad_norm"``
+            (mean norm of the parameter gradient per epoch) and ``"views"`` (embeddings ``[n, n_views, D]``
+            of the same augmented views of the first 256 test samples after every epoch, the model's
+            output as the loss sees it, for the
+            positive/negative similarity distributions of views losses).
         probe: ``"knn"`` or ``"linear"``: how embedding-only losses (pairs, views) are scored.
         supervised: for views losses, pass the labels (SupCon-style) instead of None.
         batch_loss: ``f(model, loss, x, y, generator) -> scalar`` to train a kind the loop does not know.
@@ -164,9 +169,8 @@ def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, l
     params = list(dict.fromkeys([*model.parameters(), *loss.parameters()]))
     optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
-    snapshots: dict[str, list[Tensor]] = {"embeddings": []} if "embeddings" in record else {}
-    if snapshots:
-        snapshots["embeddings"].append(_snapshot(model, data, device))
+    snapshots: dict[str, list[Tensor]] = {k: [] for k in ("embeddings", "views") if k in record}
+    _take_snapshots(snapshots, model, data, device, n_views)
     rows = []
     bar = tqdm(range(1, epochs + 1), desc=f"fit {getattr(loss, 'name', type(loss).__name__)}", disable=not verbose)
     for epoch in bar:
@@ -192,8 +196,7 @@ def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, l
         if "grad_norm" in record:
             row["grad_norm"] = float(np.mean(grad_norms))
         rows.append(row)
-        if snapshots:
-            snapshots["embeddings"].append(_snapshot(model, data, device))
+        _take_snapshots(snapshots, model, data, device, n_views)
         bar.set_postfix(loss=f"{row['loss']:.3f}", test_acc=f"{row['test_acc']:.3f}")
     frame = pd.DataFrame(rows).set_index("epoch")
     return History(frame, snapshots, data.y_test.clone() if snapshots else None)
@@ -203,3 +206,23 @@ def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, l
 def _snapshot(model: nn.Module, data: Dataset, device) -> Tensor:
     model.eval()
     return embed(model, data.X_test.to(device)).detach().cpu().clone()
+
+
+# --- view snapshots (contrastive, issue 4) ---
+
+VIEW_SNAPSHOT_SIZE = 256
+
+
+def _take_snapshots(snapshots: dict, model: nn.Module, data: Dataset, device, n_views: int) -> None:
+    if "embeddings" in snapshots:
+        snapshots["embeddings"].append(_snapshot(model, data, device))
+    if "views" in snapshots:
+        if data.augment is None:
+            raise ValueError("record=('views',) needs data with an augment (e.g. data.digit_views())")
+        x = data.X_test[:VIEW_SNAPSHOT_SIZE]
+        # The same views every epoch (fixed seed, own generator): only the model changes between snapshots.
+        views = torch.stack([data.augment(x, torch.Generator().manual_seed(v)) for v in range(n_views)], dim=1)
+        model.eval()
+        with torch.no_grad():
+            flat = model(views.flatten(0, 1).to(device))  # what the loss sees (after any projection head)
+        snapshots["views"].append(flat.view(len(x), n_views, -1).detach().cpu().clone())

@@ -203,6 +203,28 @@ def line_panel(frame: pd.DataFrame, x: str, *, ax=None, xlabel: str | None = Non
         ax.plot(frame[x], frame[column], label=column)
     ax.set(xlabel=xlabel or x, ylabel=ylabel, title=title)
     ax.legend(frameon=False, fontsize="small")
+# --- contrastive temperature (issue 4) ---
+
+
+def relative_penalty_figure(negatives, temperatures: Sequence[float], *, ax=None,
+                            title: str | None = "relative penalty on each negative") -> Figure:
+    """Bars of the relative penalty ``analysis.relative_penalty`` on each negative (sorted from the most
+    similar, the hardest), one colour per temperature, the penalty's entropy in the legend."""
+    from .analysis import penalty_entropy, relative_penalty
+
+    s = np.sort(_np(negatives).astype(float))[::-1]
+    fig, ax = _axes(ax, figsize=(6, 3.4))
+    width = 0.8 / len(temperatures)
+    for k, tau in enumerate(temperatures):
+        r = relative_penalty(torch.as_tensor(s.copy()), tau).numpy()
+        entropy = float(penalty_entropy(torch.as_tensor(s.copy()), tau))
+        ax.bar(np.arange(len(s)) + (k - (len(temperatures) - 1) / 2) * width, r, width,
+               label=f"τ={tau:g} (entropy {entropy:.2f})")
+    ax.set_xticks(np.arange(len(s)), [f"{v:.2f}" for v in s], rotation=45 if len(s) > 8 else 0)
+    ax.set(xlabel="similarity of the negative (hardest first)", ylabel="relative penalty r", ylim=(0, 1.02))
+    ax.legend(frameon=False, fontsize="small")
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 
@@ -215,6 +237,22 @@ def histograms(samples: Mapping[str, object], *, bins: int = 30, ax=None, xlabel
         ax.hist(_np(values).ravel(), bins=bins, density=True, alpha=0.5, label=label)
     ax.set(xlabel=xlabel, ylabel="density", title=title)
     ax.legend(frameon=False)
+def similarity_histograms(frame: pd.DataFrame, *, axes=None, bins: int = 40) -> Figure:
+    """One panel per epoch: histograms of positive and negative similarities (the frame of
+    ``analysis.similarity_distributions``)."""
+    epochs = sorted(frame["epoch"].unique())
+    if axes is None:
+        fig, axes = plt.subplots(1, len(epochs), figsize=(3.0 * len(epochs), 2.8), sharey=True, squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    edges = np.linspace(-1, 1, bins + 1)
+    for ax, epoch in zip(axes, epochs):
+        for pair, colour in (("negative", "tab:blue"), ("positive", "tab:red")):
+            values = frame.loc[(frame["epoch"] == epoch) & (frame["pair"] == pair), "similarity"]
+            ax.hist(values, bins=edges, density=True, alpha=0.55, color=colour, label=pair)
+        ax.set(title=f"epoch {epoch}", xlabel="cosine similarity")
+    axes[0].set_ylabel("density")
+    axes[-1].legend(frameon=False, fontsize="small")
     fig.tight_layout()
     return fig
 
@@ -225,5 +263,25 @@ def grouped_bars(table: pd.DataFrame, *, ax=None, ylabel: str = "", title: str |
     table.plot.bar(ax=ax, rot=0)
     ax.set(ylabel=ylabel, title=title)
     ax.legend(frameon=False)
+def metrics_vs(frame: pd.DataFrame, x: str, metrics: Sequence[str], *, hue: str | None = None, axes=None,
+               logx: bool = False) -> Figure:
+    """One panel per metric against ``x`` (e.g. temperature), mean ± std over the rows sharing ``x`` (seeds),
+    one line per value of ``hue`` (e.g. the loss)."""
+    if axes is None:
+        fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.0), squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    groups = frame.groupby(hue) if hue else [("", frame)]
+    for label, part in groups:
+        stats = part.groupby(x)[list(metrics)].agg(["mean", "std"])
+        for ax, metric in zip(axes, metrics):
+            ax.errorbar(stats.index, stats[(metric, "mean")], yerr=stats[(metric, "std")].fillna(0), marker="o",
+                        ms=4, capsize=3, label=str(label) or None)
+    for ax, metric in zip(axes, metrics):
+        ax.set(xlabel=x, title=metric)
+        if logx:
+            ax.set_xscale("log")
+    if hue:
+        axes[-1].legend(frameon=False, fontsize="small")
     fig.tight_layout()
     return fig

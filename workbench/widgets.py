@@ -207,6 +207,39 @@ class FigureExplorer:
         canvas.draw()
         self.image.value = png_bytes(figure)
         self.renders += 1
+# --- contrastive temperature (issue 4) ---
+
+
+class PenaltyExplorer:
+    """Move τ and watch InfoNCE's relative penalty over a set of negatives concentrate on the hardest ones
+    (Wang & Liu 2021). The figure is ``viz.relative_penalty_figure`` for the slider's τ.
+
+    >>> explorer = PenaltyExplorer([0.9, 0.7, 0.5, 0.3, 0.1, -0.2])
+    >>> explorer.slider.value = 0.07          # redraws, as a user's release of the slider would
+    >>> explorer.entropy                      # entropy (nats) of the penalty at that τ
+    """
+
+    def __init__(self, negatives, temperature: float = 0.2):
+        self.negatives = np.asarray(negatives, dtype=float)
+        self.slider = W.FloatLogSlider(value=temperature, base=10, min=-2, max=0.5, step=0.05, description="τ",
+                                       continuous_update=False)
+        self.image = W.Image(format="png")
+        self.label = W.HTML()
+        self.entropy = float("nan")
+        self.slider.observe(lambda change: self.update(), names="value")
+        self.widget = W.VBox([self.slider, self.label, self.image])
+        self.update()
+
+    def update(self) -> None:
+        tau = float(self.slider.value)
+        self.entropy = float(analysis.penalty_entropy(self.negatives, tau))
+        fig = viz.relative_penalty_figure(self.negatives, [tau])
+        fig.set_dpi(72)
+        FigureCanvasAgg(fig).draw()
+        self.image.value = png_bytes(fig)
+        plt.close(fig)
+        self.label.value = (f"entropy of the penalty: <b>{self.entropy:.3f}</b> nats "
+                            f"(uniform over {len(self.negatives)} negatives: {np.log(len(self.negatives)):.3f})")
 
     def _ipython_display_(self):
         display(self.widget)

@@ -3,13 +3,37 @@
 Importing this package imports every family module, which registers its losses.
 """
 
-from . import classification, contrastive, margin, pairs  # noqa: F401  (registration side effects)
+from . import (  # noqa: F401  (registration side effects)
+    adaptive,
+    bias,
+    binary,
+    classification,
+    contrastive,
+    crossmodal,
+    ldr,
+    margin,
+    multiview,
+    pairs,
+    reweighting,
+    robust,
+    zloss,
+)
+from .adaptive import AMCL, ISogCLR
 from .bias import BiasLoss
 from .binary import BCE, MW, AnyLoss, AUCMargin, EnsLoss, anyloss, ensloss_derivatives, pairwise_auc_surrogate
 from .classification import CrossEntropy, cross_entropy
-from .contrastive import NTXent, ntxent_from_similarity
+from .contrastive import (
+    HardContrastive,
+    NTXent,
+    SupCon,
+    hard_contrastive_from_similarity,
+    ntxent_from_similarity,
+    supcon_from_similarity,
+)
+from .crossmodal import CLIP, CWCL, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights
 from .ldr import ALDRKL, LDRKL, ldr_kl
 from .margin import MarginHead, NormFace, normface_scale_bound
+from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
 from .pairs import ContrastiveLoss, contrastive_from_similarity
 from .registry import FAMILIES, KINDS, LossInfo, Paper, Param, available, get, info, register
 from .reweighting import LossReweighting, loss_weights
@@ -20,6 +44,9 @@ __all__ = [
     "FAMILIES", "KINDS", "LossInfo", "Paper", "Param", "available", "get", "info", "register",
     "CrossEntropy", "cross_entropy", "NormFace", "MarginHead", "normface_scale_bound",
     "ContrastiveLoss", "contrastive_from_similarity", "NTXent", "ntxent_from_similarity",
+    "SupCon", "supcon_from_similarity", "HardContrastive", "hard_contrastive_from_similarity", "AlignUniform",
+    "alignment", "uniformity", "DHEL", "MVInfoNCE", "MVDHEL", "ISogCLR", "AMCL", "CLIP", "CWCL", "clip_loss",
+    "cwcl_loss", "cwcl_weights", "crossmodal_logits",
 ]
 __all__ += [  # losses on logits and binary losses (issue 3)
     "CompSum", "comp_sum", "GCE", "gce", "MAE", "mae", "ZLoss", "z_loss", "LDRKL", "ldr_kl", "ALDRKL",

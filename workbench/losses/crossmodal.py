@@ -1,0 +1,173 @@
+"""Cross-modal contrastive losses (kind ``crossmodal``): ``forward(x[B, D], y[B, D])``, row i of x pairs
+with row i of y. CLIP's symmetric InfoNCE and CWCL's continuously weighted version of it."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._checks import check_float_tensor, check_positive, check_reduction, reduce
+from .registry import Paper, Param, register
+
+
+def _check_pair(x: Tensor, y: Tensor) -> None:
+    check_float_tensor(x, "x", 2, "[B, D]")
+    check_float_tensor(y, "y", 2, "[B, D]")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same number of rows (pairs), got {x.shape[0]} and {y.shape[0]}")
+
+
+def crossmodal_logits(x: Tensor, y: Tensor, temperature: float) -> Tensor:
+    """``x̂ ŷᵀ / τ`` [B, B]: row i scores x_i against every y_j (for a nearest-match or zero-shot read-out)."""
+    return F.normalize(x, dim=1) @ F.normalize(y, dim=1).T / temperature
+
+
+def _soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """Per row: -Σ_j targets_ij log softmax(logits)_ij (targets rows sum to 1)."""
+    return -(targets * torch.log_softmax(logits, dim=1)).sum(1)
+
+
+def cwcl_weights(reference: Tensor) -> Tensor:
+    r"""CWCL's continuous targets from the frozen modality: :math:`w_{ij} = \hat q_i^\top \hat q_j / 2 + 1/2`
+    in [0, 1] with :math:`w_{ii} = 1`, computed without gradient."""
+    q = F.normalize(reference.detach(), dim=1)
+    return (q @ q.T) / 2 + 0.5
+
+
+def clip_loss(x: Tensor, y: Tensor, *, temperature: float = 0.07, reduction: str = "mean") -> Tensor:
+    """Functional twin of :class:`CLIP`."""
+    _check_pair(x, y)
+    return _clip(crossmodal_logits(x, y, check_positive(temperature, "temperature")), check_reduction(reduction))
+
+
+def _clip(logits: Tensor, reduction: str) -> Tensor:
+    target = torch.arange(len(logits), device=logits.device)
+    per_pair = (F.cross_entropy(logits, target, reduction="none")
+                + F.cross_entropy(logits.T, target, reduction="none")) / 2
+    return reduce(per_pair, reduction)
+
+
+class _LogitScale(nn.Module):
+    """The temperature, fixed or learned as CLIP does (log of 1/τ, 1/τ capped at 100)."""
+
+    def __init__(self, temperature: float, learn_temperature: bool):
+        super().__init__()
+        self.temperature_init = check_positive(temperature, "temperature")
+        log_scale = torch.tensor(-math.log(self.temperature_init))
+        if learn_temperature:
+            self.log_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_scale", log_scale)
+
+    @property
+    def temperature(self) -> float:
+        return float(1 / self.log_scale.detach().exp().clamp(max=100.0))
+
+    def logits(self, x: Tensor, y: Tensor) -> Tensor:
+        scale = self.log_scale.exp().clamp(max=100.0).to(x.dtype)
+        return F.normalize(x, dim=1) @ F.normalize(y, dim=1).T * scale
+
+
+class _CrossModal(nn.Module):
+    """Shared plumbing of CLIP and CWCL: the temperature (fixed or learned), checks, the reduction."""
+
+    def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reduction: str = "mean"):
+        super().__init__()
+        self.scale = _LogitScale(temperature, learn_temperature)
+        self.reduction = check_reduction(reduction)
+
+    @property
+    def temperature(self) -> float:
+        return self.scale.temperature
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        _check_pair(x, y)
+        return self._from_logits(self.scale.logits(x, y), y)
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature:.4g}"
+
+
+@register(
+    "clip", family="contrastive", kind="crossmodal",
+    paper=Paper("Learning Transferable Visual Models From Natural Language Supervision (CLIP)", 2021,
+                "Radford, Kim, Hallacy, Ramesh, Goh, Agarwal, Sastry, Askell, Mishkin, Clark, Krueger, Sutskever"),
+    formula=r"\ell_i = \tfrac12\Big(-\log\frac{e^{\hat x_i^\top\hat y_i/\tau}}{\sum_j e^{\hat x_i^\top\hat y_j/\tau}}"
+            r" - \log\frac{e^{\hat x_i^\top\hat y_i/\tau}}{\sum_j e^{\hat x_j^\top\hat y_i/\tau}}\Big)",
+    params={"temperature": Param(0.07, 0.01, 1.0, "τ (CLIP initialises 1/τ at 1/0.07 and learns it)", log=True)},
+)
+class CLIP(_CrossModal):
+    r"""CLIP's symmetric InfoNCE (Radford et al. 2021): cross-entropy of x_i against every y_j and of y_i
+    against every x_j, the matching row being the target, averaged over the two directions:
+
+    .. math:: \ell_i = \tfrac12\Big(\mathrm{CE}\big(\tfrac{\hat x_i^\top \hat Y}{\tau}, i\big) +
+              \mathrm{CE}\big(\tfrac{\hat y_i^\top \hat X}{\tau}, i\big)\Big)
+
+    ``learn_temperature=True`` learns log(1/τ) as CLIP does (initialised at 1/τ, capped at 100), as an
+    ``nn.Parameter`` that ``train.fit`` optimises with the model. ``reduction="none"`` gives [B].
+    """
+
+    def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reduction: str = "mean"):
+        super().__init__(temperature, learn_temperature, reduction)
+
+    def _from_logits(self, logits: Tensor, y: Tensor) -> Tensor:
+        return _clip(logits, self.reduction)
+
+
+def cwcl_loss(x: Tensor, y: Tensor, *, temperature: float = 0.07, weights: Tensor | None = None,
+              reduction: str = "mean") -> Tensor:
+    """Functional twin of :class:`CWCL`; ``weights[B, B]`` overrides the targets computed from ``y``
+    (the identity gives CLIP)."""
+    _check_pair(x, y)
+    logits = crossmodal_logits(x, y, check_positive(temperature, "temperature"))
+    return _cwcl(logits, _check_weights(weights, len(x)) if weights is not None else cwcl_weights(y),
+                 check_reduction(reduction))
+
+
+def _check_weights(weights: Tensor, n: int) -> Tensor:
+    check_float_tensor(weights, "weights", 2, f"[{n}, {n}]")
+    if weights.shape != (n, n) or (weights < 0).any() or (weights.sum(1) <= 0).any():
+        raise ValueError(f"weights must be a non-negative [{n}, {n}] matrix with positive row sums, "
+                         f"got shape {tuple(weights.shape)}")
+    return weights
+
+
+def _cwcl(logits: Tensor, weights: Tensor, reduction: str) -> Tensor:
+    # Each anchor's targets are its weight row normalised by the weight mass, in both directions.
+    targets = weights / weights.sum(1, keepdim=True)
+    per_pair = (_soft_cross_entropy(logits, targets) + _soft_cross_entropy(logits.T, targets)) / 2
+    return reduce(per_pair, reduction)
+
+
+@register(
+    "cwcl", family="contrastive", kind="crossmodal",
+    paper=Paper("CWCL: Cross-Modal Transfer with Continuously Weighted Contrastive Loss", 2023,
+                "Srinivasa, Cho, Yang, Mo, Kim, Jin, Sui, Seo"),
+    formula=r"\ell_i = -\frac{1}{\sum_j w_{ij}}\sum_j w_{ij}\log\frac{e^{\hat x_i^\top\hat y_j/\tau}}"
+            r"{\sum_k e^{\hat x_i^\top\hat y_k/\tau}},\; w_{ij} = \tfrac12\hat y_i^\top\hat y_j + \tfrac12",
+    params={"temperature": Param(0.07, 0.01, 1.0, "τ", log=True)},
+)
+class CWCL(_CrossModal):
+    r"""Continuously Weighted Contrastive Loss (Srinivasa et al., NeurIPS 2023).
+
+    ``y`` is the reference modality, from a frozen pre-trained encoder; ``x`` the modality being trained.
+    Instead of "only the matching row is positive", every pair gets a target weight from the similarity
+    *within* the frozen modality, :math:`w_{ij} = \hat y_i^\top \hat y_j/2 + 1/2` (no gradient), and the
+    loss is a soft-target cross-entropy normalised by each anchor's weight mass:
+
+    .. math:: \ell_i^{x\to y} = -\frac{1}{\sum_j w_{ij}}\sum_j w_{ij}\log\mathrm{softmax}_j(\hat x_i^\top\hat y_j/\tau)
+
+    and the same weights for the y→x direction (the logits transposed). We average the two directions,
+    as :class:`CLIP` does, so that identity weights give exactly CLIP (the paper adds them; a factor 2).
+    The weight mapping and the use of the frozen modality's weights in both directions are our reading
+    of the paper (no official code was available). ``reduction="none"`` gives [B].
+    """
+
+    def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reduction: str = "mean"):
+        super().__init__(temperature, learn_temperature, reduction)
+
+    def _from_logits(self, logits: Tensor, y: Tensor) -> Tensor:
+        return _cwcl(logits, cwcl_weights(y), self.reduction)
