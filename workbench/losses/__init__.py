@@ -3,8 +3,7 @@
 Importing this package imports every family module, which registers its losses.
 """
 
-from . import classification, contrastive, margin, pairs  # noqa: F401  (registration side effects)
-from . import fewshot, metric  # noqa: F401  (pairs: metric learning and few-shot episodes)
+from . import classification, contrastive, fewshot, margin, metric, pairs  # noqa: F401  (registration side effects)
 from .classification import CrossEntropy, cross_entropy
 from .contrastive import NTXent, ntxent_from_similarity
 from .margin import MarginHead, NormFace, normface_scale_bound

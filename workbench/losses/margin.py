@@ -130,8 +130,7 @@ def sphereface_psi(cosine: Tensor, margin: int) -> Tensor:
     prev, cur = torch.ones_like(cosine), cosine
     for _ in range(margin - 1):
         prev, cur = cur, 2 * cosine * cur - prev
-    cos_m = cur if margin >= 1 else prev
-    return torch.where(k.remainder(2) == 0, cos_m, -cos_m) - 2 * k
+    return torch.where(k.remainder(2) == 0, cur, -cur) - 2 * k
 
 
 @register(
@@ -268,7 +267,8 @@ ELASTIC_DOC = {"sigma": Param(0.05, 0.0, 0.2, "σ: spread of the per-sample marg
     "elasticface_arc", family="margin", kind="margin",
     paper=Paper("ElasticFace: Elastic Margin Loss for Deep Face Recognition", 2022,
                 "Boutros, Damer, Kirchbuchner, Kuijper"),
-    formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m_i)}}{e^{s\cos(\theta_y + m_i)} + \sum_{j\neq y}e^{s\cos\theta_j}},"
+    formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m_i)}}{e^{s\cos(\theta_y + m_i)}"
+            r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
             r"\; m_i\sim\mathcal N(m, \sigma^2)",
     params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
             "margin": Param(0.5, 0.0, 0.8, "m: mean angular margin (radians)"), **ELASTIC_DOC},
@@ -296,7 +296,8 @@ class ElasticFaceArc(_ElasticFace):
     "elasticface_cos", family="margin", kind="margin",
     paper=Paper("ElasticFace: Elastic Margin Loss for Deep Face Recognition", 2022,
                 "Boutros, Damer, Kirchbuchner, Kuijper"),
-    formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m_i)}}{e^{s(\cos\theta_y - m_i)} + \sum_{j\neq y}e^{s\cos\theta_j}},"
+    formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m_i)}}{e^{s(\cos\theta_y - m_i)}"
+            r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
             r"\; m_i\sim\mathcal N(m, \sigma^2)",
     params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
             "margin": Param(0.35, 0.0, 0.8, "m: mean cosine margin"), **ELASTIC_DOC},

@@ -459,7 +459,8 @@ def opl_from_similarity(similarity: Tensor, labels: Tensor, *, gamma: float = 0.
 @register(
     "opl", family="pairs", kind="pairs",
     paper=Paper("Orthogonal Projection Loss", 2021, "Ranasinghe, Naseer, Hayat, Khan, Khan"),
-    formula=r"\mathcal L_{OPL} = (1 - \overline{S_{ij}}^{\,\mathrm{pos}}) + \gamma\,\overline{|S_{ij}|}^{\,\mathrm{neg}}",
+    formula=r"\mathcal L_{OPL} = (1 - \overline{S_{ij}}^{\,\mathrm{pos}})"
+            r" + \gamma\,\overline{|S_{ij}|}^{\,\mathrm{neg}}",
     params={"gamma": Param(0.5, 0.0, 2.0, "weight of the orthogonality (negative) term")},
 )
 class OrthogonalProjectionLoss(nn.Module):
@@ -516,7 +517,8 @@ METRIX_LOSSES = ("contrastive", "multi_similarity")
     "metrix", family="pairs", kind="pairs",
     paper=Paper("It Takes Two to Tango: Mixup for Deep Metric Learning", 2022,
                 "Venkataramanan, Psomas, Kijak, Amsaleg, Karantzalos, Avrithis"),
-    formula=r"\mathcal L = \ell(S, y) + w\,\tilde\ell(S, y; \lambda),\; u = \frac{\lambda\hat z_p + (1-\lambda)\hat z_n}"
+    formula=r"\mathcal L = \ell(S, y) + w\,\tilde\ell(S, y; \lambda),\;"
+            r" u = \frac{\lambda\hat z_p + (1-\lambda)\hat z_n}"
             r"{\lVert\lambda\hat z_p + (1-\lambda)\hat z_n\rVert},\; \lambda\sim\mathrm{Beta}(\alpha,\alpha)",
     params={
         "weight": Param(0.4, 0.0, 1.0, "w: weight of the mixed loss"),
