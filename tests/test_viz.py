@@ -46,6 +46,13 @@ CALLS = {
     "pair_weight_heatmap": lambda: viz.pair_weight_heatmap(torch.randn(6, 6), torch.arange(6) % 3),
     "loss_curves": lambda: viz.loss_curves(_curve_frames(), "margin"),
     "embedding_snapshots": lambda: viz.embedding_snapshots(history()),
+    # issue 5 (metric learning and margin heads); content tests in tests/test_metric_tools.py
+    "pair_weight_curves": lambda: viz.pair_weight_curves(
+        {"ms": {"negative": analysis.weight_curve(losses.get("multi_similarity"), [0.0, 0.5])}}),
+    "target_logit_curves": lambda: viz.target_logit_curves(
+        {"cosface": analysis.target_logit_curve(losses.get("cosface", num_classes=2, embedding_dim=2), [0, 90])}),
+    "roc_curves": lambda: viz.roc_curves({"a": analysis.verification_roc(*points(), pairs=50)}),
+    "metric_bars": lambda: viz.metric_bars(pd.DataFrame({"R@1": [0.9, 0.8]}, index=["a", "b"])),
 }
 
 

@@ -272,7 +272,7 @@ def gpw_dependence(loss: nn.Module, similarities: Sequence[float] | np.ndarray |
         uses = set()
         if np.ptp(ref) > tol:
             uses.add("S")
-        for tag, context in (("N", {"negative": 0.5}), ("P", {"positive": 0.4})):
+        for tag, context in (("N", {"negative": 0.65}), ("P", {"positive": 0.4})):
             if np.abs(weight_curve(loss, similarities, which, **context)["weight"].to_numpy() - ref).max() > tol:
                 uses.add(tag)
         out[which] = uses
@@ -354,4 +354,4 @@ def target_logit_curve(head: nn.Module, angles_deg: Sequence[float] | np.ndarray
     head.train(was_training)
     scale = float(head.scale)
     return pd.DataFrame({"angle": np.asarray(angles_deg, dtype=np.float64), "target_logit": scale * adjusted.numpy(),
-                         "plain_logit": scale * cosine[:, 0].numpy()})
+                         "plain_logit": scale * cosine[:, 0].numpy(), "scale": scale})
