@@ -164,6 +164,17 @@ def test_unpg_appends_batch_negatives_and_never_lowers_the_loss():
     assert unpg.logits(x).shape == (len(x), 5)
 
 
+def test_unpg_compact_forward_equals_cross_entropy_on_the_full_logits():
+    x, y = batch(seed=8)
+    head = losses.get("unpg", num_classes=5, embedding_dim=8).double()
+    x1, x2 = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    compact, full = head(x1, y), F.cross_entropy(head.logits(x2, y), y)
+    assert torch.allclose(compact, full, atol=1e-12)
+    compact.backward()
+    full.backward()
+    assert torch.allclose(x1.grad, x2.grad, atol=1e-12)
+
+
 def test_unpg_single_class_batch_falls_back_to_the_plain_head():
     x, _ = batch(seed=6)
     y = torch.zeros(len(x), dtype=torch.long)

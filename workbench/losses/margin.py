@@ -39,7 +39,10 @@ class MarginHead(nn.Module):
         if embeddings.shape[1] != self.embedding_dim:
             raise ValueError(f"embeddings must have shape [B, {self.embedding_dim}] (embedding_dim), "
                              f"got shape {tuple(embeddings.shape)}")
-        return F.normalize(embeddings, dim=1) @ F.normalize(self.weight.to(embeddings.dtype), dim=1).T
+        # Normalise after the product: dividing the [B, C] result by ‖x‖ is the same as normalising the
+        # [B, D] embeddings first, and cheaper forward and backward when C < D.
+        raw = embeddings @ F.normalize(self.weight.to(embeddings.dtype), dim=1).T
+        return raw / embeddings.norm(dim=1, keepdim=True).clamp(min=1e-12)
 
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
         """Margin-adjusted cosines (before the scale); identity for heads without a margin."""
@@ -98,8 +101,8 @@ class NormFace(MarginHead):
 
 def cos_margin(cosine: Tensor, labels: Tensor, margin: float | Tensor) -> Tensor:
     """CosFace's additive cosine margin: ``cos θ_y - m`` on the target column (m may be per sample [B, 1])."""
-    onehot = F.one_hot(labels, cosine.shape[1]).to(torch.bool)
-    return torch.where(onehot, cosine - margin, cosine)
+    index = labels[:, None]
+    return cosine.scatter(1, index, cosine.gather(1, index) - margin)
 
 
 def arc_margin(cosine: Tensor, labels: Tensor, margin: float | Tensor, easy_margin: bool = False) -> Tensor:
@@ -110,14 +113,15 @@ def arc_margin(cosine: Tensor, labels: Tensor, margin: float | Tensor, easy_marg
     :math:`\cos\theta - m\sin m`, which keeps it decreasing in θ; ``easy_margin=True`` instead applies
     the margin only where cos θ > 0. ``margin`` may be a per-sample column [B, 1] (ElasticFace).
     """
-    margin = torch.as_tensor(margin, dtype=cosine.dtype, device=cosine.device)
+    trig = torch if isinstance(margin, Tensor) else math  # per-sample margins, or plain floats (faster)
+    cos_m, sin_m = trig.cos(margin), trig.sin(margin)
     target = cosine.gather(1, labels[:, None])
     sine = (1 - target * target).clamp(min=1e-12).sqrt()
-    shifted = target * torch.cos(margin) - sine * torch.sin(margin)
+    shifted = target * cos_m - sine * sin_m
     if easy_margin:
         shifted = torch.where(target > 0, shifted, target)
     else:
-        shifted = torch.where(target > torch.cos(torch.pi - margin), shifted, target - margin * torch.sin(margin))
+        shifted = torch.where(target > -cos_m, shifted, target - margin * sin_m)  # cos(π - m) = -cos m
     return cosine.scatter(1, labels[:, None], shifted)
 
 
@@ -332,10 +336,8 @@ def box_whisker_filter(values: Tensor, wisk: float) -> Tensor:
 def batch_negative_similarities(embeddings: Tensor, labels: Tensor) -> Tensor:
     """Cosines of the batch's different-label pairs i < j (UNPG's metric-loss negatives), with gradient."""
     z = F.normalize(embeddings, dim=1)
-    i, j = torch.triu_indices(len(labels), len(labels), offset=1, device=labels.device)
-    keep = labels[i] != labels[j]
-    i, j = i[keep], j[keep]
-    return (z[i] * z[j]).sum(1)
+    keep = (labels[:, None] != labels[None, :]).triu_(1)
+    return (z @ z.T)[keep]  # row-major order of (i, j), i < j
 
 
 @register(
@@ -375,10 +377,24 @@ class UNPG(MarginHead):
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
         return (arc_margin if self.head == "arcface" else cos_margin)(cosine, labels, self.margin)
 
+    def _negative_logits(self, embeddings: Tensor, labels: Tensor, dtype: torch.dtype) -> Tensor:
+        return self.scale * box_whisker_filter(batch_negative_similarities(embeddings, labels), self.wisk).to(dtype)
+
     def logits(self, embeddings: Tensor, labels: Tensor | None = None) -> Tensor:
         plain = super().logits(embeddings, labels)
         if labels is None:
             return plain
-        negatives = box_whisker_filter(batch_negative_similarities(embeddings, labels), self.wisk)
-        extra = (self.scale * negatives.to(plain.dtype))[None, :].expand(len(plain), -1)
-        return torch.cat([plain, extra], dim=1)
+        extra = self._negative_logits(embeddings, labels, plain.dtype)
+        return torch.cat([plain, extra[None, :].expand(len(plain), -1)], dim=1)
+
+    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        """Cross-entropy on :meth:`logits`, computed without the [B, K] block: the K appended columns are the
+        same in every row, so they enter each row's softmax denominator as one column holding their
+        logsumexp (O(K) instead of O(B·K); identical value and gradient)."""
+        if labels is None:
+            raise ValueError("labels must be a tensor of shape [B]; a margin head needs the targets")
+        plain = super().logits(embeddings, labels)
+        extra = self._negative_logits(embeddings, labels, plain.dtype)
+        if len(extra):
+            plain = torch.cat([plain, torch.logsumexp(extra, 0).expand(len(plain), 1)], dim=1)
+        return F.cross_entropy(plain, labels, reduction=self.reduction)
