@@ -354,3 +354,24 @@ def test_episode_losses_ignore_the_order_of_queries(seed):
     perm = torch.cat([torch.arange(3), 3 + torch.randperm(9, generator=torch.Generator().manual_seed(seed))])
     loss = losses.get("proto_triplet")
     assert torch.allclose(loss(x[perm], y[perm]), loss(x, y), atol=1e-9)
+
+
+# --- errors name the argument --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, params, match", [
+    ("triplet", {"mining": "easy"}, "mining"), ("multi_similarity", {"epsilon": -0.1}, "epsilon"),
+    ("multi_similarity", {"beta": 0}, "beta"), ("metrix", {"loss": "triplet"}, "loss"),
+    ("metrix", {"lam": 1.5}, "lam"), ("opl", {"gamma": -1}, "gamma"), ("proto_triplet", {"shot": 0}, "shot"),
+    ("icnn", {"k": 0}, "k"), ("sphereface", {"margin": 1.5}, "margin"), ("unpg", {"head": "normface"}, "head"),
+    ("unpg", {"wisk": -1}, "wisk"), ("elasticface_arc", {"sigma": -0.1}, "sigma"),
+    ("arcface", {"margin": 4.0}, "margin"),
+])
+def test_bad_hyper_parameters_are_rejected_by_name(name, params, match):
+    extra = {"num_classes": 3, "embedding_dim": 2} if losses.info(name).kind == "margin" else {}
+    with pytest.raises(ValueError, match=match):
+        losses.get(name, **params, **extra)
+
+
+def test_icnn_needs_three_samples():
+    with pytest.raises(ValueError, match="at least 3"):
+        losses.get("icnn")(torch.randn(2, 3), torch.tensor([0, 1]))
