@@ -174,6 +174,9 @@ def similarity_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray
 
 # --- metric learning and margin heads (issue 5) -----------------------------------------------------------
 
+__all__ += ["utilization", "map_at_r", "nmi", "retrieval_metrics", "weight_curve", "gpw_dependence",
+            "prototype_accuracy", "angular_stats", "verification_roc", "target_logit_curve"]
+
 def utilization(queries: Tensor, references: Tensor) -> float:
     r"""Utilization (Metrix, Venkataramanan et al. 2022): how close queries land to the training points,
     :math:`u(Q) = \frac{1}{|Q|}\sum_{q\in Q}\min_{x\in X}\lVert q - x\rVert_2^2`.
