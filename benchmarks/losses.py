@@ -34,6 +34,8 @@ The last lines say whether every value agreed and every ratio met the target.
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import statistics
 import sys
 import time
@@ -140,6 +142,26 @@ def supcon_cases(batch: int, dim: int, classes: int, temperature: float, gen: to
     ours = losses.get("supcon", temperature=temperature, base_temperature=temperature)
     yield ("supcon", lambda v: ours(v, labels), (views,),
            pml_losses.SupConLoss(temperature=temperature), (views.reshape(-1, dim), labels.repeat_interleave(2)))
+# --- metric learning and margin heads (issue 5) ---------------------------------------------------------
+METRIC_LOSSES = ["multi_similarity", "triplet", "arcface", "cosface"]
+
+
+def metric_cases(batch: int, dim: int, classes: int, gen: torch.Generator):
+    """multi_similarity (no mining: PML's loss without a miner), triplet (all triplets, margin 0.05: PML's
+    defaults) and the arcface / cosface heads (class weights copied into PML's ``W[D, C]``; PML's ArcFace
+    margin is in degrees) on the same ``embeddings[B, D]`` and labels."""
+    embeddings = torch.randn(batch, dim, generator=gen)
+    labels = torch.randint(0, classes, (batch,), generator=gen)
+    pair = (embeddings, labels)
+    yield ("multi_similarity", losses.get("multi_similarity", alpha=2.0, beta=50.0, base=0.5, epsilon=None), pair,
+           pml_losses.MultiSimilarityLoss(alpha=2.0, beta=50.0, base=0.5), pair)
+    yield ("triplet", losses.get("triplet", margin=0.05), pair, pml_losses.TripletMarginLoss(margin=0.05), pair)
+    for name, theirs in (("arcface", pml_losses.ArcFaceLoss(classes, dim, margin=math.degrees(0.5), scale=64)),
+                         ("cosface", pml_losses.CosFaceLoss(classes, dim, margin=0.35, scale=64))):
+        ours = losses.get(name, num_classes=classes, embedding_dim=dim)
+        with torch.no_grad():
+            theirs.W.copy_(ours.weight.T)
+        yield name, ours, pair, theirs, pair
 
 
 def main(argv=None) -> int:
@@ -149,6 +171,8 @@ def main(argv=None) -> int:
     parser.add_argument("--logits-classes", type=int, nargs="+", default=[10, 1000], help="C for the logits losses")
     parser.add_argument("--losses", nargs="+", choices=["contrastive", "ntxent", "supcon", *LOGITS_LOSSES],
                         default=["contrastive", "ntxent", "supcon", *LOGITS_LOSSES], help="which comparisons to run")
+    parser.add_argument("--losses", nargs="+", choices=["contrastive", "ntxent", *METRIC_LOSSES],
+                        default=["contrastive", "ntxent", *METRIC_LOSSES], help="which comparisons to run")
     parser.add_argument("--dim", type=int, default=128, help="embedding dimension (D)")
     parser.add_argument("--classes", type=int, default=16, help="label classes for the contrastive loss")
     parser.add_argument("--temperature", type=float, default=0.5, help="NT-Xent temperature")
@@ -174,6 +198,8 @@ def main(argv=None) -> int:
     for batch in args.sizes:
         all_cases = [*cases(batch, args.dim, args.classes, args.temperature, gen),
                      *supcon_cases(batch, args.dim, args.classes, args.temperature, gen)]
+        all_cases = itertools.chain(cases(batch, args.dim, args.classes, args.temperature, gen),
+                                    metric_cases(batch, args.dim, args.classes, gen))
         for name, ours, ours_in, pml, pml_in in all_cases:
             if name not in args.losses:
                 continue

@@ -51,6 +51,12 @@ CALLS = {
         {"epoch": [0, 0, 1, 1], "pair": ["positive", "negative"] * 2, "similarity": [0.5, 0.1, 0.9, -0.2]})),
     "metrics_vs": lambda: viz.metrics_vs(pd.DataFrame({"temperature": [0.1, 0.1, 1.0], "loss": ["a", "b", "a"],
                                                        "acc": [0.5, 0.6, 0.7]}), "temperature", ["acc"], hue="loss"),
+    # issue 5 (metric learning and margin heads); content tests in tests/test_metric_tools.py
+    "pair_weight_curves": lambda: viz.pair_weight_curves(
+        {"ms": {"negative": analysis.weight_curve(losses.get("multi_similarity"), [0.0, 0.5])}}),
+    "target_logit_curves": lambda: viz.target_logit_curves(
+        {"cosface": analysis.target_logit_curve(losses.get("cosface", num_classes=2, embedding_dim=2), [0, 90])}),
+    "metric_bars": lambda: viz.metric_bars(pd.DataFrame({"R@1": [0.9, 0.8]}, index=["a", "b"])),
 }
 CALLS.update({  # classification and imbalanced-binary experiments (issue 3)
     "metric_by_setting": lambda: viz.metric_by_setting(

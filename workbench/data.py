@@ -668,3 +668,46 @@ def paired_digits(
 
 _LOADERS["paired_digits"] = paired_digits
 __all__ += ["digit_style", "paired_digits"]
+# --- metric learning: unseen classes and few-shot episodes (issue 5) ---
+# --------------------------------------------------------------------------------------------------
+
+
+def unseen_classes(ds: Dataset, *, seen: int = 5) -> Dataset:
+    """Split by class for retrieval on classes never seen in training (the metric-learning protocol).
+
+    Train and test keep only the classes ``0 .. seen-1`` (so ``fit``'s probe measures the seen
+    classes); every sample of the other classes, from both splits, goes to ``meta["X_unseen"]`` /
+    ``meta["y_unseen"]`` (labels kept as they are, e.g. 5-9) for retrieval: Recall@k, MAP@R, NMI.
+    """
+    seen = _check_int("seen", seen, 1)
+    if seen >= ds.num_classes:
+        raise ValueError(f"seen must be < num_classes={ds.num_classes} (some classes must stay unseen), got {seen}")
+    train, test = ds.y_train < seen, ds.y_test < seen
+    X_unseen = torch.cat([ds.X_train[~train], ds.X_test[~test]])
+    y_unseen = torch.cat([ds.y_train[~train], ds.y_test[~test]])
+    meta = {"X_unseen": X_unseen, "y_unseen": y_unseen, "seen": seen}
+    return Dataset(f"{ds.name}_seen{seen}", ds.X_train[train], ds.y_train[train], ds.X_test[test], ds.y_test[test],
+                   seen, augment=ds.augment, description=f"{ds.description}; classes >= {seen} held out as unseen",
+                   meta=meta)
+
+
+def episode(X: torch.Tensor, y: torch.Tensor, *, n_way: int = 5, shot: int = 5, queries: int = 5,
+            generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One N-way K-shot episode drawn from ``(X, y)``: ``n_way`` random classes, ``shot + queries`` random
+    samples of each. Rows are ordered supports first (``shot`` per class, class by class), then the
+    queries, so the first ``shot`` rows of each class are its support set (what the few-shot losses
+    expect). Labels stay the original class ids."""
+    classes = y.unique()
+    if len(classes) < n_way:
+        raise ValueError(f"n_way={n_way} needs at least {n_way} classes, got {len(classes)}")
+    chosen = classes[torch.randperm(len(classes), generator=generator)[:n_way]]
+    support, query = [], []
+    for c in chosen:
+        rows = (y == c).nonzero().squeeze(1)
+        if len(rows) < shot + queries:
+            raise ValueError(f"class {int(c)} has {len(rows)} samples, fewer than shot + queries = {shot + queries}")
+        rows = rows[torch.randperm(len(rows), generator=generator)[:shot + queries]]
+        support.append(rows[:shot])
+        query.append(rows[shot:])
+    idx = torch.cat(support + query)
+    return X[idx], y[idx]

@@ -176,21 +176,47 @@ def metric_by_setting(frame: pd.DataFrame, metric: str, x: str | None = None, *,
     low = float(frame[metric].min())
     ax.set_ylim(max(0.0, low - 0.1) if low > 0.3 else 0.0, None)
     ax.set(title=title or f"{metric} (mean ± sd over seeds)")
+# --- metric learning and margin heads (issue 5) ---------------------------------------------------------
+
+def pair_weight_curves(curves: Mapping[str, Mapping[str, pd.DataFrame]], *, figsize_per: float = 2.6) -> Figure:
+    """Weight of one positive (top row) and one negative pair (bottom row) against its similarity, one
+    column per loss; each loss maps a context label to a :func:`workbench.analysis.weight_curve` frame
+    for one pair kind: ``{loss: {"negative · others 0.3": frame, ...}}``. Curves that move between
+    contexts show the GPW information the weight uses."""
+    names = list(curves)
+    fig, axes = plt.subplots(2, len(names), figsize=(figsize_per * len(names), 2 * figsize_per), squeeze=False)
+    for col, name in enumerate(names):
+        for label, frame in curves[name].items():
+            row = 0 if label.startswith("positive") else 1
+            axes[row, col].plot(frame["similarity"], frame["weight"].abs(), label=label.split("·")[-1].strip())
+        axes[0, col].set_title(name)
+        for row, kind in enumerate(("positive", "negative")):
+            ax = axes[row, col]
+            ax.set_xlabel(f"{kind} similarity s")
+            if col == 0:
+                ax.set_ylabel("|dL/ds| (pair weight)")
+            if ax.lines:
+                ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
 
 
-def roc_curves(curves: Mapping[str, tuple], *, ax=None, title: str = "ROC") -> Figure:
-    """ROC curves ``{label: (scores, targets)}`` with their AUC in the legend (scikit-learn)."""
+def roc_curves(curves: Mapping[str, tuple | Mapping], *, ax=None, title: str = "ROC") -> Figure:
+    """ROC curves with their AUC in the legend. Each value of ``curves`` is either ``(scores, targets)``
+    (scikit-learn computes the curve) or a finished curve ``{"fpr", "tpr", "auc"}`` such as
+    :func:`workbench.analysis.verification_roc` returns."""
     from sklearn.metrics import roc_auc_score, roc_curve
     fig, ax = _axes(ax, figsize=(4.5, 4))
-    for label, (scores, target) in curves.items():
-        s, y = _np(scores), _np(target)
-        fpr, tpr, _ = roc_curve(y, s)
-        ax.plot(fpr, tpr, label=f"{label} (AUC {roc_auc_score(y, s):.3f})")
+    for label, curve in curves.items():
+        if isinstance(curve, Mapping):
+            fpr, tpr, auc = curve["fpr"], curve["tpr"], curve["auc"]
+        else:
+            s, y = _np(curve[0]), _np(curve[1])
+            (fpr, tpr, _), auc = roc_curve(y, s), roc_auc_score(y, s)
+        ax.plot(fpr, tpr, label=f"{label} (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
-    ax.legend(frameon=False, fontsize="small")
+    ax.legend(frameon=False, fontsize="small", loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -284,4 +310,33 @@ def metrics_vs(frame: pd.DataFrame, x: str, metrics: Sequence[str], *, hue: str 
     if hue:
         axes[-1].legend(frameon=False, fontsize="small")
     fig.tight_layout()
+def target_logit_curves(frames: Mapping[str, pd.DataFrame], *, ax=None, normalise: bool = True) -> Figure:
+    """Target logit against the angle θ_y for several margin heads (frames of
+    :func:`workbench.analysis.target_logit_curve`), divided by the scale when ``normalise`` so heads
+    with different scales share the axis; the dashed line is the margin-free cos θ."""
+    fig, ax = _axes(ax, figsize=(5, 3.5))
+    first = None
+    for name, frame in frames.items():
+        scale = frame["scale"].iloc[0] if normalise else 1.0
+        ax.plot(frame["angle"], frame["target_logit"] / scale, label=name)
+        first = (frame, scale) if first is None else first
+    if first is not None:
+        frame, scale = first
+        ax.plot(frame["angle"], frame["plain_logit"] / scale, "k--", lw=1, label="cos θ (no margin)")
+    ax.set_xlabel("angle θ_y to the class weight (degrees)")
+    ax.set_ylabel("target logit / s" if normalise else "target logit")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def metric_bars(table: pd.DataFrame, *, ax=None, title: str | None = None) -> Figure:
+    """Grouped bars of a metrics table (rows = losses, columns = metrics), e.g. retrieval results
+    averaged over seeds; error bars from a second table with the same shape in ``table.attrs["std"]``."""
+    fig, ax = _axes(ax, figsize=(1.2 + 0.9 * len(table), 3.2))
+    std = table.attrs.get("std")
+    table.plot.bar(ax=ax, yerr=std, rot=0, capsize=2, width=0.8)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, ncol=len(table.columns))
+    if title:
+        ax.set_title(title)
     return fig

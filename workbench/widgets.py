@@ -240,6 +240,58 @@ class PenaltyExplorer:
         plt.close(fig)
         self.label.value = (f"entropy of the penalty: <b>{self.entropy:.3f}</b> nats "
                             f"(uniform over {len(self.negatives)} negatives: {np.log(len(self.negatives)):.3f})")
+# --- margin heads (issue 5) ------------------------------------------------------------------------------
+
+MARGIN_HEADS = ("normface", "sphereface", "cosface", "arcface", "elasticface_arc", "elasticface_cos")
+
+
+def margin_figure(params: dict[str, dict], angles=None) -> Figure:
+    """Target logit against the angle for each head in ``params`` (``{name: constructor kwargs}``)."""
+    angles = np.linspace(0, 180, 181) if angles is None else angles
+    frames = {}
+    for name, kwargs in params.items():
+        head = losses.get(name, num_classes=2, embedding_dim=2, **kwargs)
+        frames[name] = analysis.target_logit_curve(head, angles)
+    return viz.target_logit_curves(frames, normalise=False)
+
+
+class MarginExplorer:
+    """Pick a margin head, move its ``scale`` and ``margin``, watch the target logit against the angle
+    (next to the margin-free s·cos θ). Set ``.sliders[...].value`` from Python to drive it headless.
+
+    >>> explorer = MarginExplorer("arcface")
+    >>> explorer.sliders["margin"].value = 0.3
+    """
+
+    def __init__(self, name: str = "arcface"):
+        if name not in MARGIN_HEADS:
+            raise ValueError(f"name must be one of {MARGIN_HEADS}, got {name!r}")
+        self.dropdown = W.Dropdown(options=MARGIN_HEADS, value=name, description="head")
+        self.controls = W.VBox()
+        self.image = W.Image(format="png")
+        self.sliders: dict[str, W.Widget] = {}
+        self.widget = W.VBox([self.dropdown, self.controls, self.image])
+        self.dropdown.observe(lambda change: self._build(), names="value")
+        self._build()
+
+    @property
+    def params(self) -> dict:
+        return {k: s.value for k, s in self.sliders.items()}
+
+    def _build(self) -> None:
+        entry = losses.info(self.dropdown.value)
+        self.sliders = {k: param_slider(k, p) for k, p in entry.params.items() if k in ("scale", "margin")}
+        for slider in self.sliders.values():
+            slider.observe(lambda change: self.update(), names="value")
+        self.controls.children = list(self.sliders.values())
+        self.update()
+
+    def update(self) -> None:
+        figure = margin_figure({self.dropdown.value: self.params})
+        figure.set_dpi(72)
+        FigureCanvasAgg(figure).draw()
+        self.image.value = png_bytes(figure)
+        plt.close(figure)
 
     def _ipython_display_(self):
         display(self.widget)

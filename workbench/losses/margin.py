@@ -39,7 +39,10 @@ class MarginHead(nn.Module):
         if embeddings.shape[1] != self.embedding_dim:
             raise ValueError(f"embeddings must have shape [B, {self.embedding_dim}] (embedding_dim), "
                              f"got shape {tuple(embeddings.shape)}")
-        return F.normalize(embeddings, dim=1) @ F.normalize(self.weight.to(embeddings.dtype), dim=1).T
+        # Normalise after the product: dividing the [B, C] result by ‖x‖ is the same as normalising the
+        # [B, D] embeddings first, and cheaper forward and backward when C < D.
+        raw = embeddings @ F.normalize(self.weight.to(embeddings.dtype), dim=1).T
+        return raw / embeddings.norm(dim=1, keepdim=True).clamp(min=1e-12)
 
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
         """Margin-adjusted cosines (before the scale); identity for heads without a margin."""
@@ -92,3 +95,306 @@ class NormFace(MarginHead):
         super().__init__(num_classes, embedding_dim, scale, reduction)
         if learn_scale:
             self.scale = nn.Parameter(torch.tensor(float(scale)))
+
+
+# --- SphereFace, CosFace, ArcFace, ElasticFace, UNPG -------------------------------------------------
+
+def cos_margin(cosine: Tensor, labels: Tensor, margin: float | Tensor) -> Tensor:
+    """CosFace's additive cosine margin: ``cos θ_y - m`` on the target column (m may be per sample [B, 1])."""
+    index = labels[:, None]
+    return cosine.scatter(1, index, cosine.gather(1, index) - margin)
+
+
+def arc_margin(cosine: Tensor, labels: Tensor, margin: float | Tensor, easy_margin: bool = False) -> Tensor:
+    r"""ArcFace's additive angular margin on the target column, as insightface computes it.
+
+    :math:`\cos(\theta+m) = \cos\theta\cos m - \sin\theta\sin m` (no acos, so no infinite slope at
+    cos = ±1). Where θ + m would pass π (cos θ <= cos(π - m)) the target becomes
+    :math:`\cos\theta - m\sin m`, which keeps it decreasing in θ; ``easy_margin=True`` instead applies
+    the margin only where cos θ > 0. ``margin`` may be a per-sample column [B, 1] (ElasticFace).
+    """
+    trig = torch if isinstance(margin, Tensor) else math  # per-sample margins, or plain floats (faster)
+    cos_m, sin_m = trig.cos(margin), trig.sin(margin)
+    target = cosine.gather(1, labels[:, None])
+    sine = (1 - target * target).clamp(min=1e-12).sqrt()
+    shifted = target * cos_m - sine * sin_m
+    if easy_margin:
+        shifted = torch.where(target > 0, shifted, target)
+    else:
+        shifted = torch.where(target > -cos_m, shifted, target - margin * sin_m)  # cos(π - m) = -cos m
+    return cosine.scatter(1, labels[:, None], shifted)
+
+
+def sphereface_psi(cosine: Tensor, margin: int) -> Tensor:
+    r""":math:`\psi(\theta) = (-1)^k\cos(m\theta) - 2k` for :math:`\theta\in[k\pi/m, (k+1)\pi/m]`: SphereFace's
+    monotone extension of cos(mθ) over [0, π]. cos(mθ) is the Chebyshev polynomial T_m(cos θ), exact
+    and differentiable; only the branch k uses the angle."""
+    with torch.no_grad():
+        k = torch.floor(margin * torch.acos(cosine.clamp(-1, 1)) / math.pi).clamp_(max=margin - 1)
+    prev, cur = torch.ones_like(cosine), cosine
+    for _ in range(margin - 1):
+        prev, cur = cur, 2 * cosine * cur - prev
+    return torch.where(k.remainder(2) == 0, cur, -cur) - 2 * k
+
+
+@register(
+    "sphereface", family="margin", kind="margin",
+    paper=Paper("SphereFace: Deep Hypersphere Embedding for Face Recognition", 2017,
+                "Liu, Wen, Yu, Li, Raj, Song"),
+    formula=r"\ell = -\log\frac{e^{\lVert x\rVert\psi(\theta_y)}}{e^{\lVert x\rVert\psi(\theta_y)}"
+            r" + \sum_{j\neq y} e^{\lVert x\rVert\cos\theta_j}},\; \psi(\theta) = (-1)^k\cos(m\theta) - 2k",
+    params={"margin": Param(4, 1, 6, "m: multiplicative angular margin (integer)"),
+            "lam": Param(0.0, 0.0, 10.0, "annealing λ: target (λ cos θ + ψ(θ))/(1 + λ); 0 = pure A-Softmax")},
+)
+class SphereFace(MarginHead):
+    r"""SphereFace / A-Softmax (Liu et al. 2017): multiplicative angular margin, feature norm kept.
+
+    Class weights are normalised but the embedding norm is not: logits are :math:`s\lVert x\rVert\cos\theta_j`
+    and the target one :math:`s\lVert x\rVert\,(\lambda\cos\theta_y + \psi(\theta_y))/(1+\lambda)`, with
+    :func:`sphereface_psi`. ``lam`` is the training-time annealing of the official recipe (it starts
+    near 1000 and decays to about 5; we leave the schedule to the user, default 0 = no annealing, as
+    pytorch-metric-learning's ``SphereFaceLoss(margin=4, scale=1)``, whose value this equals).
+    """
+
+    def __init__(self, num_classes: int, embedding_dim: int, margin: int = 4, scale: float = 1.0, lam: float = 0.0,
+                 reduction: str = "mean"):
+        super().__init__(num_classes, embedding_dim, scale, reduction)
+        if not (isinstance(margin, int) and margin >= 1):
+            raise ValueError(f"margin must be an int >= 1 (SphereFace's m), got {margin!r}")
+        if not (isinstance(lam, (int, float)) and lam >= 0):
+            raise ValueError(f"lam must be a number >= 0, got {lam!r}")
+        self.margin, self.lam = margin, float(lam)
+
+    def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
+        target = cosine.gather(1, labels[:, None])
+        psi = (self.lam * target + sphereface_psi(target, self.margin)) / (1 + self.lam)
+        return cosine.scatter(1, labels[:, None], psi)
+
+    def logits(self, embeddings: Tensor, labels: Tensor | None = None) -> Tensor:
+        return super().logits(embeddings, labels) * embeddings.norm(dim=1, keepdim=True)
+
+
+@register(
+    "cosface", family="margin", kind="margin",
+    paper=Paper("CosFace: Large Margin Cosine Loss for Deep Face Recognition", 2018,
+                "Wang, Wang, Zhou, Ji, Gong, Zhou, Li, Liu"),
+    formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m)}}{e^{s(\cos\theta_y - m)} + \sum_{j\neq y} e^{s\cos\theta_j}}",
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
+            "margin": Param(0.35, 0.0, 0.8, "m: subtracted from the target cosine")},
+)
+class CosFace(MarginHead):
+    r"""CosFace / LMCL (Wang et al. 2018): target logit :math:`s(\cos\theta_y - m)`, others :math:`s\cos\theta_j`.
+
+    Defaults s = 64, m = 0.35 (paper, pytorch-metric-learning's ``CosFaceLoss``; insightface uses 0.4).
+    """
+
+    def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.35,
+                 reduction: str = "mean"):
+        super().__init__(num_classes, embedding_dim, scale, reduction)
+        self.margin = _check_margin(margin)
+
+    def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
+        return cos_margin(cosine, labels, self.margin)
+
+
+def _check_margin(margin) -> float:
+    if not (isinstance(margin, (int, float)) and 0 <= margin < math.pi):
+        raise ValueError(f"margin must be a number in [0, pi), got {margin!r}")
+    return float(margin)
+
+
+@register(
+    "arcface", family="margin", kind="margin",
+    paper=Paper("ArcFace: Additive Angular Margin Loss for Deep Face Recognition", 2019,
+                "Deng, Guo, Xue, Zafeiriou"),
+    formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m)}}{e^{s\cos(\theta_y + m)} + \sum_{j\neq y} e^{s\cos\theta_j}}",
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
+            "margin": Param(0.5, 0.0, 0.8, "m: added to the target angle (radians)")},
+)
+class ArcFace(MarginHead):
+    r"""ArcFace (Deng et al. 2019): target logit :math:`s\cos(\theta_y + m)` (see :func:`arc_margin` for the
+    θ + m > π fallback and ``easy_margin``). Defaults s = 64, m = 0.5 rad (insightface).
+    pytorch-metric-learning's ``ArcFaceLoss`` takes the margin in degrees (28.6 = 0.5 rad).
+    """
+
+    def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,
+                 easy_margin: bool = False, reduction: str = "mean"):
+        super().__init__(num_classes, embedding_dim, scale, reduction)
+        self.margin, self.easy_margin = _check_margin(margin), bool(easy_margin)
+
+    def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
+        return arc_margin(cosine, labels, self.margin, self.easy_margin)
+
+
+def elastic_margins(cosine_target: Tensor, margin: float, sigma: float, plus: bool = False,
+                    legacy_gather: bool = False, generator: torch.Generator | None = None) -> Tensor:
+    """ElasticFace's per-sample margins ``m_i ~ N(m, σ²)``, shape [B, 1].
+
+    ``plus``: the margins are sorted and handed out by the target cosine so that harder samples (lower
+    cos θ_y) get larger margins. The official code sorts cos descending (``idx``) and the margins
+    ascending and then *gathers* ``margins[idx]``, which is the intended assignment only when ``idx``
+    is its own inverse; we scatter (``assigned[idx] = sorted margins``), the paper's intent.
+    ``legacy_gather=True`` reproduces the official code.
+    """
+    draws = torch.normal(margin, sigma, size=(cosine_target.shape[0], 1), generator=generator,
+                         dtype=cosine_target.dtype).to(cosine_target.device)
+    if not plus:
+        return draws
+    idx = cosine_target.detach().squeeze(1).argsort(descending=True)
+    ascending = draws.squeeze(1).sort().values
+    assigned = ascending[idx] if legacy_gather else torch.empty_like(ascending).scatter_(0, idx, ascending)
+    return assigned[:, None]
+
+
+class _ElasticFace(MarginHead):
+    """Random per-sample margins drawn in training mode; in eval mode the mean margin (deterministic)."""
+
+    def __init__(self, num_classes, embedding_dim, scale, margin, sigma, plus, legacy_gather, generator, reduction):
+        super().__init__(num_classes, embedding_dim, scale, reduction)
+        self.margin = _check_margin(margin)
+        if not (isinstance(sigma, (int, float)) and sigma >= 0):
+            raise ValueError(f"sigma must be a number >= 0, got {sigma!r}")
+        self.sigma, self.plus, self.legacy_gather = float(sigma), bool(plus), bool(legacy_gather)
+        self.generator = generator
+
+    def margins(self, cosine: Tensor, labels: Tensor) -> Tensor | float:
+        if not self.training:
+            return self.margin
+        return elastic_margins(cosine.gather(1, labels[:, None]), self.margin, self.sigma, self.plus,
+                               self.legacy_gather, self.generator)
+
+
+ELASTIC_DOC = {"sigma": Param(0.05, 0.0, 0.2, "σ: spread of the per-sample margins N(m, σ²)")}
+
+
+@register(
+    "elasticface_arc", family="margin", kind="margin",
+    paper=Paper("ElasticFace: Elastic Margin Loss for Deep Face Recognition", 2022,
+                "Boutros, Damer, Kirchbuchner, Kuijper"),
+    formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m_i)}}{e^{s\cos(\theta_y + m_i)}"
+            r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
+            r"\; m_i\sim\mathcal N(m, \sigma^2)",
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
+            "margin": Param(0.5, 0.0, 0.8, "m: mean angular margin (radians)"), **ELASTIC_DOC},
+)
+class ElasticFaceArc(_ElasticFace):
+    r"""ElasticFace-Arc (Boutros et al. 2022): ArcFace with a margin drawn per sample and step,
+    :math:`m_i\sim\mathcal N(m, \sigma^2)`. Defaults s = 64, m = 0.5, σ = 0.05 (official config; the
+    "+" variant, ``plus=True``, uses σ = 0.0175 there; see :func:`elastic_margins` for how we resolved
+    the official code's sorting). The margin is applied with :func:`arc_margin` (insightface identity
+    and θ + m > π fallback; the official code uses clamp + acos without fallback), so σ = 0 gives
+    exactly :class:`ArcFace`. Margins are random only in training mode; ``.eval()`` uses m. Pass a
+    ``generator`` for reproducible draws.
+    """
+
+    def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,
+                 sigma: float = 0.05, plus: bool = False, legacy_gather: bool = False,
+                 generator: torch.Generator | None = None, reduction: str = "mean"):
+        super().__init__(num_classes, embedding_dim, scale, margin, sigma, plus, legacy_gather, generator, reduction)
+
+    def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
+        return arc_margin(cosine, labels, self.margins(cosine, labels))
+
+
+@register(
+    "elasticface_cos", family="margin", kind="margin",
+    paper=Paper("ElasticFace: Elastic Margin Loss for Deep Face Recognition", 2022,
+                "Boutros, Damer, Kirchbuchner, Kuijper"),
+    formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m_i)}}{e^{s(\cos\theta_y - m_i)}"
+            r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
+            r"\; m_i\sim\mathcal N(m, \sigma^2)",
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
+            "margin": Param(0.35, 0.0, 0.8, "m: mean cosine margin"), **ELASTIC_DOC},
+)
+class ElasticFaceCos(_ElasticFace):
+    r"""ElasticFace-Cos (Boutros et al. 2022): CosFace with :math:`m_i\sim\mathcal N(m, \sigma^2)` per sample.
+    Defaults s = 64, m = 0.35, σ = 0.05 (official config; "+" uses σ = 0.02). σ = 0 gives exactly
+    :class:`CosFace`. See :class:`ElasticFaceArc` for ``plus``, ``legacy_gather``, eval mode and ``generator``.
+    """
+
+    def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.35,
+                 sigma: float = 0.05, plus: bool = False, legacy_gather: bool = False,
+                 generator: torch.Generator | None = None, reduction: str = "mean"):
+        super().__init__(num_classes, embedding_dim, scale, margin, sigma, plus, legacy_gather, generator, reduction)
+
+    def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
+        return cos_margin(cosine, labels, self.margins(cosine, labels))
+
+
+def box_whisker_filter(values: Tensor, wisk: float) -> Tensor:
+    """The values inside ``[Q1 - wisk·IQR, Q3 + wisk·IQR]`` with UNPG's quartiles
+    ``Q1 = sorted[int(0.25 L)]``, ``Q3 = sorted[int(0.75 L)]`` (no interpolation)."""
+    if values.numel() == 0:
+        return values
+    ordered = values.sort().values
+    n = len(ordered)
+    q1, q3 = ordered[int(0.25 * n)].detach(), ordered[int(0.75 * n)].detach()
+    spread = wisk * (q3 - q1)
+    return values[(values >= q1 - spread) & (values <= q3 + spread)]
+
+
+def batch_negative_similarities(embeddings: Tensor, labels: Tensor) -> Tensor:
+    """Cosines of the batch's different-label pairs i < j (UNPG's metric-loss negatives), with gradient."""
+    z = F.normalize(embeddings, dim=1)
+    keep = (labels[:, None] != labels[None, :]).triu_(1)
+    return (z @ z.T)[keep]  # row-major order of (i, j), i < j
+
+
+@register(
+    "unpg", family="margin", kind="margin",
+    paper=Paper("Unified Negative Pair Generation toward Well-discriminative Feature Space for Face Recognition",
+                2022, "Jung, Son, Lee, Ko, Lee, Jang"),
+    formula=r"\ell = -\log\frac{e^{s\,\phi(\theta_y)}}{e^{s\,\phi(\theta_y)} + \sum_{j\neq y}e^{s\cos\theta_j}"
+            r" + \sum_{k\in\mathcal N'} e^{s\,\hat z_a^\top\hat z_b}}",
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
+            "margin": Param(0.5, 0.0, 0.8, "m of the underlying ArcFace/CosFace head"),
+            "wisk": Param(1.5, 0.0, 5.0, "box-and-whisker width: negatives beyond Q1/Q3 ± wisk·IQR are dropped")},
+)
+class UNPG(MarginHead):
+    r"""UNPG (Jung et al. 2022): a margin head whose softmax also sees the batch's negative pairs.
+
+    1. The head's margin-adjusted cosines (``head="arcface"`` or ``"cosface"``, unscaled).
+    2. The cosines of every different-label pair i < j of the batch (:func:`batch_negative_similarities`,
+       not detached), filtered by :func:`box_whisker_filter` with ``wisk`` (noise removal).
+    3. The K kept values are appended as K extra columns to every row, never a target:
+       :math:`CE(s\,[\cos' \,\Vert\, s_n'], y)`. Adding negatives never lowers the loss.
+
+    A batch with a single class has no negative pair and gives the plain head's loss (the official
+    code crashes there). ``.logits(x, labels)`` returns the [B, C + K] logits; ``.logits(x)`` the
+    plain [B, C] ones used to predict. Defaults: ArcFace s = 64, m = 0.5, wisk = 1.5 (the official
+    head.zoo.yaml; the official CosFace config uses m = 0.5 too).
+    """
+
+    def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,
+                 wisk: float = 1.5, head: str = "arcface", reduction: str = "mean"):
+        super().__init__(num_classes, embedding_dim, scale, reduction)
+        if head not in ("arcface", "cosface"):
+            raise ValueError(f"head must be 'arcface' or 'cosface', got {head!r}")
+        if not (isinstance(wisk, (int, float)) and wisk >= 0):
+            raise ValueError(f"wisk must be a number >= 0, got {wisk!r}")
+        self.margin, self.wisk, self.head = _check_margin(margin), float(wisk), head
+
+    def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
+        return (arc_margin if self.head == "arcface" else cos_margin)(cosine, labels, self.margin)
+
+    def _negative_logits(self, embeddings: Tensor, labels: Tensor, dtype: torch.dtype) -> Tensor:
+        return self.scale * box_whisker_filter(batch_negative_similarities(embeddings, labels), self.wisk).to(dtype)
+
+    def logits(self, embeddings: Tensor, labels: Tensor | None = None) -> Tensor:
+        plain = super().logits(embeddings, labels)
+        if labels is None:
+            return plain
+        extra = self._negative_logits(embeddings, labels, plain.dtype)
+        return torch.cat([plain, extra[None, :].expand(len(plain), -1)], dim=1)
+
+    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        """Cross-entropy on :meth:`logits`, computed without the [B, K] block: the K appended columns are the
+        same in every row, so they enter each row's softmax denominator as one column holding their
+        logsumexp (O(K) instead of O(B·K); identical value and gradient)."""
+        if labels is None:
+            raise ValueError("labels must be a tensor of shape [B]; a margin head needs the targets")
+        plain = super().logits(embeddings, labels)
+        extra = self._negative_logits(embeddings, labels, plain.dtype)
+        if len(extra):
+            plain = torch.cat([plain, torch.logsumexp(extra, 0).expand(len(plain), 1)], dim=1)
+        return F.cross_entropy(plain, labels, reduction=self.reduction)
