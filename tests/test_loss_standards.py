@@ -7,6 +7,7 @@ from conftest import make_inputs
 from workbench import losses
 
 NAMES = ["cross_entropy", "normface", "contrastive", "ntxent"]
+NAMES += ["aem", "acmil", "aggregate_response"]  # mil
 
 
 def _grads_finite(value, tensor):
@@ -149,7 +150,7 @@ def test_reductions_agree(name):
         built[reduction] = losses.get(name, reduction=reduction, **extra).double()
     none = built["none"](x, target)
     assert torch.allclose(built["sum"](x, target), none.sum())
-    if name in ("cross_entropy", "normface"):
+    if losses.info(name).kind not in ("pairs", "views"):  # per-sample (or per-bag) losses
         assert none.shape == (len(x),)
         assert torch.allclose(built["mean"](x, target), none.mean())
     else:  # pair losses: "none" is the per-pair matrix
