@@ -117,7 +117,8 @@ def test_padding_changes_nothing_and_masked_instances_get_zero_attention(pooling
     X, mask = _batch()
     model = models.MILModel(6, pooling, seed=0).eval()
     out = model(X, mask)
-    more = model(torch.cat([X, 50 * torch.randn(5, 3, 6)], 1), torch.cat([mask, torch.zeros(5, 3, dtype=torch.bool)], 1))
+    more = model(torch.cat([X, 50 * torch.randn(5, 3, 6)], 1),
+                 torch.cat([mask, torch.zeros(5, 3, dtype=torch.bool)], 1))
     for b, n in enumerate(mask.sum(1).tolist()):
         alone = model(X[b, :n])
         assert torch.allclose(out.logits[b], alone.logits[0], atol=1e-5)
@@ -277,3 +278,11 @@ def test_localisation_auc_counts_within_bag_ranks():
 def test_bag_auc_matches_sklearn_and_handles_one_class():
     assert analysis.bag_auc(torch.tensor([0.1, 0.4, 0.35, 0.8]), torch.tensor([0, 0, 1, 1])) == 0.75
     assert math.isnan(analysis.bag_auc(torch.tensor([0.1, 0.2]), torch.tensor([1, 1])))
+
+
+def test_mil_unit_tests_table_has_a_row_per_pooling_test_and_seed():
+    frame = analysis.mil_unit_tests(["instance", "mean"], ["single_concept"], seeds=(0,), n_train=40, n_test=40,
+                                    epochs=8, verbose=False)
+    assert list(frame["pooling"]) == ["instance", "mean"] and (frame["passed"] == (frame["test_auc"] >= 0.6)).all()
+    mean = frame.set_index("pooling").loc["mean"]
+    assert mean["train_auc"] > 0.9 and mean["test_auc"] < 0.5  # mean pooling learns "poison => negative"
