@@ -224,7 +224,7 @@ def test_fit_bags_is_deterministic_and_learns_digit_bags():
     a, b = run(), run()
     assert a.equals(b)
     assert a["test_auc"].iloc[-1] > 0.8 and a["loss"].iloc[-1] < a["loss"].iloc[0]
-    assert {"test_loc_auc", "test_entropy", "test_top1_mass"} <= set(a.frame.columns)
+    assert {"test_loc_auc", "test_entropy", "test_top1_mass", "test_diversity"} <= set(a.frame.columns)
 
 
 def test_fit_bags_regression_from_aggregate_responses():

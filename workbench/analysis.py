@@ -246,7 +246,8 @@ def mil_metrics(model: nn.Module, data, split: str = "test") -> dict[str, float]
 
     Classification: ``{split}_auc`` (bag ROC AUC), ``{split}_loc_auc`` (localisation AUC of the instance
     scores), and for attention models ``{split}_entropy`` (mean normalised attention entropy) and
-    ``{split}_top1_mass``. Regression: ``{split}_bag_mse`` and ``{split}_instance_mse`` (against the hidden
+    ``{split}_top1_mass``, and for multiple branches ``{split}_diversity`` (ACMIL's mean pairwise cosine
+    between branch attention maps). Regression: ``{split}_bag_mse`` and ``{split}_instance_mse`` (against the hidden
     instance responses).
     """
     from .train import predict_bags
@@ -262,6 +263,10 @@ def mil_metrics(model: nn.Module, data, split: str = "test") -> dict[str, float]
     if out.attention_logits is not None:
         row[f"{split}_entropy"] = float(attention_entropy(out.attention_logits, mask).nanmean())
         row[f"{split}_top1_mass"] = float(top_k_attention_mass(out.attention_logits, mask, 1).mean())
+    if out.branch_logits is not None:
+        from .losses.mil import branch_diversity
+
+        row[f"{split}_diversity"] = float(branch_diversity(out.attention_logits, mask))
     return row
 
 

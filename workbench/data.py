@@ -621,17 +621,13 @@ def pad_bags(bags, instance_labels=None):
     sizes = [int(b.shape[0]) for b in bags]
     if min(sizes) < 1:
         raise ValueError(f"every bag needs at least one instance, got sizes {sizes}")
-    n_max = max(sizes)
-    X = bags[0].new_zeros((len(bags), n_max, *bags[0].shape[1:]))
-    mask = torch.zeros(len(bags), n_max, dtype=torch.bool)
-    for i, bag in enumerate(bags):
-        X[i, : sizes[i]] = bag
-        mask[i, : sizes[i]] = True
+    from torch.nn.utils.rnn import pad_sequence  # one C++ copy instead of a Python loop over bags
+
+    X = pad_sequence(list(bags), batch_first=True)
+    mask = torch.arange(X.shape[1])[None, :] < torch.tensor(sizes)[:, None]
     if instance_labels is None:
         return X, mask, None
-    labels = instance_labels[0].new_zeros((len(bags), n_max))
-    for i, lab in enumerate(instance_labels):
-        labels[i, : sizes[i]] = lab
+    labels = pad_sequence(list(instance_labels), batch_first=True)
     return X, mask, labels
 
 
