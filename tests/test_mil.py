@@ -286,3 +286,18 @@ def test_mil_unit_tests_table_has_a_row_per_pooling_test_and_seed():
     assert list(frame["pooling"]) == ["instance", "mean"] and (frame["passed"] == (frame["test_auc"] >= 0.6)).all()
     mean = frame.set_index("pooling").loc["mean"]
     assert mean["train_auc"] > 0.9 and mean["test_auc"] < 0.5  # mean pooling learns "poison => negative"
+
+
+@pytest.mark.parametrize("pooling", ["attention", "gated", "mean", "instance"])
+def test_model_gradcheck_float64_with_padding(pooling):
+    X, mask = _batch(n_bags=3, dim=4)
+    model = models.MILModel(4, pooling, embedding_dim=3, hidden=(5,), attention_dim=4, seed=0).double().eval()
+    X = X.double().requires_grad_()
+    assert torch.autograd.gradcheck(lambda x: model(x, mask).logits, (X,), eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("pooling", models.MIL_POOLINGS)
+def test_model_is_finite_on_huge_inputs(pooling):
+    X, mask = _batch()
+    out = models.MILModel(6, pooling, seed=0)(1e4 * X, mask)
+    assert torch.isfinite(out.logits).all() and torch.isfinite(out.instance_scores[mask]).all()

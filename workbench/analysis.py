@@ -278,6 +278,7 @@ def mil_unit_tests(poolings: Sequence[str] | None = None, tests: Sequence[str] |
     score the bag ROC AUC on its test bags, which break the shortcut a model that violates the MIL
     assumption would learn.
 
+    Every pooling gets the same small encoder (32 hidden units, 16-dimensional embedding) and budget.
     Returns one row per (pooling, test, seed) with ``train_auc``, ``test_auc`` and ``passed``
     (``test_auc >= pass_auc``; our threshold: the paper's criterion was not checked against its code).
     A test AUC far BELOW 0.5 means the model learned the forbidden rule (poison => negative, many copies

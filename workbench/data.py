@@ -609,6 +609,9 @@ def load(name: str, **kwargs) -> Dataset:
 # --------------------------------------------------------------------------------------------------
 
 
+__all__ += ["Bags", "MIL_UNIT_TESTS", "aggregate_bags", "digit_bags", "mil_unit_test", "pad_bags"]
+
+
 def pad_bags(bags, instance_labels=None):
     """Stack bags of different sizes into one padded batch.
 

@@ -42,9 +42,9 @@ def attention_inputs(attention_logits: Tensor, mask: Tensor | None) -> tuple[Ten
     Returns ``(logits, mask, batched)``; ``batched`` is False for ``[N]`` and ``[K, N]`` inputs (one bag).
     An instance counts as real when ``mask`` says so and its logit is not ``-inf``.
     """
-    if not isinstance(attention_logits, Tensor) or attention_logits.dim() not in (1, 2, 3):
-        check_float_tensor(attention_logits, "attention_logits", 2, "[N], [K, N] or [B, K, N]")
-    check_float_tensor(attention_logits, "attention_logits", attention_logits.dim(), "[N], [K, N] or [B, K, N]")
+    ndim = attention_logits.dim() if isinstance(attention_logits, Tensor) else 0
+    check_float_tensor(attention_logits, "attention_logits", ndim if ndim in (1, 2, 3) else -1,
+                       "[N], [K, N] or [B, K, N]")
     if attention_logits.shape[-1] == 0:
         raise ValueError("attention_logits must have at least one instance (N >= 1), got N = 0")
     if torch.isposinf(attention_logits).any():
@@ -204,8 +204,9 @@ class ACMIL(nn.Module):
         if (branch_logits is None) != (target is None):
             raise ValueError("branch_logits and target go together: pass both or neither")
         if branch_logits is not None:
-            check_float_tensor(branch_logits, "branch_logits", branch_logits.dim(), "[B, K] or [B, K, C]")
-            if branch_logits.dim() >= 2 and branch_logits.shape[1] > 1:
+            ndim = branch_logits.dim() if isinstance(branch_logits, Tensor) else 0
+            check_float_tensor(branch_logits, "branch_logits", ndim if ndim in (2, 3) else -1, "[B, K] or [B, K, C]")
+            if branch_logits.shape[1] > 1:
                 value = value + _branch_loss(branch_logits, target)
         return value
 
