@@ -202,9 +202,10 @@ def unit_test_table(results: pd.DataFrame, *, ax=None, title: str | None = None)
     auc = results.pivot_table(index="pooling", columns="test", values="test_auc", aggfunc="mean")
     passed = results.pivot_table(index="pooling", columns="test", values="passed", aggfunc="all")
     labels = auc.round(2).astype(str) + np.where(passed.loc[auc.index, auc.columns], "\nPASS", "\nFAIL")
-    fig, ax = _axes(ax, figsize=(5.5, 3.6))
+    fig, ax = _axes(ax, figsize=(6.5, 3.6))
     sns.heatmap(auc, annot=labels.values, fmt="", cmap="RdYlGn", vmin=0, vmax=1, cbar_kws={"label": "test AUC"},
                 ax=ax)
     ax.set(xlabel="", ylabel="", title=title or "MIL algorithmic unit tests (test-set bag AUC)")
+    ax.tick_params(axis="x", rotation=0)
     fig.tight_layout()
     return fig
