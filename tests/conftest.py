@@ -37,6 +37,13 @@ def make_inputs(name: str, *, batch: int = 6, classes: int = 3, dim: int = 4, dt
     if kind == "crossmodal":  # x and y: two modalities, row i of x pairs with row i of y
         return losses.get(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype),
                                   scale * torch.randn(batch, dim, generator=g, dtype=dtype))
+    if kind == "attention":  # a padded batch of 3 bags, 2 branches, up to `dim + 1` instances; mask as 2nd arg
+        mask = torch.ones(3, dim + 1, dtype=torch.bool)
+        mask[1, 3:], mask[2, 1:] = False, False  # bag 1 has 3 instances, bag 2 only one
+        return losses.get(name), (scale * torch.randn(3, 2, dim + 1, generator=g, dtype=dtype), mask)
+    if kind == "aggregate":  # instance predictions [B, N] and one aggregate response per bag
+        return losses.get(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype),
+                                  torch.randn(batch, generator=g, dtype=dtype))
     raise NotImplementedError(kind)
 
 

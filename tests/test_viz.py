@@ -67,6 +67,13 @@ CALLS.update({  # classification and imbalanced-binary experiments (issue 3)
     "histograms": lambda: viz.histograms({"a": torch.randn(50), "b": torch.randn(50) + 1}),
     "grouped_bars": lambda: viz.grouped_bars(pd.DataFrame({"ce": [1.0, 2.0], "z": [1.0, 1.0]}, index=["x", "5x"])),
 })
+CALLS.update({  # mil
+    "bag_attention": lambda: viz.bag_attention(torch.rand(5, 64), torch.softmax(torch.randn(5), 0),
+                                               key=torch.tensor([0, 1, 0, 0, 0])),
+    "unit_test_table": lambda: viz.unit_test_table(pd.DataFrame(
+        {"pooling": ["max", "max", "mean", "mean"], "test": ["a", "b", "a", "b"], "seed": 0,
+         "test_auc": [0.9, 0.2, 0.5, 0.7], "passed": [True, False, False, True]})),
+})
 
 
 def test_every_figure_function_is_exercised():
@@ -287,3 +294,25 @@ def test_embedding_scatter_rejects_1d_and_colours_many_classes():
     fig = viz.embedding_scatter(torch.randn(40, 2), torch.arange(40) % 15)
     scatter = fig.axes[0].collections[0]
     assert scatter.get_cmap().name == "tab20" and scatter.norm.vmax == 19
+
+
+# --- mil ---------------------------------------------------------------------------------------------
+
+
+def test_bag_attention_draws_every_instance_with_its_weight():
+    a = torch.tensor([0.1, 0.6, 0.3])
+    fig = viz.bag_attention(torch.rand(3, 64), a, key=torch.tensor([0, 1, 0]))
+    assert len(fig.axes) == 6
+    heights = [ax.patches[0].get_height() for ax in fig.axes[3:]]
+    np.testing.assert_allclose(heights, a.numpy(), rtol=1e-6)
+    assert fig.axes[1].spines["top"].get_edgecolor()[:3] != fig.axes[0].spines["top"].get_edgecolor()[:3]
+    with pytest.raises(ValueError, match="one weight per image"):
+        viz.bag_attention(torch.rand(3, 64), torch.ones(2))
+
+
+def test_unit_test_table_annotates_auc_and_verdict():
+    frame = pd.DataFrame({"pooling": ["max", "max"], "test": ["a", "a"], "seed": [0, 1],
+                          "test_auc": [0.9, 0.5], "passed": [True, False]})
+    fig = viz.unit_test_table(frame)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["0.7\nFAIL"]  # mean AUC over seeds; PASS only when every seed passed

@@ -27,6 +27,8 @@ __all__ = [
 ]
 __all__ += ["topk_accuracy", "binary_metrics", "outputs_on_test", "compare_losses", "summarise", "amplifier_curve",
             "zscore_curve", "invariance_table"]
+__all__ += ["attention_entropy", "top_k_attention_mass", "bag_auc", "localisation_auc", "mil_metrics",
+            "mil_unit_tests"]
 
 
 def accuracy(logits_or_pred: Tensor, target: Tensor) -> float:
@@ -591,3 +593,131 @@ def target_logit_curve(head: nn.Module, angles_deg: Sequence[float] | np.ndarray
     scale = float(head.scale)
     return pd.DataFrame({"angle": np.asarray(angles_deg, dtype=np.float64), "target_logit": scale * adjusted.numpy(),
                          "plain_logit": scale * cosine[:, 0].numpy(), "scale": scale})
+# --- multiple-instance learning: attention entropy and localisation ----------------------------------
+
+
+def attention_entropy(attention_logits: Tensor, mask: Tensor | None = None, *, normalize: bool = True) -> Tensor:
+    r"""Entropy of the attention over each bag, ``[B]`` (mean over branches; one value for an unbatched input).
+
+    .. math:: \tilde H = -\frac{1}{\log n_b}\sum_{i=1}^{n_b} a_i \log a_i \in [0, 1]
+
+    Normalised by the log of the bag size so that bags of different sizes compare: 1 = uniform attention,
+    0 = all attention on one instance. A one-instance bag has no entropy to normalise (NaN when
+    ``normalize``). Takes the logits a model returns (``[N]``, ``[K, N]`` or ``[B, K, N]``, ``-inf`` or
+    ``mask`` on padding).
+    """
+    from .losses.mil import attention_inputs, negative_entropy
+
+    logits, real, batched = attention_inputs(attention_logits.detach(), mask)
+    H = -negative_entropy(logits, real)  # [B, K]
+    if normalize:
+        H = H / real.sum(-1).to(H.dtype).log()
+    H = H.mean(-1)
+    return H if batched else H[0]
+
+
+def top_k_attention_mass(attention_logits: Tensor, mask: Tensor | None = None, k: int = 1) -> Tensor:
+    """Share of the attention on each bag's ``k`` most attended instances, ``[B]`` (mean over branches):
+    near 1 when attention has collapsed onto k instances, k / n for uniform attention."""
+    from .losses.mil import attention_inputs, masked_log_softmax
+
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    logits, real, batched = attention_inputs(attention_logits.detach(), mask)
+    a = masked_log_softmax(logits, real).exp()
+    mass = a.topk(min(k, a.shape[-1]), dim=-1).values.sum(-1).mean(-1)
+    return mass if batched else mass[0]
+
+
+def bag_auc(scores: Tensor, labels: Tensor) -> float:
+    """ROC AUC of bag scores (logits or probabilities) against bag labels in {0, 1}; NaN with one class."""
+    from sklearn.metrics import roc_auc_score
+
+    y = labels.detach().cpu().numpy()
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    return float(roc_auc_score(y, scores.detach().cpu().double().numpy()))
+
+
+def localisation_auc(instance_scores: Tensor, instance_labels: Tensor, mask: Tensor | None = None) -> float:
+    """How well instance scores (attention weights, instance logits) find the key instances: the ROC AUC
+    of the scores against the true instance labels WITHIN each bag, averaged over the bags that hold both
+    key and other instances (attention is a softmax per bag, so only within-bag ranks mean anything).
+
+    AUC of one bag = P(score of a key instance > score of another) + P(tie) / 2. NaN if no bag qualifies.
+    """
+    s, y = instance_scores.detach().double(), instance_labels.detach()
+    if s.dim() == 1:
+        s, y = s[None], y[None]
+        mask = None if mask is None else mask[None]
+    real = torch.ones_like(y, dtype=torch.bool) if mask is None else mask
+    pos, neg = (y == 1) & real, (y != 1) & real
+    pairs = pos[:, :, None] & neg[:, None, :]  # [B, N, N]: (key i, other j)
+    diff = s[:, :, None] - s[:, None, :]
+    wins = torch.where(pairs, (diff > 0).double() + 0.5 * (diff == 0).double(), 0.0).sum((1, 2))
+    n_pairs = pairs.sum((1, 2))
+    ok = n_pairs > 0
+    return float((wins[ok] / n_pairs[ok]).mean()) if ok.any() else float("nan")
+
+
+def mil_metrics(model: nn.Module, data, split: str = "test") -> dict[str, float]:
+    """Per-epoch measurements for :func:`workbench.train.fit_bags` on ``split``.
+
+    Classification: ``{split}_auc`` (bag ROC AUC), ``{split}_loc_auc`` (localisation AUC of the instance
+    scores), and for attention models ``{split}_entropy`` (mean normalised attention entropy) and
+    ``{split}_top1_mass``, and for multiple branches ``{split}_diversity`` (ACMIL's mean pairwise cosine
+    between branch attention maps). Regression: ``{split}_bag_mse`` and ``{split}_instance_mse`` (against the hidden
+    instance responses).
+    """
+    from .train import predict_bags
+
+    _, mask, y, inst = data.padded(split)
+    out = predict_bags(model, data, split)
+    if isinstance(out, Tensor):  # instance predictions for aggregate responses
+        k = mask.sum(1)
+        return {f"{split}_bag_mse": float(((out.sum(1) / k - y) ** 2).mean()),
+                f"{split}_instance_mse": float(((out - inst)[mask] ** 2).mean())}
+    scores = out.logits if out.logits.dim() == 1 else out.logits.softmax(-1)[:, 1]
+    row = {f"{split}_auc": bag_auc(scores, y), f"{split}_loc_auc": localisation_auc(out.instance_scores, inst, mask)}
+    if out.attention_logits is not None:
+        row[f"{split}_entropy"] = float(attention_entropy(out.attention_logits, mask).nanmean())
+        row[f"{split}_top1_mass"] = float(top_k_attention_mass(out.attention_logits, mask, 1).mean())
+    if out.branch_logits is not None:
+        from .losses.mil import branch_diversity
+
+        row[f"{split}_diversity"] = float(branch_diversity(out.attention_logits, mask))
+    return row
+
+
+def mil_unit_tests(poolings: Sequence[str] | None = None, tests: Sequence[str] | None = None, *,
+                   seeds: Sequence[int] = (0,), n_train: int = 100, n_test: int = 100, dim: int = 16,
+                   epochs: int = 15, lr: float = 3e-3, batch_size: int = 10, pass_auc: float = 0.6,
+                   verbose: bool = True) -> pd.DataFrame:
+    """Raff & Holt's algorithmic unit tests: train every pooling on every test's (poisoned) train bags and
+    score the bag ROC AUC on its test bags, which break the shortcut a model that violates the MIL
+    assumption would learn.
+
+    Every pooling gets the same small encoder (32 hidden units, 16-dimensional embedding) and budget.
+    Returns one row per (pooling, test, seed) with ``train_auc``, ``test_auc`` and ``passed``
+    (``test_auc >= pass_auc``; our threshold: the paper's criterion was not checked against its code).
+    A test AUC far BELOW 0.5 means the model learned the forbidden rule (poison => negative, many copies
+    => positive); near 0.5 means it could not express the rule at all.
+    """
+    from tqdm.auto import tqdm
+
+    from .data import MIL_UNIT_TESTS, mil_unit_test
+    from .models import MIL_POOLINGS, MILModel
+    from .train import fit_bags
+
+    poolings, tests = list(poolings or MIL_POOLINGS), list(tests or MIL_UNIT_TESTS)
+    rows = []
+    jobs = [(t, s, p) for t in tests for s in seeds for p in poolings]
+    for test, seed, pooling in tqdm(jobs, desc="MIL unit tests", disable=not verbose):
+        bags = mil_unit_test(test, dim=dim, n_train=n_train, n_test=n_test, seed=seed)
+        model = MILModel(dim, pooling, embedding_dim=16, hidden=(32,), seed=seed)
+        fit_bags(model, bags, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, verbose=False)
+        train_auc = mil_metrics(model, bags, "train")["train_auc"]
+        test_auc = mil_metrics(model, bags, "test")["test_auc"]
+        rows.append({"pooling": pooling, "test": test, "seed": seed, "train_auc": train_auc, "test_auc": test_auc,
+                     "passed": test_auc >= pass_auc})
+    return pd.DataFrame(rows)

@@ -8,6 +8,7 @@ probe on the embeddings for losses that only shape an embedding.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -226,3 +227,98 @@ def _take_snapshots(snapshots: dict, model: nn.Module, data: Dataset, device, n_
         with torch.no_grad():
             flat = model(views.flatten(0, 1).to(device))  # what the loss sees (after any projection head)
         snapshots["views"].append(flat.view(len(x), n_views, -1).detach().cpu().clone())
+# --- multiple-instance learning: training on bags ----------------------------------------------------
+
+
+@torch.no_grad()
+def predict_bags(model: nn.Module, data, split: str = "test", device: str | torch.device = "cpu"):
+    """The model's output on every bag of ``split`` as one padded batch, in eval mode (no STKIM):
+    a :class:`workbench.models.MILOutput`, or ``[B, N]`` instance predictions for a regression model."""
+    model.eval()
+    X, mask, _, _ = data.padded(split)
+    X, mask = X.to(device), mask.to(device)
+    if data.y_train.is_floating_point():
+        return model(X.flatten(0, 1)).reshape(mask.shape).masked_fill(~mask, 0.0)
+    return model(X, mask)
+
+
+def _bag_step(model: nn.Module, loss: nn.Module | None, X: Tensor, mask: Tensor, y: Tensor,
+              generator: torch.Generator) -> Tensor:
+    """Loss of one padded batch of bags: the bag loss plus the attention loss (classification), or the
+    aggregate-response loss on the instance predictions (regression)."""
+    if y.is_floating_point():
+        return loss(model(X.flatten(0, 1)).reshape(mask.shape), y, mask)
+    out = model(X, mask, generator=generator)
+    if out.logits.dim() == 1:
+        value = torch.nn.functional.binary_cross_entropy_with_logits(out.logits, y.to(out.logits.dtype))
+    else:
+        value = torch.nn.functional.cross_entropy(out.logits, y)
+    if loss is not None:
+        if out.attention_logits is None:
+            raise ValueError(f"loss {getattr(loss, 'name', loss)!r} needs attention logits; "
+                             f"pooling {getattr(model, 'pooling', '?')!r} has none")
+        extra = {}
+        if out.branch_logits is not None and "branch_logits" in inspect.signature(loss.forward).parameters:
+            extra = {"branch_logits": out.branch_logits, "target": y}
+        value = value + loss(out.attention_logits, out.mask, **extra)
+    return value
+
+
+def fit_bags(model: nn.Module, data, *, loss: nn.Module | None = None, epochs: int = 20, lr: float = 1e-3,
+             batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0, padded: bool = True,
+             metrics: Callable | None = None, device: str | torch.device = "cpu", verbose: bool = True) -> History:
+    """Train a multiple-instance model with Adam on :class:`workbench.data.Bags`, ``batch_size`` bags a step.
+
+    Classification (integer bag labels): ``model`` is a :class:`workbench.models.MILModel`; the bag loss is
+    binary cross-entropy on its logits (cross-entropy for ``num_classes > 1``), plus ``loss`` when given:
+    an attention loss (``aem``, ``acmil``) called as ``loss(attention_logits, mask)``; ACMIL also gets the
+    branch logits and the labels. Regression from aggregate responses (float bag labels): ``model`` maps
+    instances ``[rows, F]`` to predictions and ``loss`` (kind ``aggregate``) compares them with the bag means.
+
+    ``padded=True`` runs each step's bags as one padded batch with a mask; ``padded=False`` loops bag by bag
+    and averages (the same loss and gradient, B times the Python overhead; kept for comparison).
+    ``metrics(model, data) -> dict`` is measured after every epoch (e.g. ``analysis.mil_metrics``); the
+    History always has the mean training ``loss``. The same ``seed`` (and a model built with a seed) gives
+    the same History.
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got epochs={epochs}, batch_size={batch_size}")
+    regression = data.y_train.is_floating_point()
+    if regression and getattr(loss, "kind", None) != "aggregate":
+        raise ValueError("bags with aggregate (float) responses need a loss of kind 'aggregate', "
+                         "e.g. losses.get('aggregate_response')")
+    if not regression and loss is not None and getattr(loss, "kind", None) != "attention":
+        raise ValueError(f"loss must be of kind 'attention' (aem, acmil) for bag classification, "
+                         f"got {getattr(loss, 'kind', type(loss).__name__)!r}")
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    params = list(dict.fromkeys([*model.parameters(), *(loss.parameters() if loss is not None else [])]))
+    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    rows = []
+    name = getattr(loss, "name", "bag loss") if loss is not None else "bag loss"
+    bar = tqdm(range(1, epochs + 1), desc=f"fit_bags {name}", disable=not verbose)
+    for epoch in bar:
+        model.train()
+        order = torch.randperm(data.n_train, generator=generator)
+        losses, sizes = [], []
+        for start in range(0, data.n_train, batch_size):
+            idx = order[start:start + batch_size]
+            X, mask, y, _ = data.padded("train", idx)
+            X, mask, y = X.to(device), mask.to(device), y.to(device)
+            if padded:
+                value = _bag_step(model, loss, X, mask, y, generator)
+            else:
+                value = torch.stack([_bag_step(model, loss, X[b:b + 1, :n], mask[b:b + 1, :n], y[b:b + 1], generator)
+                                     for b, n in enumerate(mask.sum(1).tolist())]).mean()
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            optimizer.step()
+            losses.append(float(value.detach()))
+            sizes.append(len(idx))
+        row = {"epoch": epoch, "loss": float(np.average(losses, weights=sizes))}
+        if metrics is not None:
+            row.update(metrics(model, data))
+        rows.append(row)
+        bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k != "epoch"})
+    return History(pd.DataFrame(rows).set_index("epoch"))

@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (registration side effects)
     ldr,
     margin,
     metric,
+    mil,
     multiview,
     pairs,
     reweighting,
@@ -35,6 +36,7 @@ from .contrastive import (
 from .crossmodal import CLIP, CWCL, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights
 from .ldr import ALDRKL, LDRKL, ldr_kl
 from .margin import MarginHead, NormFace, normface_scale_bound
+from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
 from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
 from .pairs import ContrastiveLoss, contrastive_from_similarity
 from .registry import FAMILIES, KINDS, LossInfo, Paper, Param, available, get, info, register
@@ -55,3 +57,4 @@ __all__ += [  # losses on logits and binary losses (issue 3)
     "BiasLoss", "BCE", "AnyLoss", "anyloss", "EnsLoss", "ensloss_derivatives", "AUCMargin", "MW",
     "pairwise_auc_surrogate", "LossReweighting", "loss_weights",
 ]
+__all__ += ["AEM", "aem", "ACMIL", "branch_diversity", "AggregateResponseLoss", "aggregate_response_loss"]

@@ -19,7 +19,8 @@ from typing import Any
 from torch import nn
 
 FAMILIES = ("classification", "binary", "margin", "pairs", "contrastive", "distill", "mil")
-KINDS = ("logits", "binary", "margin", "pairs", "views", "crossmodal", "distill", "attention")
+KINDS = ("logits", "binary", "margin", "pairs", "views", "crossmodal", "distill", "attention",
+         "aggregate")  # aggregate: (predictions[B, N], target[B], mask) for aggregate-response regression
 
 
 @dataclass(frozen=True)

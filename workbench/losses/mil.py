@@ -1,0 +1,296 @@
+"""Multiple-instance learning (family ``mil``).
+
+Kind ``attention``: regularisers on the attention logits of an attention-MIL model,
+``forward(attention_logits, mask=None)`` with ``attention_logits`` of shape ``[N]`` (one bag, one branch),
+``[K, N]`` (one bag, K branches) or ``[B, K, N]`` (a padded batch of B bags) and ``mask`` (bool, True =
+a real instance) of shape ``[N]`` or ``[B, N]``. Masked instances, and instances whose logit is ``-inf``,
+get zero attention and play no part in the loss.
+
+Kind ``aggregate``: squared losses for regression from aggregate responses (one mean response per bag),
+``forward(predictions[B, N], target[B], mask=None)``: the model predicts every instance, the label is the
+bag's mean.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._checks import check_float_tensor, check_in_range, check_reduction, reduce
+from .registry import Paper, Param, register
+
+# --------------------------------------------------------------------------------------------------
+# Shared input handling
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_mask(mask: Tensor, name: str, shape: tuple[int, ...], doc: str) -> Tensor:
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
+        got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
+        raise ValueError(f"{name} must be a bool tensor of shape {doc} (True = real instance), got {got}")
+    if tuple(mask.shape) != shape:
+        raise ValueError(f"{name} must have shape {doc} matching the instances, got shape {tuple(mask.shape)}")
+    if mask.numel() and not mask.any(-1).all():
+        raise ValueError(f"{name} leaves a bag without any instance; every bag needs at least one")
+    return mask
+
+
+def attention_inputs(attention_logits: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, bool]:
+    """Validate and bring attention logits to ``[B, K, N]`` with a ``[B, K, N]`` mask of real instances.
+
+    Returns ``(logits, mask, batched)``; ``batched`` is False for ``[N]`` and ``[K, N]`` inputs (one bag).
+    An instance counts as real when ``mask`` says so and its logit is not ``-inf``.
+    """
+    ndim = attention_logits.dim() if isinstance(attention_logits, Tensor) else 0
+    check_float_tensor(attention_logits, "attention_logits", ndim if ndim in (1, 2, 3) else -1,
+                       "[N], [K, N] or [B, K, N]")
+    if attention_logits.shape[-1] == 0:
+        raise ValueError("attention_logits must have at least one instance (N >= 1), got N = 0")
+    if torch.isposinf(attention_logits).any():
+        raise ValueError("attention_logits contains +inf")
+    batched = attention_logits.dim() == 3
+    logits = attention_logits if batched else attention_logits.reshape(1, -1, attention_logits.shape[-1])
+    B, _, N = logits.shape
+    real = torch.ones(B, N, dtype=torch.bool, device=logits.device)
+    if mask is not None:
+        shape, doc = ((B, N), f"[B, N] = [{B}, {N}]") if batched else ((N,), f"[N] = [{N}]")
+        real = _check_mask(mask, "mask", shape, doc).reshape(B, N)
+    real = real[:, None, :] & torch.isfinite(logits)
+    if not real.any(-1).all():
+        raise ValueError("attention_logits: a bag or branch has no finite logit on a real instance")
+    return logits, real, batched
+
+
+def masked_log_softmax(logits: Tensor, real: Tensor) -> Tensor:
+    """log-softmax over the last dim with masked entries at ``-inf`` (exp gives exactly 0 there)."""
+    return torch.log_softmax(logits.masked_fill(~real, float("-inf")), dim=-1)
+
+
+def negative_entropy(logits: Tensor, real: Tensor) -> Tensor:
+    r""":math:`\sum_i a_i \log a_i` over the real instances, per ``[..., N]`` row; finite gradients
+    (masked ``0 \cdot \log 0`` terms are dropped before the product, not after)."""
+    log_a = masked_log_softmax(logits, real)
+    return (log_a.exp() * log_a.masked_fill(~real, 0.0)).sum(-1)
+
+
+def _finish(per_bag: Tensor, batched: bool, reduction: str) -> Tensor:
+    if not batched and reduction == "none":
+        return per_bag[0]
+    return reduce(per_bag, reduction)
+
+
+# --------------------------------------------------------------------------------------------------
+# AEM
+# --------------------------------------------------------------------------------------------------
+
+
+def aem(attention_logits: Tensor, mask: Tensor | None = None, *, weight: float = 0.1,
+        reduction: str = "mean") -> Tensor:
+    r"""AEM's attention-entropy regulariser: ``weight`` times the negative attention entropy.
+
+    .. math::
+        \mathcal{L}_{\mathrm{AEM}} = \lambda \, \frac1K \sum_{k=1}^{K} \sum_{i=1}^{N} a_{ki} \log a_{ki},
+        \qquad a_k = \operatorname{softmax}(A_k)
+
+    added to the bag loss, so minimising it *maximises* the attention entropy and spreads the attention
+    over more instances (Zhang et al. 2024, official ``dazhangyu123/AEM`` ``main.py``: ``div_loss`` on the
+    pre-softmax logits, a plain sum for ABMIL, divided by the number of heads for multi-head attention;
+    here always the mean over the K branches, which is the same for K = 1). Uniform attention over N
+    instances gives the minimum :math:`-\lambda \log N`. ``reduction`` acts over bags.
+    """
+    weight = check_in_range(weight, "weight", 0.0, float("inf"))
+    check_reduction(reduction)
+    logits, real, batched = attention_inputs(attention_logits, mask)
+    return _finish(weight * negative_entropy(logits, real).mean(-1), batched, reduction)
+
+
+@register(
+    "aem", family="mil", kind="attention",
+    paper=Paper("AEM: Attention Entropy Maximization for Multiple Instance Learning based Whole Slide Image "
+                "Classification", 2024, "Zhang et al."),
+    formula=r"\mathcal{L} = \mathcal{L}_{\mathrm{bag}} + \lambda \sum_i a_i \log a_i,\;"
+            r"a = \mathrm{softmax}(A)",
+    params={"weight": Param(0.1, 0.0, 2.0, "lambda: how strongly attention entropy is rewarded "
+                                           "(official default 0 = plain ABMIL; README example 0.1)")},
+)
+class AEM(nn.Module):
+    """Module form of :func:`aem`; ``forward(attention_logits, mask=None)``."""
+
+    def __init__(self, weight: float = 0.1, reduction: str = "mean"):
+        super().__init__()
+        self.weight = check_in_range(weight, "weight", 0.0, float("inf"))
+        self.reduction = check_reduction(reduction)
+
+    def forward(self, attention_logits: Tensor, mask: Tensor | None = None) -> Tensor:
+        return aem(attention_logits, mask, weight=self.weight, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"weight={self.weight}"
+
+
+# --------------------------------------------------------------------------------------------------
+# ACMIL
+# --------------------------------------------------------------------------------------------------
+
+
+def branch_diversity(attention_logits: Tensor, mask: Tensor | None = None, *, reduction: str = "mean") -> Tensor:
+    r"""ACMIL's diversity term: the mean cosine similarity between the attention maps of the K branches.
+
+    .. math::
+        \mathcal{L}_{\mathrm{div}} = \frac{2}{K(K-1)} \sum_{i<j}
+        \frac{\langle a_i, a_j \rangle}{\lVert a_i\rVert \lVert a_j\rVert}, \qquad a_k = \operatorname{softmax}(A_k)
+
+    1 when all branches attend alike, 0 when they attend to disjoint instances; 0 for K = 1.
+    """
+    check_reduction(reduction)
+    logits, real, batched = attention_inputs(attention_logits, mask)
+    K = logits.shape[1]
+    if K < 2:
+        # Zero, but still a function of the logits, so that autograd sees a (zero) gradient.
+        return _finish(0.0 * logits.masked_fill(~real, 0.0).sum((1, 2)), batched, reduction)
+    a = F.normalize(masked_log_softmax(logits, real).exp(), dim=-1)
+    cos = a @ a.transpose(1, 2)  # [B, K, K]
+    i, j = torch.triu_indices(K, K, offset=1, device=logits.device)
+    return _finish(cos[:, i, j].mean(-1), batched, reduction)
+
+
+def _branch_loss(branch_logits: Tensor, target: Tensor) -> Tensor:
+    """Mean over bags and branches of the classification loss of every branch against the bag label:
+    binary cross-entropy for ``[B, K]`` logits and targets in {0, 1}, cross-entropy for ``[B, K, C]``."""
+    if branch_logits.dim() == 2:
+        if target.shape != branch_logits.shape[:1]:
+            raise ValueError(f"target must have shape [B] = [{branch_logits.shape[0]}], got {tuple(target.shape)}")
+        t = target.to(branch_logits.dtype)[:, None].expand_as(branch_logits)
+        return F.binary_cross_entropy_with_logits(branch_logits, t)
+    if branch_logits.dim() == 3:
+        if target.shape != branch_logits.shape[:1] or target.is_floating_point():
+            raise ValueError(f"target must hold integer labels of shape [B] = [{branch_logits.shape[0]}], "
+                             f"got {target.dtype} {tuple(target.shape)}")
+        K = branch_logits.shape[1]
+        return F.cross_entropy(branch_logits.flatten(0, 1), target.repeat_interleave(K))
+    raise ValueError(f"branch_logits must have shape [B, K] (binary) or [B, K, C], got {tuple(branch_logits.shape)}")
+
+
+@register(
+    "acmil", family="mil", kind="attention",
+    paper=Paper("Attention-Challenging Multiple Instance Learning for Whole Slide Image Classification", 2024,
+                "Zhang et al."),
+    formula=r"\mathcal{L} = \mathcal{L}_{\mathrm{slide}} + \frac1K\sum_k \mathcal{L}_{\mathrm{CE}}(\hat y_k, y)"
+            r" + \lambda \tfrac{2}{K(K-1)}\sum_{i<j}\cos(a_i, a_j)",
+    params={"weight": Param(1.0, 0.0, 5.0, "weight of the branch-diversity term (official: 1)")},
+)
+class ACMIL(nn.Module):
+    r"""ACMIL's losses on a multiple-branch attention model (Zhang et al., ECCV 2024).
+
+    ``forward(attention_logits, mask=None)`` gives ``weight`` times the branch-diversity term
+    (:func:`branch_diversity`). With ``branch_logits`` (``[B, K]`` binary or ``[B, K, C]``) and ``target``
+    it adds the per-branch classification loss :math:`\frac1K\sum_k \ell(\hat y_k, y)` (only when K > 1,
+    as in the official ``Step3_WSI_classification_ACMIL.py``). The slide (bag) loss on the model's pooled
+    prediction is the ordinary bag loss and stays outside, so ``bag loss + ACMIL(...)`` is the official
+    ``L_div + L_sub + L_slide`` with unit weights. Stochastic top-K instance masking (STKIM) lives in the
+    model (:class:`workbench.models.MILModel` with ``n_masked``/``mask_drop``), not in the loss.
+    ``reduction`` acts over bags on the diversity term; the branch loss is always a mean.
+    """
+
+    def __init__(self, weight: float = 1.0, reduction: str = "mean"):
+        super().__init__()
+        self.weight = check_in_range(weight, "weight", 0.0, float("inf"))
+        self.reduction = check_reduction(reduction)
+
+    def forward(self, attention_logits: Tensor, mask: Tensor | None = None, *, branch_logits: Tensor | None = None,
+                target: Tensor | None = None) -> Tensor:
+        value = self.weight * branch_diversity(attention_logits, mask, reduction=self.reduction)
+        if (branch_logits is None) != (target is None):
+            raise ValueError("branch_logits and target go together: pass both or neither")
+        if branch_logits is not None:
+            ndim = branch_logits.dim() if isinstance(branch_logits, Tensor) else 0
+            check_float_tensor(branch_logits, "branch_logits", ndim if ndim in (2, 3) else -1, "[B, K] or [B, K, C]")
+            if branch_logits.shape[1] > 1:
+                value = value + _branch_loss(branch_logits, target)
+        return value
+
+    def extra_repr(self) -> str:
+        return f"weight={self.weight}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Aggregate responses
+# --------------------------------------------------------------------------------------------------
+
+
+def _aggregate_inputs(predictions: Tensor, target: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    check_float_tensor(predictions, "predictions", 2, "[B, N]")
+    B, N = predictions.shape
+    check_float_tensor(target, "target", 1, f"[B] = [{B}]")
+    if target.shape[0] != B:
+        raise ValueError(f"target must have shape [B] = [{B}] (one aggregate response per bag), "
+                         f"got shape {tuple(target.shape)}")
+    real = torch.ones(B, N, dtype=torch.bool, device=predictions.device)
+    if mask is not None:
+        real = _check_mask(mask, "mask", (B, N), f"[B, N] = [{B}, {N}]")
+    if N == 0:
+        raise ValueError("predictions must have at least one instance per bag (N >= 1), got N = 0")
+    return predictions.masked_fill(~real, 0.0), target.to(predictions.dtype), real
+
+
+def aggregate_response_loss(predictions: Tensor, target: Tensor, mask: Tensor | None = None, *, rho: float = 1.0,
+                            reduction: str = "mean") -> Tensor:
+    r"""Squared loss for learning from aggregate responses, interpolating bag- and instance-level.
+
+    For bag b with real instances :math:`i \in b` (:math:`k_b` of them), predictions :math:`f_i`, their mean
+    :math:`\bar f_b` and the bag's aggregate response :math:`\bar y_b`:
+
+    .. math::
+        \ell_b(\rho) = (\bar y_b - \bar f_b)^2 + \rho\,\frac{1}{k_b}\sum_{i\in b}(f_i - \bar f_b)^2
+
+    ``rho = 0`` is the bag-level loss (match the mean), ``rho = 1`` the instance-level loss: since
+    :math:`\frac1{k}\sum_i(\bar y - f_i)^2 = (\bar y - \bar f)^2 + \frac1k\sum_i (f_i-\bar f)^2`, it equals
+    :math:`\frac1{k_b}\sum_i (\bar y_b - f_i)^2`, the loss of giving every instance its bag's label. So the
+    instance-level loss is the bag-level loss plus a within-bag variance penalty (Javanmard et al., ICLR 2024,
+    "Learning from Aggregate responses: Instance Level versus Bag Level Loss Functions"); ``rho`` in between
+    is their interpolating estimator (the exact parametrisation is our reading of the paper, not checked
+    against code). ``reduction="mean"`` weights bags equally; for the paper's per-instance average over
+    bags of unequal size, use ``"none"`` and weight by the bag sizes.
+    """
+    rho = check_in_range(rho, "rho", 0.0, 1.0)
+    check_reduction(reduction)
+    f, y, real = _aggregate_inputs(predictions, target, mask)
+    k = real.sum(-1).to(f.dtype)
+    mean = f.sum(-1) / k
+    variance = ((f - mean[:, None]).masked_fill(~real, 0.0) ** 2).sum(-1) / k
+    return reduce((y - mean) ** 2 + rho * variance, reduction)
+
+
+def bag_level_loss(predictions: Tensor, target: Tensor, mask: Tensor | None = None, *,
+                   reduction: str = "mean") -> Tensor:
+    r"""Bag-level squared loss :math:`(\bar y_b - \frac1{k_b}\sum_{i\in b} f_i)^2` (``rho = 0``)."""
+    return aggregate_response_loss(predictions, target, mask, rho=0.0, reduction=reduction)
+
+
+def instance_level_loss(predictions: Tensor, target: Tensor, mask: Tensor | None = None, *,
+                        reduction: str = "mean") -> Tensor:
+    r"""Instance-level squared loss :math:`\frac1{k_b}\sum_{i\in b}(\bar y_b - f_i)^2` (``rho = 1``)."""
+    return aggregate_response_loss(predictions, target, mask, rho=1.0, reduction=reduction)
+
+
+@register(
+    "aggregate_response", family="mil", kind="aggregate",
+    paper=Paper("Learning from Aggregate responses: Instance Level versus Bag Level Loss Functions", 2024,
+                "Javanmard et al."),
+    formula=r"\ell_b = (\bar y_b - \bar f_b)^2 + \rho\,\tfrac{1}{k_b}\textstyle\sum_{i\in b}(f_i-\bar f_b)^2",
+    params={"rho": Param(1.0, 0.0, 1.0, "0 = bag-level loss, 1 = instance-level loss, between: interpolation")},
+)
+class AggregateResponseLoss(nn.Module):
+    """Module form of :func:`aggregate_response_loss`; ``forward(predictions[B, N], target[B], mask=None)``."""
+
+    def __init__(self, rho: float = 1.0, reduction: str = "mean"):
+        super().__init__()
+        self.rho = check_in_range(rho, "rho", 0.0, 1.0)
+        self.reduction = check_reduction(reduction)
+
+    def forward(self, predictions: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+        return aggregate_response_loss(predictions, target, mask, rho=self.rho, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"rho={self.rho}"
