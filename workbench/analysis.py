@@ -25,10 +25,10 @@ __all__ = [
     "tolerance", "class_similarity_stats", "pair_weights", "sample_gradient_norms", "margin_curve",
     "similarity_curve",
 ]
-__all__ += ["topk_accuracy", "binary_metrics", "outputs_on_test", "compare_losses", "summarise", "amplifier_curve",
-            "zscore_curve", "invariance_table"]
 __all__ += ["attention_entropy", "top_k_attention_mass", "bag_auc", "localisation_auc", "mil_metrics",
             "mil_unit_tests"]
+__all__ += ["topk_accuracy", "binary_metrics", "outputs_on_test", "compare_losses", "summarise", "amplifier_curve",
+            "zscore_curve", "invariance_table"]
 
 
 def accuracy(logits_or_pred: Tensor, target: Tensor) -> float:
@@ -271,6 +271,8 @@ def invariance_table(named_losses: dict[str, nn.Module], logits: Tensor, target:
     invariance of a loss, as a table (rows: transforms, columns: losses)."""
     return pd.DataFrame({name: [float(loss(scale * logits + shift, target)) for scale, shift in transforms.values()]
                          for name, loss in named_losses.items()}, index=list(transforms))
+
+
 # --- contrastive temperature, uniformity-tolerance, collapse and transfer (issue 4) ---
 
 
@@ -407,6 +409,8 @@ def per_class_values(values: Tensor, labels: Tensor) -> pd.DataFrame:
 __all__ += ["relative_penalty", "penalty_entropy", "effective_rank", "contrastive_metrics", "feature_transform",
             "view_similarities", "similarity_distributions", "projection_head_probes", "zero_shot_accuracy",
             "per_class_values"]
+
+
 # --- metric learning and margin heads (issue 5) -----------------------------------------------------------
 
 __all__ += ["utilization", "map_at_r", "nmi", "retrieval_metrics", "weight_curve", "gpw_dependence",
@@ -593,6 +597,8 @@ def target_logit_curve(head: nn.Module, angles_deg: Sequence[float] | np.ndarray
     scale = float(head.scale)
     return pd.DataFrame({"angle": np.asarray(angles_deg, dtype=np.float64), "target_logit": scale * adjusted.numpy(),
                          "plain_logit": scale * cosine[:, 0].numpy(), "scale": scale})
+
+
 # --- multiple-instance learning: attention entropy and localisation ----------------------------------
 
 

@@ -668,6 +668,9 @@ def paired_digits(
 
 _LOADERS["paired_digits"] = paired_digits
 __all__ += ["digit_style", "paired_digits"]
+
+
+# --------------------------------------------------------------------------------------------------
 # --- metric learning: unseen classes and few-shot episodes (issue 5) ---
 # --------------------------------------------------------------------------------------------------
 
@@ -711,6 +714,9 @@ def episode(X: torch.Tensor, y: torch.Tensor, *, n_way: int = 5, shot: int = 5, 
         query.append(rows[shot:])
     idx = torch.cat(support + query)
     return X[idx], y[idx]
+
+
+# --------------------------------------------------------------------------------------------------
 # --- multiple-instance learning: bags ---
 # --------------------------------------------------------------------------------------------------
 

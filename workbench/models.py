@@ -209,6 +209,8 @@ def multi_sample_batch_loss(model: WithHead, loss, x: Tensor, y: Tensor, generat
         raise ValueError("multi_sample_batch_loss needs a model whose head is a MultiSampleDropout "
                          "(see multi_sample_dropout_classifier)")
     return model.head.loss(loss, model.encoder(x), y, generator)
+
+
 # --- two modalities (contrastive, issue 4) ---
 
 
@@ -266,6 +268,8 @@ def pca_encoder(X: Tensor, dim: int | None = None, whiten: bool = True) -> nn.Li
         layer.weight.copy_(W)
         layer.bias.copy_(-(W @ mean))
     return layer.requires_grad_(False)
+
+
 # --- multiple-instance learning: pooling over bags ---------------------------------------------------
 
 MIL_POOLINGS = ("attention", "gated", "mean", "max", "instance")

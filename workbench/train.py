@@ -227,6 +227,8 @@ def _take_snapshots(snapshots: dict, model: nn.Module, data: Dataset, device, n_
         with torch.no_grad():
             flat = model(views.flatten(0, 1).to(device))  # what the loss sees (after any projection head)
         snapshots["views"].append(flat.view(len(x), n_views, -1).detach().cpu().clone())
+
+
 # --- multiple-instance learning: training on bags ----------------------------------------------------
 
 

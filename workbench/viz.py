@@ -176,27 +176,6 @@ def metric_by_setting(frame: pd.DataFrame, metric: str, x: str | None = None, *,
     low = float(frame[metric].min())
     ax.set_ylim(max(0.0, low - 0.1) if low > 0.3 else 0.0, None)
     ax.set(title=title or f"{metric} (mean ± sd over seeds)")
-# --- metric learning and margin heads (issue 5) ---------------------------------------------------------
-
-def pair_weight_curves(curves: Mapping[str, Mapping[str, pd.DataFrame]], *, figsize_per: float = 2.6) -> Figure:
-    """Weight of one positive (top row) and one negative pair (bottom row) against its similarity, one
-    column per loss; each loss maps a context label to a :func:`workbench.analysis.weight_curve` frame
-    for one pair kind: ``{loss: {"negative · others 0.3": frame, ...}}``. Curves that move between
-    contexts show the GPW information the weight uses."""
-    names = list(curves)
-    fig, axes = plt.subplots(2, len(names), figsize=(figsize_per * len(names), 2 * figsize_per), squeeze=False)
-    for col, name in enumerate(names):
-        for label, frame in curves[name].items():
-            row = 0 if label.startswith("positive") else 1
-            axes[row, col].plot(frame["similarity"], frame["weight"].abs(), label=label.split("·")[-1].strip())
-        axes[0, col].set_title(name)
-        for row, kind in enumerate(("positive", "negative")):
-            ax = axes[row, col]
-            ax.set_xlabel(f"{kind} similarity s")
-            if col == 0:
-                ax.set_ylabel("|dL/ds| (pair weight)")
-            if ax.lines:
-                ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
 
@@ -229,6 +208,32 @@ def line_panel(frame: pd.DataFrame, x: str, *, ax=None, xlabel: str | None = Non
         ax.plot(frame[x], frame[column], label=column)
     ax.set(xlabel=xlabel or x, ylabel=ylabel, title=title)
     ax.legend(frameon=False, fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def histograms(samples: Mapping[str, object], *, bins: int = 30, ax=None, xlabel: str = "",
+               title: str | None = None) -> Figure:
+    """Overlaid density histograms, one per ``{label: values}``."""
+    fig, ax = _axes(ax, figsize=(4.5, 3.4))
+    for label, values in samples.items():
+        ax.hist(_np(values).ravel(), bins=bins, density=True, alpha=0.5, label=label)
+    ax.set(xlabel=xlabel, ylabel="density", title=title)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(table: pd.DataFrame, *, ax=None, ylabel: str = "", title: str | None = None) -> Figure:
+    """One group of bars per row of ``table``, one bar per column (e.g. ``analysis.invariance_table``)."""
+    fig, ax = _axes(ax, figsize=(6, 3.2))
+    table.plot.bar(ax=ax, rot=0)
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 # --- contrastive temperature (issue 4) ---
 
 
@@ -251,6 +256,111 @@ def relative_penalty_figure(negatives, temperatures: Sequence[float], *, ax=None
     ax.legend(frameon=False, fontsize="small")
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def similarity_histograms(frame: pd.DataFrame, *, axes=None, bins: int = 40) -> Figure:
+    """One panel per epoch: histograms of positive and negative similarities (the frame of
+    ``analysis.similarity_distributions``)."""
+    epochs = sorted(frame["epoch"].unique())
+    if axes is None:
+        fig, axes = plt.subplots(1, len(epochs), figsize=(3.0 * len(epochs), 2.8), sharey=True, squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    edges = np.linspace(-1, 1, bins + 1)
+    for ax, epoch in zip(axes, epochs):
+        for pair, colour in (("negative", "tab:blue"), ("positive", "tab:red")):
+            values = frame.loc[(frame["epoch"] == epoch) & (frame["pair"] == pair), "similarity"]
+            ax.hist(values, bins=edges, density=True, alpha=0.55, color=colour, label=pair)
+        ax.set(title=f"epoch {epoch}", xlabel="cosine similarity")
+    axes[0].set_ylabel("density")
+    axes[-1].legend(frameon=False, fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def metrics_vs(frame: pd.DataFrame, x: str, metrics: Sequence[str], *, hue: str | None = None, axes=None,
+               logx: bool = False) -> Figure:
+    """One panel per metric against ``x`` (e.g. temperature), mean ± std over the rows sharing ``x`` (seeds),
+    one line per value of ``hue`` (e.g. the loss)."""
+    if axes is None:
+        fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.0), squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    groups = frame.groupby(hue) if hue else [("", frame)]
+    for label, part in groups:
+        stats = part.groupby(x)[list(metrics)].agg(["mean", "std"])
+        for ax, metric in zip(axes, metrics):
+            ax.errorbar(stats.index, stats[(metric, "mean")], yerr=stats[(metric, "std")].fillna(0), marker="o",
+                        ms=4, capsize=3, label=str(label) or None)
+    for ax, metric in zip(axes, metrics):
+        ax.set(xlabel=x, title=metric)
+        if logx:
+            ax.set_xscale("log")
+    if hue:
+        axes[-1].legend(frameon=False, fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+# --- metric learning and margin heads (issue 5) ---------------------------------------------------------
+
+def pair_weight_curves(curves: Mapping[str, Mapping[str, pd.DataFrame]], *, figsize_per: float = 2.6) -> Figure:
+    """Weight of one positive (top row) and one negative pair (bottom row) against its similarity, one
+    column per loss; each loss maps a context label to a :func:`workbench.analysis.weight_curve` frame
+    for one pair kind: ``{loss: {"negative · others 0.3": frame, ...}}``. Curves that move between
+    contexts show the GPW information the weight uses."""
+    names = list(curves)
+    fig, axes = plt.subplots(2, len(names), figsize=(figsize_per * len(names), 2 * figsize_per), squeeze=False)
+    for col, name in enumerate(names):
+        for label, frame in curves[name].items():
+            row = 0 if label.startswith("positive") else 1
+            axes[row, col].plot(frame["similarity"], frame["weight"].abs(), label=label.split("·")[-1].strip())
+        axes[0, col].set_title(name)
+        for row, kind in enumerate(("positive", "negative")):
+            ax = axes[row, col]
+            ax.set_xlabel(f"{kind} similarity s")
+            if col == 0:
+                ax.set_ylabel("|dL/ds| (pair weight)")
+            if ax.lines:
+                ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def target_logit_curves(frames: Mapping[str, pd.DataFrame], *, ax=None, normalise: bool = True) -> Figure:
+    """Target logit against the angle θ_y for several margin heads (frames of
+    :func:`workbench.analysis.target_logit_curve`), divided by the scale when ``normalise`` so heads
+    with different scales share the axis; the dashed line is the margin-free cos θ."""
+    fig, ax = _axes(ax, figsize=(5, 3.5))
+    first = None
+    for name, frame in frames.items():
+        scale = frame["scale"].iloc[0] if normalise else 1.0
+        ax.plot(frame["angle"], frame["target_logit"] / scale, label=name)
+        first = (frame, scale) if first is None else first
+    if first is not None:
+        frame, scale = first
+        ax.plot(frame["angle"], frame["plain_logit"] / scale, "k--", lw=1, label="cos θ (no margin)")
+    ax.set_xlabel("angle θ_y to the class weight (degrees)")
+    ax.set_ylabel("target logit / s" if normalise else "target logit")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def metric_bars(table: pd.DataFrame, *, ax=None, title: str | None = None) -> Figure:
+    """Grouped bars of a metrics table (rows = losses, columns = metrics), e.g. retrieval results
+    averaged over seeds; error bars from a second table with the same shape in ``table.attrs["std"]``."""
+    fig, ax = _axes(ax, figsize=(1.2 + 0.9 * len(table), 3.2))
+    std = table.attrs.get("std")
+    table.plot.bar(ax=ax, yerr=std, rot=0, capsize=2, width=0.8)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, ncol=len(table.columns))
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 # --- multiple-instance learning: attention over a bag ------------------------------------------------
 
 
@@ -286,91 +396,6 @@ def bag_attention(images, attention, *, key=None, title: str | None = None, axes
     return fig
 
 
-def histograms(samples: Mapping[str, object], *, bins: int = 30, ax=None, xlabel: str = "",
-               title: str | None = None) -> Figure:
-    """Overlaid density histograms, one per ``{label: values}``."""
-    fig, ax = _axes(ax, figsize=(4.5, 3.4))
-    for label, values in samples.items():
-        ax.hist(_np(values).ravel(), bins=bins, density=True, alpha=0.5, label=label)
-    ax.set(xlabel=xlabel, ylabel="density", title=title)
-    ax.legend(frameon=False)
-def similarity_histograms(frame: pd.DataFrame, *, axes=None, bins: int = 40) -> Figure:
-    """One panel per epoch: histograms of positive and negative similarities (the frame of
-    ``analysis.similarity_distributions``)."""
-    epochs = sorted(frame["epoch"].unique())
-    if axes is None:
-        fig, axes = plt.subplots(1, len(epochs), figsize=(3.0 * len(epochs), 2.8), sharey=True, squeeze=False)
-        axes = axes[0]
-    fig = axes[0].figure
-    edges = np.linspace(-1, 1, bins + 1)
-    for ax, epoch in zip(axes, epochs):
-        for pair, colour in (("negative", "tab:blue"), ("positive", "tab:red")):
-            values = frame.loc[(frame["epoch"] == epoch) & (frame["pair"] == pair), "similarity"]
-            ax.hist(values, bins=edges, density=True, alpha=0.55, color=colour, label=pair)
-        ax.set(title=f"epoch {epoch}", xlabel="cosine similarity")
-    axes[0].set_ylabel("density")
-    axes[-1].legend(frameon=False, fontsize="small")
-    fig.tight_layout()
-    return fig
-
-
-def grouped_bars(table: pd.DataFrame, *, ax=None, ylabel: str = "", title: str | None = None) -> Figure:
-    """One group of bars per row of ``table``, one bar per column (e.g. ``analysis.invariance_table``)."""
-    fig, ax = _axes(ax, figsize=(6, 3.2))
-    table.plot.bar(ax=ax, rot=0)
-    ax.set(ylabel=ylabel, title=title)
-    ax.legend(frameon=False)
-def metrics_vs(frame: pd.DataFrame, x: str, metrics: Sequence[str], *, hue: str | None = None, axes=None,
-               logx: bool = False) -> Figure:
-    """One panel per metric against ``x`` (e.g. temperature), mean ± std over the rows sharing ``x`` (seeds),
-    one line per value of ``hue`` (e.g. the loss)."""
-    if axes is None:
-        fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.0), squeeze=False)
-        axes = axes[0]
-    fig = axes[0].figure
-    groups = frame.groupby(hue) if hue else [("", frame)]
-    for label, part in groups:
-        stats = part.groupby(x)[list(metrics)].agg(["mean", "std"])
-        for ax, metric in zip(axes, metrics):
-            ax.errorbar(stats.index, stats[(metric, "mean")], yerr=stats[(metric, "std")].fillna(0), marker="o",
-                        ms=4, capsize=3, label=str(label) or None)
-    for ax, metric in zip(axes, metrics):
-        ax.set(xlabel=x, title=metric)
-        if logx:
-            ax.set_xscale("log")
-    if hue:
-        axes[-1].legend(frameon=False, fontsize="small")
-    fig.tight_layout()
-def target_logit_curves(frames: Mapping[str, pd.DataFrame], *, ax=None, normalise: bool = True) -> Figure:
-    """Target logit against the angle θ_y for several margin heads (frames of
-    :func:`workbench.analysis.target_logit_curve`), divided by the scale when ``normalise`` so heads
-    with different scales share the axis; the dashed line is the margin-free cos θ."""
-    fig, ax = _axes(ax, figsize=(5, 3.5))
-    first = None
-    for name, frame in frames.items():
-        scale = frame["scale"].iloc[0] if normalise else 1.0
-        ax.plot(frame["angle"], frame["target_logit"] / scale, label=name)
-        first = (frame, scale) if first is None else first
-    if first is not None:
-        frame, scale = first
-        ax.plot(frame["angle"], frame["plain_logit"] / scale, "k--", lw=1, label="cos θ (no margin)")
-    ax.set_xlabel("angle θ_y to the class weight (degrees)")
-    ax.set_ylabel("target logit / s" if normalise else "target logit")
-    ax.legend(fontsize=7)
-    return fig
-
-
-def metric_bars(table: pd.DataFrame, *, ax=None, title: str | None = None) -> Figure:
-    """Grouped bars of a metrics table (rows = losses, columns = metrics), e.g. retrieval results
-    averaged over seeds; error bars from a second table with the same shape in ``table.attrs["std"]``."""
-    fig, ax = _axes(ax, figsize=(1.2 + 0.9 * len(table), 3.2))
-    std = table.attrs.get("std")
-    table.plot.bar(ax=ax, yerr=std, rot=0, capsize=2, width=0.8)
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=7, ncol=len(table.columns))
-    if title:
-        ax.set_title(title)
-    return fig
 def unit_test_table(results: pd.DataFrame, *, ax=None, title: str | None = None) -> Figure:
     """Heatmap of test AUC (pooling x unit test, mean over seeds) from ``analysis.mil_unit_tests``,
     annotated with the AUC and PASS / FAIL (all seeds passed)."""

@@ -207,6 +207,11 @@ class FigureExplorer:
         canvas.draw()
         self.image.value = png_bytes(figure)
         self.renders += 1
+
+    def _ipython_display_(self):
+        display(self.widget)
+
+
 # --- contrastive temperature (issue 4) ---
 
 
@@ -240,6 +245,11 @@ class PenaltyExplorer:
         plt.close(fig)
         self.label.value = (f"entropy of the penalty: <b>{self.entropy:.3f}</b> nats "
                             f"(uniform over {len(self.negatives)} negatives: {np.log(len(self.negatives)):.3f})")
+
+    def _ipython_display_(self):
+        display(self.widget)
+
+
 # --- margin heads (issue 5) ------------------------------------------------------------------------------
 
 MARGIN_HEADS = ("normface", "sphereface", "cosface", "arcface", "elasticface_arc", "elasticface_cos")
