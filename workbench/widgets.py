@@ -72,6 +72,16 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def figure_png(figure: Figure, dpi: int = 72) -> bytes:
+    """A whole new figure drawn once at ``dpi`` and closed: its PNG, for an image widget (the figure is
+    shown through the widget only, never by the notebook backend)."""
+    figure.set_dpi(dpi)
+    FigureCanvasAgg(figure).draw()
+    png = png_bytes(figure)
+    plt.close(figure)  # after encoding: closing detaches the figure from its canvas
+    return png
+
+
 class LossExplorer:
     """Pick a loss, move its hyper-parameters, watch its loss and gradient curves.
 
@@ -200,12 +210,7 @@ class FigureExplorer:
         return {k: s.value for k, s in self.sliders.items()}
 
     def update(self) -> None:
-        figure = self.draw(**self.values)
-        plt.close(figure)  # shown through the image widget only
-        canvas = FigureCanvasAgg(figure)
-        figure.set_dpi(72)
-        canvas.draw()
-        self.image.value = png_bytes(figure)
+        self.image.value = figure_png(self.draw(**self.values))
         self.renders += 1
 
     def _ipython_display_(self):
@@ -238,11 +243,7 @@ class PenaltyExplorer:
     def update(self) -> None:
         tau = float(self.slider.value)
         self.entropy = float(analysis.penalty_entropy(self.negatives, tau))
-        fig = viz.relative_penalty_figure(self.negatives, [tau])
-        fig.set_dpi(72)
-        FigureCanvasAgg(fig).draw()
-        self.image.value = png_bytes(fig)
-        plt.close(fig)
+        self.image.value = figure_png(viz.relative_penalty_figure(self.negatives, [tau]))
         self.label.value = (f"entropy of the penalty: <b>{self.entropy:.3f}</b> nats "
                             f"(uniform over {len(self.negatives)} negatives: {np.log(len(self.negatives)):.3f})")
 
@@ -297,11 +298,7 @@ class MarginExplorer:
         self.update()
 
     def update(self) -> None:
-        figure = margin_figure({self.dropdown.value: self.params})
-        figure.set_dpi(72)
-        FigureCanvasAgg(figure).draw()
-        self.image.value = png_bytes(figure)
-        plt.close(figure)
+        self.image.value = figure_png(margin_figure({self.dropdown.value: self.params}))
 
     def _ipython_display_(self):
         display(self.widget)
