@@ -220,9 +220,9 @@ def main(argv=None) -> int:
             rows.append((name, batch, args.dim, n, ours_ms, pml_ms, ours_ms / pml_ms))
 
     print()
-    print(f"{'loss':<12}{'B':>6}{'D':>5}{'n':>4}{'ours ms':>10}{'PML ms':>12}{'ours/PML':>10}")
+    print(f"{'loss':<17}{'B':>6}{'D':>5}{'n':>4}{'ours ms':>10}{'PML ms':>12}{'ours/PML':>10}")
     for name, batch, dim, n, ours_ms, pml_ms, ratio in rows:
-        print(f"{name:<12}{batch:>6}{dim:>5}{n:>4}{ours_ms:>10.3f}{pml_ms:>12.3f}{ratio:>10.4f}"
+        print(f"{name:<17}{batch:>6}{dim:>5}{n:>4}{ours_ms:>10.3f}{pml_ms:>12.3f}{ratio:>10.4f}"
               f"{'' if ratio <= 1.0 else '  > target'}")
     slow = [f"{name} B={batch}" for name, batch, *_, ratio in rows if ratio > 1.0]
     print()
