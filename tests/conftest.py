@@ -14,36 +14,34 @@ from workbench import losses  # noqa: E402
 def make_inputs(name: str, *, batch: int = 6, classes: int = 3, dim: int = 4, dtype=torch.float64, seed: int = 0,
                 scale: float = 1.0):
     """A loss built with defaults and valid inputs for its kind: ``(loss, args)`` with ``loss(*args)`` working."""
-    if name in RANDOM:
-        return _reseeded_inputs(name, batch=batch, classes=classes, dim=dim, dtype=dtype, seed=seed, scale=scale)
     g = torch.Generator().manual_seed(seed)
     kind = losses.info(name).kind
     labels = torch.arange(batch) % classes
     if kind == "logits":
         logits = scale * torch.randn(batch, classes, generator=g, dtype=dtype)
         if name == "bias_loss":  # its weights come from features; fixed ones make it a function of the logits
-            return WithExtra(losses.get(name), features=torch.randn(batch, 8, generator=g, dtype=dtype)), (
+            return WithExtra(_loss(name), features=torch.randn(batch, 8, generator=g, dtype=dtype)), (
                 logits, labels)
-        return losses.get(name), (logits, labels)
+        return _loss(name), (logits, labels)
     if kind == "margin":
-        loss = losses.get(name, num_classes=classes, embedding_dim=dim).to(dtype)
+        loss = _loss(name, num_classes=classes, embedding_dim=dim).to(dtype)
         return loss, (scale * torch.randn(batch, dim, generator=g, dtype=dtype), labels)
     if kind == "pairs":
-        return losses.get(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype), labels)
+        return _loss(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype), labels)
     if kind == "views":
-        return losses.get(name), (scale * torch.randn(batch, 2, dim, generator=g, dtype=dtype), None)
+        return _loss(name), (scale * torch.randn(batch, 2, dim, generator=g, dtype=dtype), None)
     if kind == "binary":
-        return losses.get(name).to(dtype), (scale * torch.randn(batch, generator=g, dtype=dtype), labels % 2)
+        return _loss(name).to(dtype), (scale * torch.randn(batch, generator=g, dtype=dtype), labels % 2)
     if kind == "crossmodal":  # x and y: two modalities, row i of x pairs with row i of y
-        return losses.get(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype),
-                                  scale * torch.randn(batch, dim, generator=g, dtype=dtype))
+        return _loss(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype),
+                         scale * torch.randn(batch, dim, generator=g, dtype=dtype))
     if kind == "attention":  # a padded batch of 3 bags, 2 branches, up to `dim + 1` instances; mask as 2nd arg
         mask = torch.ones(3, dim + 1, dtype=torch.bool)
         mask[1, 3:], mask[2, 1:] = False, False  # bag 1 has 3 instances, bag 2 only one
-        return losses.get(name), (scale * torch.randn(3, 2, dim + 1, generator=g, dtype=dtype), mask)
+        return _loss(name), (scale * torch.randn(3, 2, dim + 1, generator=g, dtype=dtype), mask)
     if kind == "aggregate":  # instance predictions [B, N] and one aggregate response per bag
-        return losses.get(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype),
-                                  torch.randn(batch, generator=g, dtype=dtype))
+        return _loss(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype),
+                         torch.randn(batch, generator=g, dtype=dtype))
     raise NotImplementedError(kind)
 
 
@@ -56,7 +54,10 @@ class WithExtra(torch.nn.Module):
 
     def forward(self, x, target):
         return self.loss(x, target, **self.extra)
-# --- random losses (issue 5): the same draws on every call, so value and gradient checks are exact ---
+
+
+# Random losses draw from their own generator; restarting it at every call makes value and gradient
+# checks exact.
 RANDOM = {"metrix", "elasticface_arc", "elasticface_cos"}
 
 
@@ -72,12 +73,11 @@ class Reseeded(torch.nn.Module):
         return self.loss(*args)
 
 
-def _reseeded_inputs(name, *, batch, classes, dim, dtype, seed, scale):
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(batch) % classes
-    extra = {"num_classes": classes, "embedding_dim": dim} if losses.info(name).kind == "margin" else {}
-    loss = Reseeded(losses.get(name, generator=torch.Generator(), **extra)).to(dtype)
-    return loss, (scale * torch.randn(batch, dim, generator=g, dtype=dtype), labels)
+def _loss(name: str, **kwargs) -> torch.nn.Module:
+    """The registered loss built with defaults (random ones wrapped in :class:`Reseeded`)."""
+    if name in RANDOM:
+        return Reseeded(losses.get(name, generator=torch.Generator(), **kwargs))
+    return losses.get(name, **kwargs)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,12 +7,13 @@ from conftest import make_inputs
 from workbench import losses
 
 NAMES = ["cross_entropy", "normface", "contrastive", "ntxent"]
-NAMES += ["comp_sum", "gce", "mae", "z_loss", "ldr_kl", "bias_loss", "bce", "anyloss", "auc_margin", "mw"]  # issue 3
+NAMES += ["comp_sum", "gce", "mae", "z_loss", "ldr_kl", "bias_loss",  # logits
+          "bce", "anyloss", "auc_margin", "mw"]  # binary
 NAMES += ["supcon", "hard_contrastive", "align_uniform", "dhel", "mv_infonce", "mv_dhel", "isogclr", "amcl", "clip",
-          "cwcl"]  # contrastive
+          "cwcl"]  # views, crossmodal
 NAMES += ["triplet", "lifted_structure", "binomial_deviance", "multi_similarity", "proto_triplet", "icnn", "opl",
-          "metrix", "sphereface", "cosface", "arcface", "elasticface_arc", "elasticface_cos", "unpg"]  # issue 5
-NAMES += ["aem", "acmil", "aggregate_response"]  # mil
+          "metrix", "sphereface", "cosface", "arcface", "elasticface_arc", "elasticface_cos", "unpg"]  # pairs, margin
+NAMES += ["aem", "acmil", "aggregate_response"]  # attention, aggregate
 
 
 def _grads_finite(value, tensor):
