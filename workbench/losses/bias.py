@@ -68,11 +68,11 @@ class BiasLoss(nn.Module):
             raise ValueError(f"features must have at least 2 values per sample for a variance, got shape "
                              f"{tuple(features.shape)}")
         v = flat.var(dim=1)
-        low, high = v.min(), v.max()
+        low = v.min()
+        spread = v.max() - low  # the batch's range, under either normalisation
         if self.normalisation == "global":
             self.running_min.copy_(torch.minimum(self.running_min, low.to(self.running_min)))
             low = self.running_min.to(v)
-        spread = high - v.min()
         v_hat = (v - low) / spread if spread > 0 else torch.zeros_like(v)
         return torch.exp(self.alpha * v_hat) - self.beta
 
