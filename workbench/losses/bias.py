@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_float_tensor, check_reduction, reduce
-from .classification import check_logits_target
+from .classification import per_sample_ce
 from .registry import Paper, Param, register
 
 NORMALISATIONS = ("global", "local")
@@ -77,7 +76,7 @@ class BiasLoss(nn.Module):
         return torch.exp(self.alpha * v_hat) - self.beta
 
     def forward(self, logits: Tensor, target: Tensor, features: Tensor | None = None) -> Tensor:
-        check_logits_target(logits, target)
+        ce = per_sample_ce(logits, target)
         if features is None:
             features = logits
         else:
@@ -85,7 +84,6 @@ class BiasLoss(nn.Module):
                 shape = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
                 raise ValueError(f"features must be a tensor of shape [B={logits.shape[0]}, ...], got {shape}")
             check_float_tensor(features, "features", features.dim(), "[B, ...]")
-        ce = F.cross_entropy(logits, target, reduction="none")
         return reduce(self.weights(features).to(ce.dtype) * ce, self.reduction)
 
     def extra_repr(self) -> str:
