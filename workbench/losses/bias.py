@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_float_tensor, check_reduction, reduce
-from .classification import check_logits_target
+from .classification import per_sample_ce
 from .registry import Paper, Param, register
 
 NORMALISATIONS = ("global", "local")
@@ -68,16 +67,16 @@ class BiasLoss(nn.Module):
             raise ValueError(f"features must have at least 2 values per sample for a variance, got shape "
                              f"{tuple(features.shape)}")
         v = flat.var(dim=1)
-        low, high = v.min(), v.max()
+        low = v.min()
+        spread = v.max() - low  # the batch's range, under either normalisation
         if self.normalisation == "global":
             self.running_min.copy_(torch.minimum(self.running_min, low.to(self.running_min)))
             low = self.running_min.to(v)
-        spread = high - v.min()
         v_hat = (v - low) / spread if spread > 0 else torch.zeros_like(v)
         return torch.exp(self.alpha * v_hat) - self.beta
 
     def forward(self, logits: Tensor, target: Tensor, features: Tensor | None = None) -> Tensor:
-        check_logits_target(logits, target)
+        ce = per_sample_ce(logits, target)
         if features is None:
             features = logits
         else:
@@ -85,7 +84,6 @@ class BiasLoss(nn.Module):
                 shape = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
                 raise ValueError(f"features must be a tensor of shape [B={logits.shape[0]}, ...], got {shape}")
             check_float_tensor(features, "features", features.dim(), "[B, ...]")
-        ce = F.cross_entropy(logits, target, reduction="none")
         return reduce(self.weights(features).to(ce.dtype) * ce, self.reduction)
 
     def extra_repr(self) -> str:

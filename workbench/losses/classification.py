@@ -14,6 +14,12 @@ def check_logits_target(logits: Tensor, target: Tensor) -> None:
     check_labels(target, "target", logits.shape[0], logits.shape[1])
 
 
+def per_sample_ce(logits: Tensor, target: Tensor) -> Tensor:
+    """``logsumexp(z) - z_y`` per row (>= 0), after checking the inputs."""
+    check_logits_target(logits, target)
+    return F.cross_entropy(logits, target, reduction="none")
+
+
 def cross_entropy(logits: Tensor, target: Tensor, *, temperature: float = 1.0, label_smoothing: float = 0.0,
                   reduction: str = "mean") -> Tensor:
     r"""Softmax cross-entropy with an optional temperature and label smoothing.

@@ -15,23 +15,16 @@ from __future__ import annotations
 
 import math
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_in_range, check_reduction, reduce
-from .classification import check_logits_target
+from .classification import per_sample_ce
 from .registry import Paper, Param, register
 
 COMP_SUM_PAPER = Paper("Cross-Entropy Loss Functions: Theoretical Analysis and Applications", 2023,
                        "Mao, Mohri, Zhong")
 GCE_PAPER = Paper("Generalized Cross Entropy Loss for Training Deep Neural Networks with Noisy Labels", 2018,
                   "Zhang, Sabuncu")
-
-
-def per_sample_ce(logits: Tensor, target: Tensor) -> Tensor:
-    """``logsumexp(z) - z_y`` per row (>= 0), after checking the inputs."""
-    check_logits_target(logits, target)
-    return F.cross_entropy(logits, target, reduction="none")
 
 
 def _phi(ce: Tensor, tau: float) -> Tensor:
