@@ -289,7 +289,7 @@ def penalty_entropy(negatives: Tensor, temperature: float) -> Tensor:
     """Entropy (nats) of :func:`relative_penalty` over the last dim: log K when every negative is pushed
     alike (large τ), 0 when only the hardest one is (τ -> 0)."""
     r = relative_penalty(negatives, temperature)
-    return -(r * torch.log(r.clamp(min=1e-300))).sum(-1)
+    return torch.special.entr(r).sum(-1)
 
 
 def effective_rank(embeddings: Tensor, center: bool = True) -> float:
@@ -303,7 +303,7 @@ def effective_rank(embeddings: Tensor, center: bool = True) -> float:
     if float(sigma.sum()) == 0.0:
         return 0.0
     p = sigma / sigma.sum()
-    return float(torch.exp(-(p * torch.log(p.clamp(min=1e-300))).sum()))
+    return float(torch.exp(torch.special.entr(p).sum()))
 
 
 def contrastive_metrics(embeddings: Tensor, labels: Tensor, t: float = 2.0) -> dict[str, float]:

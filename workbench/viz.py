@@ -243,12 +243,13 @@ def relative_penalty_figure(negatives, temperatures: Sequence[float], *, ax=None
     similar, the hardest), one colour per temperature, the penalty's entropy in the legend."""
     from .analysis import penalty_entropy, relative_penalty
 
-    s = np.sort(_np(negatives).astype(float))[::-1]
+    s = np.sort(_np(negatives).astype(float))[::-1].copy()  # a copy: torch takes no negative strides
+    hardest_first = torch.from_numpy(s)
     fig, ax = _axes(ax, figsize=(6, 3.4))
     width = 0.8 / len(temperatures)
     for k, tau in enumerate(temperatures):
-        r = relative_penalty(torch.as_tensor(s.copy()), tau).numpy()
-        entropy = float(penalty_entropy(torch.as_tensor(s.copy()), tau))
+        r = relative_penalty(hardest_first, tau).numpy()
+        entropy = float(penalty_entropy(hardest_first, tau))
         ax.bar(np.arange(len(s)) + (k - (len(temperatures) - 1) / 2) * width, r, width,
                label=f"τ={tau:g} (entropy {entropy:.2f})")
     ax.set_xticks(np.arange(len(s)), [f"{v:.2f}" for v in s], rotation=45 if len(s) > 8 else 0)

@@ -146,25 +146,28 @@ class ISogCLR(nn.Module):
         log_g = torch.where(has_neg, _masked_lse(logits, negative) - n_neg.clamp(min=1).log(), 0.0)
         value = tau * (log_g + self.rho)
         with torch.no_grad():
-            log_u = self._moving_average(log_g.detach(), row_index, has_neg)
+            samples = None if row_index is None else self._samples(row_index, has_neg)
+            log_u = self._moving_average(log_g.detach(), samples)
             p = torch.exp(logits.detach() - log_u[:, None]).masked_fill(~negative, 0.0)
-            if row_index is not None and self.training:
-                self._update_tau(p, h.detach(), tau, log_u, row_index, n_neg, has_neg)
+            if samples is not None and self.training:
+                self._update_tau(p, h.detach(), tau, log_u, samples, n_neg)
         surrogate = (p * similarity).sum(1) / n_neg.clamp(min=1) - s_pos
         per_row = torch.where(has_neg, value.detach() + surrogate - surrogate.detach(), torch.zeros_like(value))
         return reduce(per_row, self.reduction)
 
-    def _groups(self, row_index: Tensor) -> tuple[Tensor, Tensor]:
+    @staticmethod
+    def _samples(row_index: Tensor, has_neg: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(ids, inverse, member)``: the batch's distinct sample ids, each row's position among them, and
+        ``member[k, r]``, row r belongs to sample ``ids[k]`` and has negatives (rows without count for nothing)."""
         ids, inverse = torch.unique(row_index, return_inverse=True)
-        return ids, inverse
+        member = (inverse[None, :] == torch.arange(len(ids), device=ids.device)[:, None]) & has_neg[None, :]
+        return ids, inverse, member
 
-    def _moving_average(self, log_g: Tensor, row_index: Tensor | None, has_neg: Tensor) -> Tensor:
+    def _moving_average(self, log_g: Tensor, samples: tuple[Tensor, Tensor, Tensor] | None) -> Tensor:
         """log u for every row: its own batch g when stateless, else the sample's updated moving average."""
-        if row_index is None:
+        if samples is None:
             return log_g
-        ids, inverse = self._groups(row_index)
-        member = inverse[None, :] == torch.arange(len(ids), device=ids.device)[:, None]
-        member &= has_neg[None, :]
+        ids, inverse, member = samples
         count = member.sum(1).clamp(min=1).to(log_g.dtype)
         log_g_sample = torch.logsumexp(log_g[None, :].masked_fill(~member, float("-inf")), dim=1) - count.log()
         gamma = torch.where(self.seen[ids], self.gamma, 1.0).to(log_g.dtype)
@@ -176,10 +179,9 @@ class ISogCLR(nn.Module):
             self.seen[ids] = self.seen[ids] | member.any(1)
         return new[inverse]
 
-    def _update_tau(self, p, h, tau, log_u, row_index, n_neg, has_neg) -> None:
-        ids, inverse = self._groups(row_index)
+    def _update_tau(self, p, h, tau, log_u, samples, n_neg) -> None:
+        ids, _, member = samples
         per_row = log_u + self.rho - (p * h).sum(1) / n_neg.clamp(min=1) / tau
-        member = (inverse[None, :] == torch.arange(len(ids), device=ids.device)[:, None]) & has_neg[None, :]
         grad = (per_row[None, :] * member).sum(1) / member.sum(1).clamp(min=1)
         grad = grad.clamp(-self.grad_clip, self.grad_clip).to(self.momentum.dtype)
         active = member.any(1)

@@ -110,9 +110,6 @@ class CLIP(_CrossModal):
     ``nn.Parameter`` that ``train.fit`` optimises with the model. ``reduction="none"`` gives [B].
     """
 
-    def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reduction: str = "mean"):
-        super().__init__(temperature, learn_temperature, reduction)
-
     def _from_logits(self, logits: Tensor, y: Tensor) -> Tensor:
         return _clip(logits, self.reduction)
 
@@ -165,9 +162,6 @@ class CWCL(_CrossModal):
     The weight mapping and the use of the frozen modality's weights in both directions are our reading
     of the paper (no official code was available). ``reduction="none"`` gives [B].
     """
-
-    def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reduction: str = "mean"):
-        super().__init__(temperature, learn_temperature, reduction)
 
     def _from_logits(self, logits: Tensor, y: Tensor) -> Tensor:
         return _cwcl(logits, cwcl_weights(y), self.reduction)

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ._checks import check_positive, check_reduction, reduce
 from .registry import Paper, Param, register
-from .similarity import check_similarity, cosine_similarity_matrix, views_to_rows
+from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
 
 # --- the two quantities of Wang & Isola (also analysis.alignment / analysis.uniformity) ---------
 
@@ -79,7 +79,7 @@ def _per_instance(row_values: Tensor, instance: Tensor, n_instances: int, how: s
     member = instance[None, :] == torch.arange(n_instances, device=instance.device)[:, None]
     if how == "sum":
         return (row_values[None, :] * member).sum(1)
-    return torch.logsumexp(row_values[None, :].masked_fill(~member, float("-inf")), dim=1)
+    return _masked_lse(row_values.expand(n_instances, -1), member)
 
 
 # --- alignment + uniformity as a loss -----------------------------------------------------------
@@ -124,7 +124,7 @@ class AlignUniform(nn.Module):
         instance, view, _ = instance_views(labels)
         # ‖a - b‖² = 2 - 2S for unit vectors.
         d2 = (2 - 2 * similarity).clamp(min=0)
-        positive = (instance[:, None] == instance[None, :]).fill_diagonal_(False)
+        positive, _ = pair_masks(instance)
         align = d2[positive].pow(self.alpha / 2).mean()
         upper = torch.triu(torch.ones_like(positive), diagonal=1) & (view[:, None] == view[None, :]) & ~positive
         views = view.unique()
@@ -271,10 +271,9 @@ class MVInfoNCE(_MultiView):
         super().__init__(temperature, reduction)
 
     def _per_instance(self, logits, instance, view, n_instances):
-        same = instance[:, None] == instance[None, :]
-        off = ~torch.eye(len(instance), dtype=torch.bool, device=logits.device)
-        numerator = _per_instance(_masked_lse(logits, same & off), instance, n_instances, "lse")
-        denominator = _per_instance(_masked_lse(logits, off), instance, n_instances, "lse")
+        positive, negative = pair_masks(instance)
+        numerator = _per_instance(_masked_lse(logits, positive), instance, n_instances, "lse")
+        denominator = _per_instance(_masked_lse(logits, positive | negative), instance, n_instances, "lse")
         return denominator - numerator
 
 
@@ -303,11 +302,11 @@ class MVDHEL(_MultiView):
         super().__init__(temperature, reduction)
 
     def _per_instance(self, logits, instance, view, n_instances):
-        same = instance[:, None] == instance[None, :]
-        same_view = view[:, None] == view[None, :]
-        upper = same & (view[:, None] < view[None, :])
+        positive, negative = pair_masks(instance)
+        upper = positive & (view[:, None] < view[None, :])
         numerator = _per_instance(_masked_lse(logits, upper), instance, n_instances, "lse")
-        energy = _per_instance(_masked_lse(logits, same_view & ~same), instance, n_instances, "sum")
+        energy = _per_instance(_masked_lse(logits, negative & (view[:, None] == view[None, :])), instance,
+                               n_instances, "sum")
         return energy - numerator
 
 
