@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_positive, check_reduction
+from ._checks import check_positive, check_reduction, reduce
 from .registry import Paper, Param, get, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
 
@@ -192,13 +192,7 @@ def lifted_structure_from_similarity(similarity: Tensor, labels: Tensor, *, marg
     pos = _masked_logsumexp(margin - similarity, positive)
     neg = _masked_logsumexp(similarity, negative)
     per_anchor = torch.where(positive.any(1) & negative.any(1), (pos + neg).relu(), 0.0)
-    return _reduce_anchors(per_anchor, reduction)
-
-
-def _reduce_anchors(per_anchor: Tensor, reduction: str) -> Tensor:
-    if reduction == "none":
-        return per_anchor
-    return per_anchor.sum() if reduction == "sum" else per_anchor.mean()
+    return reduce(per_anchor, reduction)
 
 
 @register(
