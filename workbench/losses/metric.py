@@ -16,24 +16,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_positive, check_reduction, reduce
+from .pairs import _distance_backward, _unit_distance
 from .registry import Paper, Param, get, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
 
 MINING = ("all", "semi-hard", "hardest")
-
-
-def _unit_distance(similarity: Tensor, squared: bool) -> Tensor:
-    """Euclidean distance of unit vectors from their cosine, ``sqrt(2 - 2S)`` (or its square)."""
-    squared_distance = torch.rsub(similarity, 2.0, alpha=2.0).clamp_(min=0)
-    return squared_distance if squared else squared_distance.sqrt_()
-
-
-def _distance_backward(grad_distance: Tensor, distance: Tensor, squared: bool) -> Tensor:
-    """dL/dS from dL/dD with D = sqrt(2 - 2S) (dD/dS = -1/D; 0 at coincident points) or D² = 2 - 2S."""
-    if squared:
-        return grad_distance.mul_(-2.0)
-    inv = torch.where(distance > 0, distance.reciprocal(), 0.0)
-    return grad_distance.mul_(inv).neg_()
 
 
 def _masked_logsumexp(x: Tensor, mask: Tensor, add_one: bool = False) -> Tensor:
