@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from ._checks import check_float_tensor, check_labels, check_positive, check_reduction
 from .registry import Paper, Param, register
+from .similarity import cosine_similarity_matrix, pair_masks
 
 
 class MarginHead(nn.Module):
@@ -335,9 +336,8 @@ def box_whisker_filter(values: Tensor, wisk: float) -> Tensor:
 
 def batch_negative_similarities(embeddings: Tensor, labels: Tensor) -> Tensor:
     """Cosines of the batch's different-label pairs i < j (UNPG's metric-loss negatives), with gradient."""
-    z = F.normalize(embeddings, dim=1)
-    keep = (labels[:, None] != labels[None, :]).triu_(1)
-    return (z @ z.T)[keep]  # row-major order of (i, j), i < j
+    _, negative = pair_masks(labels)
+    return cosine_similarity_matrix(embeddings)[negative.triu_(1)]  # row-major order of (i, j), i < j
 
 
 @register(
