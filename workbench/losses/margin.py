@@ -265,13 +265,14 @@ class _ElasticFace(MarginHead):
                                self.legacy_gather, self.generator)
 
 
+ELASTIC_PAPER = Paper("ElasticFace: Elastic Margin Loss for Deep Face Recognition", 2022,
+                      "Boutros, Damer, Kirchbuchner, Kuijper")
 ELASTIC_DOC = {"sigma": Param(0.05, 0.0, 0.2, "σ: spread of the per-sample margins N(m, σ²)")}
 
 
 @register(
     "elasticface_arc", family="margin", kind="margin",
-    paper=Paper("ElasticFace: Elastic Margin Loss for Deep Face Recognition", 2022,
-                "Boutros, Damer, Kirchbuchner, Kuijper"),
+    paper=ELASTIC_PAPER,
     formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m_i)}}{e^{s\cos(\theta_y + m_i)}"
             r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
             r"\; m_i\sim\mathcal N(m, \sigma^2)",
@@ -299,8 +300,7 @@ class ElasticFaceArc(_ElasticFace):
 
 @register(
     "elasticface_cos", family="margin", kind="margin",
-    paper=Paper("ElasticFace: Elastic Margin Loss for Deep Face Recognition", 2022,
-                "Boutros, Damer, Kirchbuchner, Kuijper"),
+    paper=ELASTIC_PAPER,
     formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m_i)}}{e^{s(\cos\theta_y - m_i)}"
             r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
             r"\; m_i\sim\mathcal N(m, \sigma^2)",
