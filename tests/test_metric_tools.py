@@ -78,6 +78,10 @@ def test_weight_curve_of_ms_negative_is_the_closed_form():
 def test_prototype_accuracy_and_angles():
     z, y = clusters(classes=6, per=12, spread=0.02)
     assert analysis.prototype_accuracy(z, y, n_way=5, shot=3, queries=4, episodes=10) == 1.0
+    with pytest.raises(ValueError, match="n_way"):
+        analysis.prototype_accuracy(z, y, n_way=7)
+    with pytest.raises(ValueError, match=r"shot \+ queries"):  # 12 per class < 5 + 8
+        analysis.prototype_accuracy(z, y, shot=5, queries=8)
     stats = analysis.angular_stats(z, y)
     assert stats["intra_spread"] < 5 < stats["min_centre_angle"] <= stats["mean_centre_angle"]
     square = torch.tensor([[1.0, 0], [0, 1], [-1, 0], [0, -1]])

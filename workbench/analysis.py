@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from sklearn.metrics import accuracy_score
 from torch import Tensor, nn
 
+from .data import episode
 from .losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
 from .losses.similarity import cosine_similarity_matrix, pair_masks, views_to_rows
 from .train import knn_probe, linear_probe
@@ -523,26 +524,18 @@ def gpw_dependence(loss: nn.Module, similarities: Sequence[float] | np.ndarray |
 
 def prototype_accuracy(embeddings: Tensor, labels: Tensor, *, n_way: int = 5, shot: int = 5, queries: int = 5,
                        episodes: int = 100, seed: int = 0) -> float:
-    """Few-shot accuracy: mean over random N-way K-shot episodes of nearest-prototype classification
-    (ProtoNet: prototype = mean support embedding, squared Euclidean distance on L2-normalised
-    embeddings). Episodes are drawn from ``embeddings``/``labels`` with a seeded generator."""
+    """Few-shot accuracy: mean over random N-way K-shot episodes (:func:`workbench.data.episode`) of
+    nearest-prototype classification (ProtoNet: prototype = mean support embedding, squared Euclidean
+    distance on L2-normalised embeddings). Episodes are drawn with a generator seeded by ``seed``."""
     z = F.normalize(embeddings.detach().double(), dim=1)
-    classes = labels.unique()
-    if len(classes) < n_way:
-        raise ValueError(f"n_way={n_way} needs at least that many classes, got {len(classes)}")
     g = torch.Generator().manual_seed(seed)
     correct = []
     for _ in range(episodes):
-        chosen = classes[torch.randperm(len(classes), generator=g)[:n_way]]
-        protos, qs, qy = [], [], []
-        for i, c in enumerate(chosen):
-            rows = (labels == c).nonzero().squeeze(1)
-            rows = rows[torch.randperm(len(rows), generator=g)[:shot + queries]]
-            protos.append(z[rows[:shot]].mean(0))
-            qs.append(z[rows[shot:]])
-            qy.append(torch.full((len(rows) - shot,), i))
-        pred = torch.cdist(torch.cat(qs), torch.stack(protos)).argmin(1)
-        correct.append((pred == torch.cat(qy)).double().mean())
+        x, y = episode(z, labels, n_way=n_way, shot=shot, queries=queries, generator=g)
+        n_support = n_way * shot  # supports first, class by class, then the queries
+        protos = x[:n_support].reshape(n_way, shot, -1).mean(1)
+        pred = torch.cdist(x[n_support:], protos).argmin(1)
+        correct.append((y[:n_support:shot][pred] == y[n_support:]).double().mean())
     return float(torch.stack(correct).mean())
 
 

@@ -40,6 +40,25 @@ def param_slider(name: str, param: losses.Param) -> W.Widget:
     return W.FloatSlider(min=param.low, max=param.high, step=(param.high - param.low) / 100, **common)
 
 
+def _picker(choices, name: str, description: str, on_pick) -> W.Dropdown:
+    """A dropdown over ``choices`` set to ``name`` (a ValueError names the valid ones) that calls
+    ``on_pick()`` whenever the user picks another. The explorers pass lambdas, so the method called is
+    looked up at each change (tests patch it on the instance)."""
+    if name not in choices:
+        raise ValueError(f"name must be one of {choices}, got {name!r}")
+    dropdown = W.Dropdown(options=choices, value=name, description=description)
+    dropdown.observe(lambda change: on_pick(), names="value")
+    return dropdown
+
+
+def _param_sliders(params: dict[str, losses.Param], on_change) -> dict[str, W.Widget]:
+    """One :func:`param_slider` per Param, each calling ``on_change()`` when released."""
+    sliders = {k: param_slider(k, p) for k, p in params.items()}
+    for slider in sliders.values():
+        slider.observe(lambda change: on_change(), names="value")
+    return sliders
+
+
 MARGINS = np.linspace(-6, 6, 49)
 SIMILARITIES = np.linspace(-1, 1, 33)
 
@@ -96,10 +115,7 @@ class LossExplorer:
     """
 
     def __init__(self, name: str = "cross_entropy"):
-        choices = explorable_losses()
-        if name not in choices:
-            raise ValueError(f"name must be one of {choices}, got {name!r}")
-        self.dropdown = W.Dropdown(options=choices, value=name, description="loss")
+        self.dropdown = _picker(explorable_losses(), name, "loss", lambda: self._build())
         self.sliders: dict[str, W.Widget] = {}
         self.controls = W.VBox()
         self.info = W.HTMLMath()
@@ -109,7 +125,6 @@ class LossExplorer:
         self.full_redraws = 0  # how many updates had to redraw the axes, not only the curves
         self._background = None
         self.widget = W.VBox([self.dropdown, self.info, self.controls, self.image])
-        self.dropdown.observe(lambda change: self._build(), names="value")
         self._build()
 
     @property
@@ -119,9 +134,7 @@ class LossExplorer:
     def _build(self) -> None:
         """A new loss: new sliders, a new figure."""
         entry = losses.info(self.dropdown.value)
-        self.sliders = {k: param_slider(k, p) for k, p in entry.params.items()}
-        for slider in self.sliders.values():
-            slider.observe(lambda change: self.update(), names="value")
+        self.sliders = _param_sliders(entry.params, lambda: self.update())
         self.controls.children = list(self.sliders.values())
         self.info.value = f"<b>{entry.paper.title}</b> ({entry.paper.year}) &nbsp; ${entry.formula}$"
         if self.figure is not None:
@@ -275,14 +288,11 @@ class MarginExplorer:
     """
 
     def __init__(self, name: str = "arcface"):
-        if name not in MARGIN_HEADS:
-            raise ValueError(f"name must be one of {MARGIN_HEADS}, got {name!r}")
-        self.dropdown = W.Dropdown(options=MARGIN_HEADS, value=name, description="head")
+        self.dropdown = _picker(MARGIN_HEADS, name, "head", lambda: self._build())
         self.controls = W.VBox()
         self.image = W.Image(format="png")
         self.sliders: dict[str, W.Widget] = {}
         self.widget = W.VBox([self.dropdown, self.controls, self.image])
-        self.dropdown.observe(lambda change: self._build(), names="value")
         self._build()
 
     @property
@@ -291,9 +301,8 @@ class MarginExplorer:
 
     def _build(self) -> None:
         entry = losses.info(self.dropdown.value)
-        self.sliders = {k: param_slider(k, p) for k, p in entry.params.items() if k in ("scale", "margin")}
-        for slider in self.sliders.values():
-            slider.observe(lambda change: self.update(), names="value")
+        self.sliders = _param_sliders({k: p for k, p in entry.params.items() if k in ("scale", "margin")},
+                                     lambda: self.update())
         self.controls.children = list(self.sliders.values())
         self.update()
 

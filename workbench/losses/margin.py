@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from ._checks import check_float_tensor, check_labels, check_positive, check_reduction
 from .registry import Paper, Param, register
+from .similarity import cosine_similarity_matrix, pair_masks
 
 
 class MarginHead(nn.Module):
@@ -264,13 +265,14 @@ class _ElasticFace(MarginHead):
                                self.legacy_gather, self.generator)
 
 
+ELASTIC_PAPER = Paper("ElasticFace: Elastic Margin Loss for Deep Face Recognition", 2022,
+                      "Boutros, Damer, Kirchbuchner, Kuijper")
 ELASTIC_DOC = {"sigma": Param(0.05, 0.0, 0.2, "σ: spread of the per-sample margins N(m, σ²)")}
 
 
 @register(
     "elasticface_arc", family="margin", kind="margin",
-    paper=Paper("ElasticFace: Elastic Margin Loss for Deep Face Recognition", 2022,
-                "Boutros, Damer, Kirchbuchner, Kuijper"),
+    paper=ELASTIC_PAPER,
     formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m_i)}}{e^{s\cos(\theta_y + m_i)}"
             r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
             r"\; m_i\sim\mathcal N(m, \sigma^2)",
@@ -298,8 +300,7 @@ class ElasticFaceArc(_ElasticFace):
 
 @register(
     "elasticface_cos", family="margin", kind="margin",
-    paper=Paper("ElasticFace: Elastic Margin Loss for Deep Face Recognition", 2022,
-                "Boutros, Damer, Kirchbuchner, Kuijper"),
+    paper=ELASTIC_PAPER,
     formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m_i)}}{e^{s(\cos\theta_y - m_i)}"
             r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
             r"\; m_i\sim\mathcal N(m, \sigma^2)",
@@ -335,9 +336,8 @@ def box_whisker_filter(values: Tensor, wisk: float) -> Tensor:
 
 def batch_negative_similarities(embeddings: Tensor, labels: Tensor) -> Tensor:
     """Cosines of the batch's different-label pairs i < j (UNPG's metric-loss negatives), with gradient."""
-    z = F.normalize(embeddings, dim=1)
-    keep = (labels[:, None] != labels[None, :]).triu_(1)
-    return (z @ z.T)[keep]  # row-major order of (i, j), i < j
+    _, negative = pair_masks(labels)
+    return cosine_similarity_matrix(embeddings)[negative.triu_(1)]  # row-major order of (i, j), i < j
 
 
 @register(

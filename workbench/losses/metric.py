@@ -15,25 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_positive, check_reduction
+from ._checks import check_positive, check_reduction, reduce
+from .pairs import _distance_backward, _unit_distance
 from .registry import Paper, Param, get, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
 
 MINING = ("all", "semi-hard", "hardest")
-
-
-def _unit_distance(similarity: Tensor, squared: bool) -> Tensor:
-    """Euclidean distance of unit vectors from their cosine, ``sqrt(2 - 2S)`` (or its square)."""
-    squared_distance = torch.rsub(similarity, 2.0, alpha=2.0).clamp_(min=0)
-    return squared_distance if squared else squared_distance.sqrt_()
-
-
-def _distance_backward(grad_distance: Tensor, distance: Tensor, squared: bool) -> Tensor:
-    """dL/dS from dL/dD with D = sqrt(2 - 2S) (dD/dS = -1/D; 0 at coincident points) or D² = 2 - 2S."""
-    if squared:
-        return grad_distance.mul_(-2.0)
-    inv = torch.where(distance > 0, distance.reciprocal(), 0.0)
-    return grad_distance.mul_(inv).neg_()
 
 
 def _masked_logsumexp(x: Tensor, mask: Tensor, add_one: bool = False) -> Tensor:
@@ -192,13 +179,7 @@ def lifted_structure_from_similarity(similarity: Tensor, labels: Tensor, *, marg
     pos = _masked_logsumexp(margin - similarity, positive)
     neg = _masked_logsumexp(similarity, negative)
     per_anchor = torch.where(positive.any(1) & negative.any(1), (pos + neg).relu(), 0.0)
-    return _reduce_anchors(per_anchor, reduction)
-
-
-def _reduce_anchors(per_anchor: Tensor, reduction: str) -> Tensor:
-    if reduction == "none":
-        return per_anchor
-    return per_anchor.sum() if reduction == "sum" else per_anchor.mean()
+    return reduce(per_anchor, reduction)
 
 
 @register(

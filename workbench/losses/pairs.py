@@ -11,6 +11,20 @@ from .registry import Paper, Param, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
 
 
+def _unit_distance(similarity: Tensor, squared: bool = False) -> Tensor:
+    """Euclidean distance of unit vectors from their cosine, ``sqrt(2 - 2S)`` (or its square)."""
+    squared_distance = torch.rsub(similarity, 2.0, alpha=2.0).clamp_(min=0)
+    return squared_distance if squared else squared_distance.sqrt_()
+
+
+def _distance_backward(grad_distance: Tensor, distance: Tensor, squared: bool = False) -> Tensor:
+    """dL/dS from dL/dD with D = sqrt(2 - 2S) (dD/dS = -1/D; 0 at coincident points) or D² = 2 - 2S."""
+    if squared:
+        return grad_distance.mul_(-2.0)
+    inv = torch.where(distance > 0, distance.reciprocal(), 0.0)
+    return grad_distance.mul_(inv).neg_()
+
+
 class _ContrastiveFromSimilarity(torch.autograd.Function):
     """The contrastive loss from S with a hand-written backward.
 
@@ -21,8 +35,7 @@ class _ContrastiveFromSimilarity(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, similarity, positive, negative, pos_margin, neg_margin, squared, reduction):
-        # D = sqrt(2 - 2S) is the Euclidean distance of unit vectors.
-        distance = torch.rsub(similarity, 2.0, alpha=2.0).clamp_(min=0).sqrt_()
+        distance = _unit_distance(similarity)
         pos = (distance - pos_margin).relu_().mul_(positive)   # [D - m+]_+ on positive pairs
         neg = torch.rsub(distance, neg_margin).relu_().mul_(negative)  # [m- - D]_+ on negative pairs
         pos_active, neg_active = pos > 0, neg > 0
@@ -45,9 +58,7 @@ class _ContrastiveFromSimilarity(torch.autograd.Function):
     def backward(ctx, grad_out):
         distance, d_pos, d_neg = ctx.saved_tensors
         grad_distance = (d_pos - d_neg).mul_(grad_out)
-        # dD/dS = -1/D; at D = 0 (coincident points) sqrt has no finite slope and we use 0.
-        inv = torch.where(distance > 0, distance.reciprocal(), 0.0)
-        return grad_distance.mul_(inv).neg_(), None, None, None, None, None, None
+        return _distance_backward(grad_distance, distance), None, None, None, None, None, None
 
 
 def contrastive_from_similarity(similarity: Tensor, labels: Tensor, *, pos_margin: float = 0.0,
