@@ -130,6 +130,19 @@ def _acc(pred: Tensor, y: Tensor) -> float:
     return float((pred == y).double().mean())
 
 
+def _start(model: nn.Module, loss: nn.Module | None, *, seed: int, device, lr: float,
+           weight_decay: float) -> tuple[torch.Generator, list[nn.Parameter], torch.optim.Optimizer]:
+    """What every training loop does first: seed the global RNG (dropout and anything else drawing from it)
+    and a generator (batch order, augmentations), move model and loss to ``device``, and build Adam over
+    their parameters, each once (a loss may hold the model's). Returns ``(generator, params, optimizer)``."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    modules = [model] if loss is None else [model, loss.to(device)]
+    params = list(dict.fromkeys(p for m in modules for p in m.parameters()))
+    return generator, params, torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
 def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, lr: float = 1e-2,
         batch_size: int = 128, seed: int = 0, device: str | torch.device = "cpu",
         record: Sequence[str] = ("grad_norm",), probe: str = "knn", n_views: int = 2, supervised: bool = False,
@@ -163,12 +176,7 @@ def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, l
     kind = getattr(loss, "kind", "logits")
     step_loss = batch_loss or _default_batch_loss(kind, data.augment, n_views, supervised)
 
-    torch.manual_seed(seed)  # dropout and anything else drawing from the global RNG
-    generator = torch.Generator().manual_seed(seed)
-    model.to(device)
-    loss.to(device)
-    params = list(dict.fromkeys([*model.parameters(), *loss.parameters()]))
-    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    generator, params, optimizer = _start(model, loss, seed=seed, device=device, lr=lr, weight_decay=weight_decay)
 
     snapshots: dict[str, list[Tensor]] = {k: [] for k in ("embeddings", "views") if k in record}
     _take_snapshots(snapshots, model, data, device, n_views)
@@ -292,13 +300,9 @@ def fit_bags(model: nn.Module, data, *, loss: nn.Module | None = None, epochs: i
     if not regression and loss is not None and getattr(loss, "kind", None) != "attention":
         raise ValueError(f"loss must be of kind 'attention' (aem, acmil) for bag classification, "
                          f"got {getattr(loss, 'kind', type(loss).__name__)!r}")
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    model.to(device)
-    params = list(dict.fromkeys([*model.parameters(), *(loss.parameters() if loss is not None else [])]))
-    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    generator, _, optimizer = _start(model, loss, seed=seed, device=device, lr=lr, weight_decay=weight_decay)
     rows = []
-    name = getattr(loss, "name", "bag loss") if loss is not None else "bag loss"
+    name = getattr(loss, "name", "bag loss")  # None has no name either
     bar = tqdm(range(1, epochs + 1), desc=f"fit_bags {name}", disable=not verbose)
     for epoch in bar:
         model.train()
