@@ -274,6 +274,16 @@ def _bag_step(model: nn.Module, loss: nn.Module | None, X: Tensor, mask: Tensor,
     return value
 
 
+def _bags_loss(model: nn.Module, loss: nn.Module | None, X: Tensor, mask: Tensor, y: Tensor,
+               generator: torch.Generator, padded: bool = True) -> Tensor:
+    """One training step's loss on a padded batch of bags: :func:`_bag_step` on the whole batch
+    (``padded``), or on each bag cut to its own size and averaged (the same loss, B forwards)."""
+    if padded:
+        return _bag_step(model, loss, X, mask, y, generator)
+    return torch.stack([_bag_step(model, loss, X[b:b + 1, :n], mask[b:b + 1, :n], y[b:b + 1], generator)
+                        for b, n in enumerate(mask.sum(1).tolist())]).mean()
+
+
 def fit_bags(model: nn.Module, data, *, loss: nn.Module | None = None, epochs: int = 20, lr: float = 1e-3,
              batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0, padded: bool = True,
              metrics: Callable | None = None, device: str | torch.device = "cpu", verbose: bool = True) -> History:
@@ -312,11 +322,7 @@ def fit_bags(model: nn.Module, data, *, loss: nn.Module | None = None, epochs: i
             idx = order[start:start + batch_size]
             X, mask, y, _ = data.padded("train", idx)
             X, mask, y = X.to(device), mask.to(device), y.to(device)
-            if padded:
-                value = _bag_step(model, loss, X, mask, y, generator)
-            else:
-                value = torch.stack([_bag_step(model, loss, X[b:b + 1, :n], mask[b:b + 1, :n], y[b:b + 1], generator)
-                                     for b, n in enumerate(mask.sum(1).tolist())]).mean()
+            value = _bags_loss(model, loss, X, mask, y, generator, padded)
             optimizer.zero_grad(set_to_none=True)
             value.backward()
             optimizer.step()
