@@ -24,7 +24,7 @@ import time
 import torch
 
 from workbench import data, losses, models
-from workbench.train import _bag_step
+from workbench.train import _bags_loss
 
 MODELS = {
     "attention + aem": (dict(pooling="attention"), "aem"),
@@ -34,11 +34,7 @@ MODELS = {
 
 def step(model, loss, X, mask, y, padded: bool) -> torch.Tensor:
     """One step's loss (same code path as ``train.fit_bags``)."""
-    generator = torch.Generator().manual_seed(0)
-    if padded:
-        return _bag_step(model, loss, X, mask, y, generator)
-    return torch.stack([_bag_step(model, loss, X[b:b + 1, :n], mask[b:b + 1, :n], y[b:b + 1], generator)
-                        for b, n in enumerate(mask.sum(1).tolist())]).mean()
+    return _bags_loss(model, loss, X, mask, y, torch.Generator().manual_seed(0), padded)
 
 
 def timed(model, loss, batch, padded: bool) -> float:

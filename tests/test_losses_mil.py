@@ -138,6 +138,9 @@ def test_acmil_adds_the_branch_losses():
         loss(a, branch_logits=branch)
     with pytest.raises(ValueError, match="target"):
         loss(a, branch_logits=branch, target=torch.tensor([1, 0]))
+    for bad in (torch.tensor([1, 0]), torch.tensor([1.0, 0.0, 1.0]), torch.tensor([1, 0, 5])):  # shape, dtype, range
+        with pytest.raises(ValueError, match="target"):
+            loss(a, branch_logits=multi, target=bad)
 
 
 # --- aggregate responses ---------------------------------------------------------------------------

@@ -130,6 +130,42 @@ def _acc(pred: Tensor, y: Tensor) -> float:
     return float((pred == y).double().mean())
 
 
+def _start(model: nn.Module, loss: nn.Module | None, *, seed: int, device, lr: float,
+           weight_decay: float) -> tuple[torch.Generator, list[nn.Parameter], torch.optim.Optimizer]:
+    """What every training loop does first: seed the global RNG (dropout and anything else drawing from it)
+    and a generator (batch order, augmentations), move model and loss to ``device``, and build Adam over
+    their parameters, each once (a loss may hold the model's). Returns ``(generator, params, optimizer)``."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    modules = [model] if loss is None else [model, loss.to(device)]
+    params = list(dict.fromkeys(p for m in modules for p in m.parameters()))
+    return generator, params, torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
+def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, n: int, batch_size: int,
+                 generator: torch.Generator, batch_value: Callable[[Tensor], Tensor],
+                 grad_params: list[nn.Parameter] | None = None) -> tuple[float, float | None]:
+    """One epoch in train mode: shuffle the ``n`` training rows with ``generator`` and take an optimiser
+    step on ``batch_value(idx)`` for every ``batch_size`` of them. Returns the epoch's loss (batch means
+    weighted by batch size) and, when ``grad_params`` is given, the mean norm of their gradient per step."""
+    model.train()
+    order = torch.randperm(n, generator=generator)
+    losses, grad_norms, sizes = [], [], []
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        value = batch_value(idx)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        if grad_params is not None:
+            grads = [p.grad.norm() for p in grad_params if p.grad is not None]
+            grad_norms.append(float(torch.stack(grads).norm()) if grads else 0.0)
+        optimizer.step()
+        losses.append(float(value.detach()))
+        sizes.append(len(idx))
+    return float(np.average(losses, weights=sizes)), None if grad_params is None else float(np.mean(grad_norms))
+
+
 def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, lr: float = 1e-2,
         batch_size: int = 128, seed: int = 0, device: str | torch.device = "cpu",
         record: Sequence[str] = ("grad_norm",), probe: str = "knn", n_views: int = 2, supervised: bool = False,
@@ -163,39 +199,26 @@ def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, l
     kind = getattr(loss, "kind", "logits")
     step_loss = batch_loss or _default_batch_loss(kind, data.augment, n_views, supervised)
 
-    torch.manual_seed(seed)  # dropout and anything else drawing from the global RNG
-    generator = torch.Generator().manual_seed(seed)
-    model.to(device)
-    loss.to(device)
-    params = list(dict.fromkeys([*model.parameters(), *loss.parameters()]))
-    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    generator, params, optimizer = _start(model, loss, seed=seed, device=device, lr=lr, weight_decay=weight_decay)
 
     snapshots: dict[str, list[Tensor]] = {k: [] for k in ("embeddings", "views") if k in record}
     _take_snapshots(snapshots, model, data, device, n_views)
     rows = []
     bar = tqdm(range(1, epochs + 1), desc=f"fit {getattr(loss, 'name', type(loss).__name__)}", disable=not verbose)
+
+    def batch_value(idx: Tensor) -> Tensor:
+        x, y = data.X_train[idx].to(device), data.y_train[idx].to(device)
+        # Losses with per-sample state (ALDR-KL, iSogCLR) say so with ``uses_index`` and get the sample ids.
+        call = partial(loss, index=idx.to(device)) if getattr(loss, "uses_index", False) else loss
+        return step_loss(model, call, x, y, generator)
+
     for epoch in bar:
-        model.train()
-        order = torch.randperm(data.n_train, generator=generator)
-        losses, grad_norms, sizes = [], [], []
-        for start in range(0, data.n_train, batch_size):
-            idx = order[start:start + batch_size]
-            x, y = data.X_train[idx].to(device), data.y_train[idx].to(device)
-            # Losses with per-sample state (ALDR-KL, iSogCLR) say so with ``uses_index`` and get the sample ids.
-            call = partial(loss, index=idx.to(device)) if getattr(loss, "uses_index", False) else loss
-            value = step_loss(model, call, x, y, generator)
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            if "grad_norm" in record:
-                grads = [p.grad.norm() for p in params if p.grad is not None]
-                grad_norms.append(float(torch.stack(grads).norm()) if grads else 0.0)
-            optimizer.step()
-            losses.append(float(value.detach()))
-            sizes.append(len(idx))
-        row = {"epoch": epoch, "loss": float(np.average(losses, weights=sizes))}
+        mean_loss, grad_norm = _train_epoch(model, optimizer, data.n_train, batch_size, generator, batch_value,
+                                            params if "grad_norm" in record else None)
+        row = {"epoch": epoch, "loss": mean_loss}
         row.update(_evaluate(model, loss, kind, data, device, probe))
-        if "grad_norm" in record:
-            row["grad_norm"] = float(np.mean(grad_norms))
+        if grad_norm is not None:
+            row["grad_norm"] = grad_norm
         rows.append(row)
         _take_snapshots(snapshots, model, data, device, n_views)
         bar.set_postfix(loss=f"{row['loss']:.3f}", test_acc=f"{row['test_acc']:.3f}")
@@ -266,6 +289,16 @@ def _bag_step(model: nn.Module, loss: nn.Module | None, X: Tensor, mask: Tensor,
     return value
 
 
+def _bags_loss(model: nn.Module, loss: nn.Module | None, X: Tensor, mask: Tensor, y: Tensor,
+               generator: torch.Generator, padded: bool = True) -> Tensor:
+    """One training step's loss on a padded batch of bags: :func:`_bag_step` on the whole batch
+    (``padded``), or on each bag cut to its own size and averaged (the same loss, B forwards)."""
+    if padded:
+        return _bag_step(model, loss, X, mask, y, generator)
+    return torch.stack([_bag_step(model, loss, X[b:b + 1, :n], mask[b:b + 1, :n], y[b:b + 1], generator)
+                        for b, n in enumerate(mask.sum(1).tolist())]).mean()
+
+
 def fit_bags(model: nn.Module, data, *, loss: nn.Module | None = None, epochs: int = 20, lr: float = 1e-3,
              batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0, padded: bool = True,
              metrics: Callable | None = None, device: str | torch.device = "cpu", verbose: bool = True) -> History:
@@ -292,33 +325,18 @@ def fit_bags(model: nn.Module, data, *, loss: nn.Module | None = None, epochs: i
     if not regression and loss is not None and getattr(loss, "kind", None) != "attention":
         raise ValueError(f"loss must be of kind 'attention' (aem, acmil) for bag classification, "
                          f"got {getattr(loss, 'kind', type(loss).__name__)!r}")
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    model.to(device)
-    params = list(dict.fromkeys([*model.parameters(), *(loss.parameters() if loss is not None else [])]))
-    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    generator, _, optimizer = _start(model, loss, seed=seed, device=device, lr=lr, weight_decay=weight_decay)
     rows = []
-    name = getattr(loss, "name", "bag loss") if loss is not None else "bag loss"
+    name = getattr(loss, "name", "bag loss")  # None has no name either
     bar = tqdm(range(1, epochs + 1), desc=f"fit_bags {name}", disable=not verbose)
+
+    def batch_value(idx: Tensor) -> Tensor:
+        X, mask, y, _ = data.padded("train", idx)
+        return _bags_loss(model, loss, X.to(device), mask.to(device), y.to(device), generator, padded)
+
     for epoch in bar:
-        model.train()
-        order = torch.randperm(data.n_train, generator=generator)
-        losses, sizes = [], []
-        for start in range(0, data.n_train, batch_size):
-            idx = order[start:start + batch_size]
-            X, mask, y, _ = data.padded("train", idx)
-            X, mask, y = X.to(device), mask.to(device), y.to(device)
-            if padded:
-                value = _bag_step(model, loss, X, mask, y, generator)
-            else:
-                value = torch.stack([_bag_step(model, loss, X[b:b + 1, :n], mask[b:b + 1, :n], y[b:b + 1], generator)
-                                     for b, n in enumerate(mask.sum(1).tolist())]).mean()
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            optimizer.step()
-            losses.append(float(value.detach()))
-            sizes.append(len(idx))
-        row = {"epoch": epoch, "loss": float(np.average(losses, weights=sizes))}
+        row = {"epoch": epoch, "loss": _train_epoch(model, optimizer, data.n_train, batch_size, generator,
+                                                    batch_value)[0]}
         if metrics is not None:
             row.update(metrics(model, data))
         rows.append(row)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_float_tensor, check_in_range, check_reduction, reduce
+from ._checks import check_float_tensor, check_in_range, check_labels, check_reduction, reduce
 from .registry import Paper, Param, register
 
 # --------------------------------------------------------------------------------------------------
@@ -163,13 +163,8 @@ def _branch_loss(branch_logits: Tensor, target: Tensor) -> Tensor:
             raise ValueError(f"target must have shape [B] = [{branch_logits.shape[0]}], got {tuple(target.shape)}")
         t = target.to(branch_logits.dtype)[:, None].expand_as(branch_logits)
         return F.binary_cross_entropy_with_logits(branch_logits, t)
-    if branch_logits.dim() == 3:
-        if target.shape != branch_logits.shape[:1] or target.is_floating_point():
-            raise ValueError(f"target must hold integer labels of shape [B] = [{branch_logits.shape[0]}], "
-                             f"got {target.dtype} {tuple(target.shape)}")
-        K = branch_logits.shape[1]
-        return F.cross_entropy(branch_logits.flatten(0, 1), target.repeat_interleave(K))
-    raise ValueError(f"branch_logits must have shape [B, K] (binary) or [B, K, C], got {tuple(branch_logits.shape)}")
+    B, K, C = branch_logits.shape  # [B, K] and [B, K, C] are all the caller lets through
+    return F.cross_entropy(branch_logits.flatten(0, 1), check_labels(target, "target", B, C).repeat_interleave(K))
 
 
 @register(
