@@ -358,7 +358,7 @@ def view_similarities(views: Tensor, *, extrapolation: float | None = None, inte
     z, extra = feature_transform(views, extrapolation=extrapolation, interpolation=interpolation,
                                  generator=generator)
     cross = z[:, 0] @ z[:, 1].T
-    off = ~torch.eye(len(z), dtype=torch.bool)
+    off = ~torch.eye(len(z), dtype=torch.bool, device=z.device)
     negatives = [cross[off]]
     if len(extra):
         negatives.append((z[:, 0] @ extra.T).flatten())
@@ -425,7 +425,7 @@ def utilization(queries: Tensor, references: Tensor) -> float:
     unseen classes) fall. 0 when every query is a reference; never increases when X grows.
     """
     q, x = queries.detach().double(), references.detach().double()
-    best = torch.full((len(q),), math.inf, dtype=torch.float64)
+    best = torch.full((len(q),), math.inf, dtype=torch.float64, device=q.device)
     for start in range(0, len(x), 4096):  # chunks keep memory small for the many mixed points
         chunk = x[start:start + 4096]
         d2 = (q.pow(2).sum(1)[:, None] + chunk.pow(2).sum(1)[None, :] - 2 * q @ chunk.T).clamp(min=0)
@@ -447,7 +447,7 @@ def map_at_r(embeddings: Tensor, labels: Tensor) -> float:
     keep = r > 0
     order = sim.topk(int(r.max()), dim=1).indices
     rel = (labels[order] == labels[:, None]).double()
-    ranks = torch.arange(1, order.shape[1] + 1, dtype=torch.float64)
+    ranks = torch.arange(1, order.shape[1] + 1, dtype=torch.float64, device=order.device)
     within = ranks[None, :] <= r[:, None]
     precision = rel.cumsum(1) / ranks
     ap = (precision * rel * within).sum(1) / r.clamp(min=1)
@@ -547,7 +547,7 @@ def angular_stats(embeddings: Tensor, labels: Tensor) -> dict[str, float]:
     classes = labels.unique()
     centres = F.normalize(torch.stack([z[labels == c].mean(0) for c in classes]), dim=1)
     angles = torch.rad2deg(torch.acos((centres @ centres.T).clamp(-1, 1)))
-    off = ~torch.eye(len(classes), dtype=torch.bool)
+    off = ~torch.eye(len(classes), dtype=torch.bool, device=centres.device)
     own = centres[torch.searchsorted(classes, labels)]
     spread = torch.rad2deg(torch.acos((z * own).sum(1).clamp(-1, 1)))
     return {"min_centre_angle": float(angles[off].min()), "mean_centre_angle": float(angles[off].mean()),

@@ -180,8 +180,7 @@ def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, l
         record: any of ``"embeddings"`` (test embeddings after every epoch), ``"grad_norm"``
             (mean norm of the parameter gradient per epoch) and ``"views"`` (embeddings ``[n, n_views, D]``
             of the same augmented views of the first 256 test samples after every epoch, the model's
-            output as the loss sees it, for the
-            positive/negative similarity distributions of views losses).
+            output as the loss sees it, for the positive/negative similarity distributions of views losses).
         probe: ``"knn"`` or ``"linear"``: how embedding-only losses (pairs, views) are scored.
         supervised: for views losses, pass the labels (SupCon-style) instead of None.
         batch_loss: ``f(model, loss, x, y, generator) -> scalar`` to train a kind the loop does not know.
