@@ -20,6 +20,12 @@ def check_positive(value: float, name: str) -> float:
     return float(value)
 
 
+def check_nonnegative(value: float, name: str) -> float:
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) and value >= 0):
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
 def check_in_range(value: float, name: str, low: float, high: float, *, high_open: bool = False) -> float:
     ok = isinstance(value, (int, float)) and low <= value and (value < high if high_open else value <= high)
     if not ok:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_float_tensor, check_positive, check_reduction
+from ._checks import check_float_tensor, check_nonnegative, check_positive, check_reduction
 from .registry import Paper, Param, register
 
 
@@ -92,8 +92,7 @@ def _check_anyloss(metric: str, L: float, beta: float, eps: float) -> None:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     check_positive(L, "L")
     check_positive(beta, "beta")
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
-        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
+    check_nonnegative(eps, "eps")
 
 
 # --- EnsLoss ---------------------------------------------------------------------------------------
@@ -297,8 +296,7 @@ class AUCMargin(nn.Module):
 
     def __init__(self, margin: float = 1.0, imratio: float | None = None, closed_form: bool = False):
         super().__init__()
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
-            raise ValueError(f"margin must be a number >= 0, got {margin!r}")
+        check_nonnegative(margin, "margin")
         if imratio is not None and not (isinstance(imratio, (int, float)) and 0 < imratio < 1):
             raise ValueError(f"imratio must be in (0, 1) or None, got {imratio!r}")
         self.margin, self.imratio, self.closed_form = float(margin), imratio, bool(closed_form)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_positive, check_reduction, reduce
+from ._checks import check_nonnegative, check_positive, check_reduction, reduce
 from .classification import check_logits_target
 from .registry import Paper, Param, register
 
@@ -30,12 +30,6 @@ def _check_preprocess(preprocess: str) -> str:
     if preprocess not in PREPROCESS:
         raise ValueError(f"preprocess must be one of {PREPROCESS}, got {preprocess!r}")
     return preprocess
-
-
-def _check_margin(margin: float) -> float:
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
-        raise ValueError(f"margin must be a number >= 0, got {margin!r}")
-    return float(margin)
 
 
 def preprocess_scores(logits: Tensor, preprocess: str = "none") -> Tensor:
@@ -76,7 +70,7 @@ def ldr_kl(logits: Tensor, target: Tensor, *, lam: float = 10.0, margin: float =
     defaults are c = 2, lam = 1.
     """
     check_positive(lam, "lam")
-    _check_margin(margin)
+    check_nonnegative(margin, "margin")
     _check_preprocess(preprocess)
     check_reduction(reduction)
     check_logits_target(logits, target)
@@ -97,7 +91,7 @@ class LDRKL(nn.Module):
 
     def __init__(self, lam: float = 10.0, margin: float = 0.1, preprocess: str = "none", reduction: str = "mean"):
         super().__init__()
-        self.lam, self.margin = check_positive(lam, "lam"), _check_margin(margin)
+        self.lam, self.margin = check_positive(lam, "lam"), check_nonnegative(margin, "margin")
         self.preprocess = _check_preprocess(preprocess)
         self.reduction = check_reduction(reduction)
 
@@ -150,7 +144,7 @@ class ALDRKL(nn.Module):
         self.lam0 = check_positive(lam0, "lam0")
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 1:
             raise ValueError(f"alpha must be a number > 1 (so that lam stays positive), got {alpha!r}")
-        self.alpha, self.margin = float(alpha), _check_margin(margin)
+        self.alpha, self.margin = float(alpha), check_nonnegative(margin, "margin")
         self.preprocess = _check_preprocess(preprocess)
         self.reduction = check_reduction(reduction)
         if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, int)

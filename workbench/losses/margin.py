@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_float_tensor, check_labels, check_positive, check_reduction
+from ._checks import check_float_tensor, check_labels, check_nonnegative, check_positive, check_reduction
 from .registry import Paper, Param, register
 from .similarity import cosine_similarity_matrix, pair_masks
 
@@ -162,9 +162,7 @@ class SphereFace(MarginHead):
         super().__init__(num_classes, embedding_dim, scale, reduction)
         if not (isinstance(margin, int) and margin >= 1):
             raise ValueError(f"margin must be an int >= 1 (SphereFace's m), got {margin!r}")
-        if not (isinstance(lam, (int, float)) and lam >= 0):
-            raise ValueError(f"lam must be a number >= 0, got {lam!r}")
-        self.margin, self.lam = margin, float(lam)
+        self.margin, self.lam = margin, check_nonnegative(lam, "lam")
 
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
         target = cosine.gather(1, labels[:, None])
@@ -253,9 +251,8 @@ class _ElasticFace(MarginHead):
     def __init__(self, num_classes, embedding_dim, scale, margin, sigma, plus, legacy_gather, generator, reduction):
         super().__init__(num_classes, embedding_dim, scale, reduction)
         self.margin = _check_margin(margin)
-        if not (isinstance(sigma, (int, float)) and sigma >= 0):
-            raise ValueError(f"sigma must be a number >= 0, got {sigma!r}")
-        self.sigma, self.plus, self.legacy_gather = float(sigma), bool(plus), bool(legacy_gather)
+        self.sigma = check_nonnegative(sigma, "sigma")
+        self.plus, self.legacy_gather = bool(plus), bool(legacy_gather)
         self.generator = generator
 
     def margins(self, cosine: Tensor, labels: Tensor) -> Tensor | float:
@@ -370,9 +367,7 @@ class UNPG(MarginHead):
         super().__init__(num_classes, embedding_dim, scale, reduction)
         if head not in ("arcface", "cosface"):
             raise ValueError(f"head must be 'arcface' or 'cosface', got {head!r}")
-        if not (isinstance(wisk, (int, float)) and wisk >= 0):
-            raise ValueError(f"wisk must be a number >= 0, got {wisk!r}")
-        self.margin, self.wisk, self.head = _check_margin(margin), float(wisk), head
+        self.margin, self.wisk, self.head = _check_margin(margin), check_nonnegative(wisk, "wisk"), head
 
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
         return (arc_margin if self.head == "arcface" else cos_margin)(cosine, labels, self.margin)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_positive, check_reduction, reduce
+from ._checks import check_nonnegative, check_positive, check_reduction, reduce
 from .pairs import _distance_backward, _unit_distance
 from .registry import Paper, Param, get, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
@@ -390,10 +390,8 @@ class MultiSimilarityLoss(nn.Module):
         self.alpha, self.beta = check_positive(alpha, "alpha"), check_positive(beta, "beta")
         if not isinstance(base, (int, float)):
             raise ValueError(f"base must be a number, got {base!r}")
-        if epsilon is not None and not (isinstance(epsilon, (int, float)) and epsilon >= 0):
-            raise ValueError(f"epsilon must be a number >= 0 or None (no mining), got {epsilon!r}")
         self.base = float(base)
-        self.epsilon = None if epsilon is None else float(epsilon)
+        self.epsilon = None if epsilon is None else check_nonnegative(epsilon, "epsilon (None: no mining)")
         self.reduction = check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
