@@ -62,6 +62,22 @@ def check_labels(labels: Tensor, name: str, n: int, num_classes: int | None = No
     return labels
 
 
+def check_index(index: Tensor, n: int, *, distinct: bool = False, num_samples: int | None = None) -> Tensor:
+    """Sample ids of per-sample state (ALDR-KL, iSogCLR): an integer tensor ``[n]`` of ids >= 0; distinct
+    within the batch and below ``num_samples`` when asked."""
+    if not isinstance(index, Tensor) or index.is_floating_point() or index.dtype == torch.bool:
+        raise ValueError(f"index must be an integer tensor of sample ids, got {getattr(index, 'dtype', type(index))}")
+    if index.shape != (n,):
+        raise ValueError(f"index must have shape [{n}] (sample ids, one per row), got {tuple(index.shape)}")
+    if n and index.min() < 0:
+        raise ValueError(f"index must be >= 0, got {int(index.min())}")
+    if distinct and len(torch.unique(index)) != n:
+        raise ValueError("index must hold distinct sample ids within a batch")
+    if num_samples is not None and n and index.max() >= num_samples:
+        raise ValueError(f"index must be < num_samples={num_samples}, got {int(index.max())}")
+    return index
+
+
 def reduce(values: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return values.mean()

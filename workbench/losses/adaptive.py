@@ -10,23 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_in_range, check_positive, check_reduction, reduce
+from ._checks import check_in_range, check_index, check_positive, check_reduction, reduce
 from .multiview import _masked_lse
 from .registry import Paper, Param, register
 from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
-
-
-def _check_index(index: Tensor, n: int) -> Tensor:
-    if not isinstance(index, Tensor) or index.is_floating_point() or index.dtype == torch.bool:
-        raise ValueError(f"index must be an integer tensor of sample ids, got {getattr(index, 'dtype', type(index))}")
-    if index.shape != (n,):
-        raise ValueError(f"index must have shape [{n}] (one sample id per instance), got {tuple(index.shape)}")
-    if n and index.min() < 0:
-        raise ValueError(f"index must be >= 0, got {int(index.min())}")
-    if len(torch.unique(index)) != n:
-        raise ValueError("index must hold distinct sample ids within a batch")
-    return index
-
 
 # --- iSogCLR -------------------------------------------------------------------------------------
 
@@ -116,17 +103,15 @@ class ISogCLR(nn.Module):
         """From S over N rows; ``index`` (optional) is the sample id of every ROW (rows of one sample share
         its temperature and moving average)."""
         check_similarity(similarity, labels)
-        if index is not None and (not isinstance(index, Tensor) or index.is_floating_point()
-                                  or index.shape != labels.shape or (len(index) and index.min() < 0)):
-            raise ValueError(f"index must be an integer tensor of sample ids >= 0, one per row: shape "
-                             f"[{len(labels)}], got {getattr(index, 'shape', type(index))}")
+        if index is not None:
+            check_index(index, len(labels))
         return self._loss(similarity, labels, index)
 
     def forward(self, views: Tensor, labels: Tensor | None = None, index: Tensor | None = None) -> Tensor:
         rows, row_labels = views_to_rows(views, labels)
         row_index = None
         if index is not None:
-            row_index = _check_index(index, views.shape[0]).repeat_interleave(views.shape[1])
+            row_index = check_index(index, views.shape[0], distinct=True).repeat_interleave(views.shape[1])
         return self._loss(cosine_similarity_matrix(rows), row_labels, row_index)
 
     def _loss(self, similarity: Tensor, labels: Tensor, row_index: Tensor | None) -> Tensor:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_nonnegative, check_positive, check_reduction, reduce
+from ._checks import check_index, check_nonnegative, check_positive, check_reduction, reduce
 from .classification import check_logits_target
 from .registry import Paper, Param, register
 
@@ -157,17 +157,6 @@ class ALDRKL(nn.Module):
         """Forget every sample's lam (back to lam0)."""
         self.lam_state.fill_(self.lam0)
 
-    def _check_index(self, index: Tensor, n: int) -> Tensor:
-        if not isinstance(index, Tensor) or index.is_floating_point() or index.dtype == torch.bool:
-            raise ValueError(f"index must be an integer tensor of sample ids, got {index!r:.60}")
-        if index.shape != (n,):
-            raise ValueError(f"index must have shape [{n}] (one id per row), got shape {tuple(index.shape)}")
-        if n and index.min() < 0:
-            raise ValueError(f"index must be >= 0, got {int(index.min())}")
-        if self.num_samples is not None and n and index.max() >= self.num_samples:
-            raise ValueError(f"index must be < num_samples={self.num_samples}, got {int(index.max())}")
-        return index
-
     def _lam_old(self, index: Tensor | None, n: int, like: Tensor) -> Tensor:
         if index is None:
             return torch.full((n,), self.lam0, dtype=like.dtype, device=like.device)
@@ -184,7 +173,7 @@ class ALDRKL(nn.Module):
         if K < 2:
             raise ValueError(f"logits must have C >= 2 classes for ALDR-KL (lam uses log C), got shape {(n, K)}")
         if index is not None:
-            self._check_index(index, n)
+            check_index(index, n, num_samples=self.num_samples)
         f = preprocess_scores(logits, self.preprocess)
         log_k = math.log(K)
         with torch.no_grad():
