@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_float_tensor, check_reduction, reduce
+from .._checks import check_float_tensor, check_reduction, reduce
 from .classification import per_sample_ce
 from .registry import Paper, Param, register
 

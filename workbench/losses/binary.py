@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_float_tensor, check_nonnegative, check_positive, check_reduction
+from .._checks import check_float_tensor, check_nonnegative, check_positive, check_reduction
 from .registry import Paper, Param, register
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_float_tensor, check_in_range, check_labels, check_positive, check_reduction
+from .._checks import check_float_tensor, check_in_range, check_labels, check_positive, check_reduction
 from .registry import Paper, Param, register
 
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_float_tensor, check_positive, check_reduction, reduce
+from .._checks import check_float_tensor, check_positive, check_reduction, reduce
 from .registry import Paper, Param, register
 
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_index, check_nonnegative, check_positive, check_reduction, reduce
+from .._checks import check_index, check_nonnegative, check_positive, check_reduction, reduce
 from .classification import check_logits_target
 from .registry import Paper, Param, register
 

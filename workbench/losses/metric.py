@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_nonnegative, check_positive, check_reduction, reduce
+from .._checks import check_nonnegative, check_positive, check_reduction, reduce
 from .pairs import _distance_backward, _unit_distance
 from .registry import Paper, Param, get, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks

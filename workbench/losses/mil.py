@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_float_tensor, check_in_range, check_labels, check_reduction, reduce
+from .._checks import check_float_tensor, check_in_range, check_labels, check_reduction, reduce
 from .registry import Paper, Param, register
 
 # --------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_positive
+from .._checks import check_positive
 
 STRATEGIES = ("none", "linear", "linupper", "quadratic", "extremes")
 

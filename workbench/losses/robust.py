@@ -17,7 +17,7 @@ import math
 
 from torch import Tensor, nn
 
-from ._checks import check_in_range, check_reduction, reduce
+from .._checks import check_in_range, check_reduction, reduce
 from .classification import per_sample_ce
 from .registry import Paper, Param, register
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._checks import check_float_tensor, check_labels
+from .._checks import check_float_tensor, check_labels
 
 
 class _Gram(torch.autograd.Function):

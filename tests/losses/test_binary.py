@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from conftest import make_inputs
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_loss_standards import _grads_finite
+from test_standards import _grads_finite
 
 from workbench import data, losses, models, train
 from workbench.losses import binary

@@ -1,4 +1,5 @@
-"""Input validation shared by every loss: fail loudly, name the argument, say what was expected."""
+"""Input validation shared by every layer (losses, data, models, train, CLI): fail loudly with a ValueError
+that names the argument and says what was expected."""
 
 from __future__ import annotations
 
