@@ -1,4 +1,5 @@
-"""Shared test helpers: one input factory per loss kind, so every standard is checked on every loss."""
+"""Shared test helpers: inputs for every loss from its kind (``workbench.kinds``), so every standard is checked
+on every loss."""
 
 from __future__ import annotations
 
@@ -8,41 +9,24 @@ import torch
 
 matplotlib.use("Agg")
 
-from workbench import losses  # noqa: E402
+from workbench import kinds, losses  # noqa: E402
 
 
 def make_inputs(name: str, *, batch: int = 6, classes: int = 3, dim: int = 4, dtype=torch.float64, seed: int = 0,
                 scale: float = 1.0):
-    """A loss built with defaults and valid inputs for its kind: ``(loss, args)`` with ``loss(*args)`` working."""
-    g = torch.Generator().manual_seed(seed)
-    kind = losses.info(name).kind
-    labels = torch.arange(batch) % classes
-    if kind == "logits":
-        logits = scale * torch.randn(batch, classes, generator=g, dtype=dtype)
-        if name == "bias_loss":  # its weights come from features; fixed ones make it a function of the logits
-            return WithExtra(_loss(name), features=torch.randn(batch, 8, generator=g, dtype=dtype)), (
-                logits, labels)
-        return _loss(name), (logits, labels)
-    if kind == "margin":
-        loss = _loss(name, num_classes=classes, embedding_dim=dim).to(dtype)
-        return loss, (scale * torch.randn(batch, dim, generator=g, dtype=dtype), labels)
-    if kind == "pairs":
-        return _loss(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype), labels)
-    if kind == "views":
-        return _loss(name), (scale * torch.randn(batch, 2, dim, generator=g, dtype=dtype), None)
-    if kind == "binary":
-        return _loss(name).to(dtype), (scale * torch.randn(batch, generator=g, dtype=dtype), labels % 2)
-    if kind == "crossmodal":  # x and y: two modalities, row i of x pairs with row i of y
-        return _loss(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype),
-                         scale * torch.randn(batch, dim, generator=g, dtype=dtype))
-    if kind == "attention":  # a padded batch of 3 bags, 2 branches, up to `dim + 1` instances; mask as 2nd arg
-        mask = torch.ones(3, dim + 1, dtype=torch.bool)
-        mask[1, 3:], mask[2, 1:] = False, False  # bag 1 has 3 instances, bag 2 only one
-        return _loss(name), (scale * torch.randn(3, 2, dim + 1, generator=g, dtype=dtype), mask)
-    if kind == "aggregate":  # instance predictions [B, N] and one aggregate response per bag
-        return _loss(name), (scale * torch.randn(batch, dim, generator=g, dtype=dtype),
-                         torch.randn(batch, generator=g, dtype=dtype))
-    raise NotImplementedError(kind)
+    """A loss built with defaults and valid inputs for its kind: ``(loss, args)`` with ``loss(*args)`` working.
+
+    The inputs are the kind's example inputs (``workbench.kinds``); a loss with its own parameters (a margin
+    head's class weights, AUC-M's a and b) is cast to ``dtype`` like its inputs."""
+    kind = kinds.get(losses.info(name).kind)
+    args = kind.example_inputs(batch=batch, classes=classes, dim=dim, dtype=dtype, seed=seed, scale=scale)
+    loss = _loss(name, **kind.loss_args(classes=classes, dim=dim))
+    if any(True for _ in loss.parameters()):
+        loss = loss.to(dtype)
+    if name == "bias_loss":  # its weights come from features; fixed ones make it a function of the logits
+        g = torch.Generator().manual_seed(seed + 1)
+        loss = WithExtra(loss, features=torch.randn(batch, 8, generator=g, dtype=dtype))
+    return loss, args
 
 
 class WithExtra(torch.nn.Module):

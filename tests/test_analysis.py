@@ -69,8 +69,8 @@ def test_accuracy_from_logits_and_from_labels():
 
 def test_knn_accuracy_on_separated_classes():
     train, test = unit(0, 5, 180, 185), unit(2, 182)
-    assert analysis.knn_accuracy(train, torch.tensor([0, 0, 1, 1]), test, torch.tensor([0, 1]), k=1) == 1.0
-    assert analysis.knn_accuracy(train, torch.tensor([0, 0, 1, 1]), test, torch.tensor([1, 0]), k=1) == 0.0
+    assert analysis.knn_probe(train, torch.tensor([0, 0, 1, 1]), test, torch.tensor([0, 1]), k=1) == 1.0
+    assert analysis.knn_probe(train, torch.tensor([0, 0, 1, 1]), test, torch.tensor([1, 0]), k=1) == 0.0
 
 
 def test_pair_weights_contrastive_pulls_positives_and_pushes_close_negatives():

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from workbench import analysis, data, losses, models, viz, widgets
+from workbench import analysis, data, experiments, losses, models, viz, widgets
 
 
 def test_topk_accuracy():
@@ -41,12 +41,12 @@ def test_compare_losses_runs_the_grid_and_is_deterministic():
     grid = dict(make_loss={"ce": lambda: losses.get("cross_entropy"), "aldr": lambda: losses.get("aldr_kl")},
                 make_data=make_data, make_model=make_model, score=score, seeds=(0, 1),
                 settings={"noise": [0.0, 0.3]}, epochs=2, batch_size=16, verbose=False)
-    frame = analysis.compare_losses(**grid)
+    frame = experiments.compare_losses(**grid)
     assert len(frame) == 8 and set(frame.columns) >= {"loss", "noise", "seed", "acc", "seconds"}
     assert frame.groupby(["loss", "noise"]).size().eq(2).all()
-    again = analysis.compare_losses(**grid)
+    again = experiments.compare_losses(**grid)
     assert np.array_equal(frame["acc"].to_numpy(), again["acc"].to_numpy())
-    summary = analysis.summarise(frame, "acc", ["loss", "noise"])
+    summary = experiments.summarise(frame, "acc", ["loss", "noise"])
     assert list(summary.columns) == ["loss", "noise", "mean", "std"] and len(summary) == 4
 
 

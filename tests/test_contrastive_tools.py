@@ -90,7 +90,7 @@ def test_positive_extrapolation_lowers_positive_similarity_and_interpolation_add
 
 def test_feature_transform_needs_two_views():
     with pytest.raises(ValueError, match=r"\[B, 2, D\]"):
-        analysis.feature_transform(torch.randn(4, 3, 2))
+        data.feature_transform(torch.randn(4, 3, 2))
 
 
 def test_similarity_distributions_frame():

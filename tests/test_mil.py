@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench import analysis, data, losses, models, train
+from workbench import analysis, data, experiments, losses, models, train
 
 SETTINGS = settings(max_examples=15, deadline=None)
 
@@ -281,7 +281,7 @@ def test_bag_auc_matches_sklearn_and_handles_one_class():
 
 
 def test_mil_unit_tests_table_has_a_row_per_pooling_test_and_seed():
-    frame = analysis.mil_unit_tests(["instance", "mean"], ["single_concept"], seeds=(0,), n_train=40, n_test=40,
+    frame = experiments.mil_unit_tests(["instance", "mean"], ["single_concept"], seeds=(0,), n_train=40, n_test=40,
                                     epochs=8, verbose=False)
     assert list(frame["pooling"]) == ["instance", "mean"] and (frame["passed"] == (frame["test_auc"] >= 0.6)).all()
     mean = frame.set_index("pooling").loc["mean"]

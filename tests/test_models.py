@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from workbench import models
+from workbench import data, models
 
 
 def batch(n=5, features=64, seed=0):
@@ -122,10 +122,27 @@ def test_for_kind(kind, out_dim, has_embed):
     assert _same_params(model, models.for_kind(kind, 64, 10, embedding_dim=4, seed=0))
 
 
-@pytest.mark.parametrize("kind", ["crossmodal", "attention", "no_such_kind"])
-def test_for_kind_unknown_kind(kind):
-    with pytest.raises(ValueError, match="kind"):
-        models.for_kind(kind, 64, 10)
+def test_for_kind_unknown_kind():
+    with pytest.raises(ValueError, match="unknown kind 'no_such_kind'"):
+        models.for_kind("no_such_kind", 64, 10)
+
+
+def test_for_kind_crossmodal_needs_paired_data():
+    with pytest.raises(ValueError, match="data="):
+        models.for_kind("crossmodal", 64, 10)
+    paired = data.paired_digits(seed=0)
+    model = models.for_kind("crossmodal", 64, 10, embedding_dim=8, data=paired)
+    x, y = model(paired.X_train[:5])  # the two towers embed both modalities in the same space
+    assert x.shape == y.shape == (5, 8)
+    assert not any(p.requires_grad for p in model.reference.parameters())
+
+
+def test_for_kind_builds_a_bag_model_and_an_instance_model():
+    bag_model = models.for_kind("attention", 64, 1, embedding_dim=8, branches=3)
+    out = bag_model(torch.randn(2, 4, 64), torch.ones(2, 4, dtype=torch.bool))
+    assert out.logits.shape == (2,) and out.branch_logits is not None
+    instance_model = models.for_kind("aggregate", 8, 1)
+    assert instance_model(torch.randn(5, 8)).shape == (5, 1)
 
 
 def test_dropout_is_active_in_train_mode_only():

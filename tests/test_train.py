@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from workbench import data, losses, models, train
+from workbench import analysis, data, losses, models, train
 
 C, D, FEATURES = 4, 4, 8
 FIT = dict(epochs=6, lr=2e-2, batch_size=32, verbose=False)
@@ -30,7 +30,7 @@ def make(name, kind, seed=0, **model_kw):
 def probe_accuracy(model, ds):
     model.eval()
     train_emb, test_emb = models.embed(model, ds.X_train), models.embed(model, ds.X_test)
-    return train.knn_probe(train_emb, ds.y_train, test_emb, ds.y_test)
+    return analysis.knn_probe(train_emb, ds.y_train, test_emb, ds.y_test)
 
 
 def assert_learned(history, chance):
@@ -90,7 +90,7 @@ def test_probe_linear(blobs):
     history = train.fit(model, loss, blobs, probe="linear", **FIT)
     with torch.no_grad():
         model.eval()
-        expected = train.linear_probe(model(blobs.X_train), blobs.y_train, model(blobs.X_test), blobs.y_test)
+        expected = analysis.linear_probe(model(blobs.X_train), blobs.y_train, model(blobs.X_test), blobs.y_test)
     assert history.last["test_acc"] == pytest.approx(expected)
     assert history.last["test_acc"] > 1 / C + 0.25
 

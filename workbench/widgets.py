@@ -17,13 +17,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from . import analysis, losses, viz
+from . import analysis, kinds, losses, viz
 
-EXPLORABLE_KINDS = ("logits", "pairs", "views")
+# Kinds whose losses the explorer can draw: those that say which curve (workbench.kinds).
+EXPLORABLE_KINDS = tuple(name for name, kind in kinds.KINDS.items() if kind.curve is not None)
 
 
 def explorable_losses() -> list[str]:
-    """Registered losses whose curves the explorer can draw (kinds logits, pairs and views)."""
+    """Registered losses whose curves the explorer can draw (their kind has a ``curve``)."""
     return [n for n in losses.available() if losses.info(n).kind in EXPLORABLE_KINDS]
 
 
@@ -66,11 +67,11 @@ SIMILARITIES = np.linspace(-1, 1, 33)
 def explorer_curves(name: str, params: dict | None = None) -> tuple[dict, str, str]:
     """``({label: frame}, x column, x label)`` for loss ``name`` built with ``params``: curves against the
     true-class margin for logits losses, against a positive and a negative similarity for pairs/views."""
-    kind = losses.info(name).kind
-    if kind not in EXPLORABLE_KINDS:
-        raise ValueError(f"the explorer draws losses of kind {EXPLORABLE_KINDS}; {name!r} is {kind!r}")
+    kind = kinds.get(losses.info(name).kind)
+    if kind.curve is None:
+        raise ValueError(f"the explorer draws losses of kind {EXPLORABLE_KINDS}; {name!r} is {kind.name!r}")
     loss = losses.get(name, **(params or {}))
-    if kind == "logits":
+    if kind.curve == "margin":
         return {name: analysis.margin_curve(loss, MARGINS)}, "margin", "true-class margin m"
     return ({"positive pair": analysis.similarity_curve(loss, SIMILARITIES, "positive"),
              "negative pair": analysis.similarity_curve(loss, SIMILARITIES, "negative")},

@@ -289,9 +289,9 @@ def test_multi_sample_dropout_trains_with_fit_and_is_deterministic():
     for _ in range(2):
         model = models.multi_sample_dropout_classifier(models.MLP(64, 16, (32,), seed=0), 10, samples=4, seed=0)
         runs.append(train.fit(model, losses.get("cross_entropy"), ds, epochs=2, batch_size=128, verbose=False,
-                              record=(), batch_loss=models.multi_sample_batch_loss))
+                              record=(), batch_loss=train.multi_sample_batch_loss))
     assert runs[0].equals(runs[1]) and runs[0]["test_acc"].iloc[-1] > 0.7
     with pytest.raises(ValueError, match="MultiSampleDropout"):
-        models.multi_sample_batch_loss(models.MLP(64, 4), F.cross_entropy, ds.X_train[:4], ds.y_train[:4], None)
+        train.multi_sample_batch_loss(models.MLP(64, 4), F.cross_entropy, ds.X_train[:4], ds.y_train[:4], None)
     with pytest.raises(ValueError, match="samples"):
         models.MultiSampleDropout(4, 2, samples=0)

@@ -232,7 +232,7 @@ def test_opl_reference_values():
 
 def test_opl_batch_loss_adds_ce_on_logits_and_opl_on_features():
     from workbench import models
-    from workbench.losses.metric import opl_batch_loss
+    from workbench.train import opl_batch_loss
     model = models.classifier(models.MLP(5, 4, hidden=(8,), seed=0), 3, seed=0).double()
     x, y = batch(n=9, dim=5, classes=3, seed=12)
     ce, opl = losses.get("cross_entropy"), losses.get("opl")

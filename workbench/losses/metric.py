@@ -444,7 +444,8 @@ def opl_from_similarity(similarity: Tensor, labels: Tensor, *, gamma: float = 0.
 )
 class OrthogonalProjectionLoss(nn.Module):
     r"""Orthogonal Projection Loss (Ranasinghe et al., ICCV 2021), added to cross-entropy on the
-    penultimate features F (the total is :math:`CE + \lambda\,\mathcal L_{OPL}`, see :func:`opl_batch_loss`):
+    penultimate features F (the total is :math:`CE + \lambda\,\mathcal L_{OPL}`, see
+    :func:`workbench.train.opl_batch_loss`):
 
     .. math:: \mathcal L_{OPL} = (1 - s) + \gamma\,|d|, \quad
               s = \frac{\sum_{pos}\hat f_i^\top\hat f_j}{|pos| + 10^{-6}}, \quad
@@ -472,19 +473,6 @@ class OrthogonalProjectionLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"gamma={self.gamma}, abs_neg={self.abs_neg}"
-
-
-def opl_batch_loss(opl: nn.Module, lam: float = 1.0):
-    """A ``batch_loss`` for :func:`workbench.train.fit` that trains a classifier with ``CE + lam·OPL``.
-
-    The model must have ``encoder`` (to the penultimate features, where OPL acts) and ``head`` (to the
-    logits), as :func:`workbench.models.classifier` builds. Train with a ``cross_entropy`` loss as
-    ``loss=`` (it scores the logits) and this as ``batch_loss=``.
-    """
-    def batch_loss(model, loss, x, y, generator):
-        features = model.encoder(x)
-        return loss(model.head(features), y) + lam * opl(features, y)
-    return batch_loss
 
 
 # --- metrix -----------------------------------------------------------------------------------------

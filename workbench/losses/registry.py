@@ -18,9 +18,11 @@ from typing import Any
 
 from torch import nn
 
-FAMILIES = ("classification", "binary", "margin", "pairs", "contrastive", "distill", "mil")
-KINDS = ("logits", "binary", "margin", "pairs", "views", "crossmodal", "distill", "attention",
-         "aggregate")  # aggregate: (predictions[B, N], target[B], mask) for aggregate-response regression
+from .. import kinds as _kinds
+
+FAMILIES = ("classification", "binary", "multilabel", "margin", "pairs", "contrastive", "distill", "regression",
+            "clustering", "mil")
+KINDS = tuple(_kinds.KINDS)  # what each kind's forward takes: workbench.kinds
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,7 @@ def register(name: str, *, family: str, kind: str, paper: Paper, formula: str,
     """Class decorator that adds a loss to the registry (and stamps ``name``/``kind`` on the class)."""
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    kind_contract = _kinds.get(kind)  # ValueError listing the valid kinds
 
     def decorate(cls: type[nn.Module]) -> type[nn.Module]:
         if name in _REGISTRY:
@@ -81,6 +82,7 @@ def register(name: str, *, family: str, kind: str, paper: Paper, formula: str,
         missing = set(params) - accepted
         if missing:
             raise ValueError(f"{cls.__name__} does not accept the registered params {sorted(missing)}")
+        kind_contract.check_loss_class(cls)
         cls.name, cls.kind, cls.family = name, kind, family
         _REGISTRY[name] = LossInfo(name, family, kind, paper, formula, dict(params), cls)
         return cls

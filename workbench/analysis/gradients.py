@@ -1,0 +1,197 @@
+"""Gradients and loss curves: pair weights dL/dS (the gradient lens), per-sample gradient norms, a loss
+or its weight as a function of one margin or similarity, Wang & Liu's relative penalty."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from ..losses.binary import amplified
+from ..losses.similarity import cosine_similarity_matrix, pair_masks, views_to_rows
+from ..losses.zloss import zscore_loss
+
+
+def pair_weights(loss: nn.Module, embeddings: Tensor, labels: Tensor | None = None) -> Tensor:
+    r"""dL/dS for every pair: the General Pair Weighting view (Wang et al. 2019).
+
+    Any loss that depends on the embeddings only through ``S`` has the gradient of
+    :math:`\sum_{ij} w_{ij} S_{ij}` with :math:`w_{ij} = \partial L/\partial S_{ij}`: a positive weight
+    pushes the pair apart, a negative one pulls it together. Works for every pairs or views loss
+    (anything with ``from_similarity``). ``embeddings`` is ``[N, D]`` with ``labels[N]``, or
+    ``[B, V, D]`` views (labels optional), flattened row ``b·V + v``.
+    """
+    if not hasattr(loss, "from_similarity"):
+        raise ValueError(f"pair_weights needs a loss with from_similarity (pairs/views kinds), got "
+                         f"{type(loss).__name__}")
+    if embeddings.dim() == 3:
+        embeddings, labels = views_to_rows(embeddings, labels)
+    if labels is None:
+        raise ValueError("labels must be given for embeddings of shape [N, D]")
+    # A loss with its own similarity (AMCL's per-head matrices [H, N, N]) says so with similarity_matrix.
+    similarity = getattr(loss, "similarity_matrix", cosine_similarity_matrix)
+    sim = similarity(embeddings.detach()).requires_grad_(True)
+    value = loss.from_similarity(sim, labels)
+    if value.dim() != 0:
+        raise ValueError("pair_weights needs a loss with a scalar reduction ('mean' or 'sum')")
+    (grad,) = torch.autograd.grad(value, sim, allow_unused=True)
+    return torch.zeros_like(sim) if grad is None else grad.detach()
+
+
+def sample_gradient_norms(loss: nn.Module, outputs: Tensor, *targets) -> Tensor:
+    """‖∂L/∂outputs_i‖ for every row i: how hard the loss pulls on each sample's output
+    (logits or embedding). Useful to see which samples a loss listens to (e.g. noisy labels)."""
+    outputs = outputs.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss(outputs, *targets), outputs)
+    return grad.flatten(1).norm(dim=1)
+
+
+def margin_curve(loss: nn.Module, margins: Sequence[float] | np.ndarray, num_classes: int = 10) -> pd.DataFrame:
+    """Loss and dL/dm as a function of the true-class margin m (logits kind).
+
+    The logits are ``[m, 0, ..., 0]`` with target 0, so m is the gap between the true logit and every
+    other logit; negative m means a misclassified sample. Each margin is its own one-sample batch, so
+    the curve does not depend on the loss's reduction.
+    """
+    m = torch.as_tensor(np.asarray(margins, dtype=np.float64)).requires_grad_(True)
+    logits = torch.cat([m[:, None], torch.zeros(len(m), num_classes - 1, dtype=torch.float64)], dim=1)
+    target = torch.zeros(1, dtype=torch.long)
+    values = torch.stack([loss(logits[i:i + 1], target).reshape(()) for i in range(len(m))])
+    (grad,) = torch.autograd.grad(values.sum(), m)  # one backward: value i depends on m_i only
+    return pd.DataFrame({"margin": m.detach().numpy(), "loss": values.detach().numpy(), "grad": grad.numpy()})
+
+
+def similarity_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray, which: str = "positive",
+                     other: float = 0.0) -> pd.DataFrame:
+    """Loss and its derivative as one kind of similarity varies (pairs and views kinds).
+
+    Four rows with labels [0, 0, 1, 1]: with ``which="positive"`` both positive pairs have similarity s
+    and every negative pair ``other``; with ``which="negative"`` every negative pair has s and both
+    positive pairs ``other``. ``grad`` is dL/ds.
+    """
+    if which not in ("positive", "negative"):
+        raise ValueError(f"which must be 'positive' or 'negative', got {which!r}")
+    if not hasattr(loss, "from_similarity"):
+        raise ValueError(f"similarity_curve needs a loss with from_similarity, got {type(loss).__name__}")
+    labels = torch.tensor([0, 0, 1, 1])
+    positive, negative = pair_masks(labels)
+    varied = positive if which == "positive" else negative
+    base = torch.full((4, 4), float(other), dtype=torch.float64).fill_diagonal_(1.0)
+    s = torch.as_tensor(np.asarray(similarities, dtype=np.float64)).requires_grad_(True)
+    values = torch.stack([loss.from_similarity(torch.where(varied, s_k, base), labels) for s_k in s])
+    (grad,) = torch.autograd.grad(values.sum(), s, allow_unused=True)  # value k depends on s_k only
+    grad = torch.zeros_like(s) if grad is None else grad
+    return pd.DataFrame({"similarity": s.detach().numpy(), "loss": values.detach().numpy(), "grad": grad.numpy()})
+
+
+def weight_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray, which: str = "negative", *,
+                 positive: float = 0.7, negative: float = 0.3, per_class: int = 3) -> pd.DataFrame:
+    """The pair weight dL/ds of ONE pair as its similarity s varies, the rest of the batch held fixed.
+
+    A batch of two classes with ``per_class`` rows each; every positive pair has similarity
+    ``positive``, every negative pair ``negative``, except pair (0, j) (and (j, 0)): j = 1 (a positive)
+    for ``which="positive"``, j = per_class (a negative) for ``which="negative"``, set to s.
+    Comparing curves drawn with different ``positive``/``negative`` contexts shows which similarities
+    of the GPW framework a loss's weights use (:func:`gpw_dependence`).
+    """
+    if which not in ("positive", "negative"):
+        raise ValueError(f"which must be 'positive' or 'negative', got {which!r}")
+    if not hasattr(loss, "from_similarity"):
+        raise ValueError(f"weight_curve needs a loss with from_similarity, got {type(loss).__name__}")
+    labels = torch.arange(2).repeat_interleave(per_class)
+    pos_mask, neg_mask = pair_masks(labels)
+    base = torch.where(pos_mask, positive, torch.where(neg_mask, negative, 1.0)).double()
+    j = 1 if which == "positive" else per_class
+    entry = torch.zeros_like(base, dtype=torch.bool)
+    entry[0, j] = entry[j, 0] = True
+    s = torch.as_tensor(np.asarray(similarities, dtype=np.float64)).requires_grad_(True)
+    values = torch.stack([loss.from_similarity(torch.where(entry, s_k, base), labels) for s_k in s])
+    (grad,) = torch.autograd.grad(values.sum(), s, allow_unused=True)
+    grad = torch.zeros_like(s) if grad is None else grad
+    return pd.DataFrame({"similarity": s.detach().numpy(), "weight": grad.numpy(), "loss": values.detach().numpy()})
+
+
+def gpw_dependence(loss: nn.Module, similarities: Sequence[float] | np.ndarray | None = None,
+                   tol: float = 1e-9) -> dict[str, set[str]]:
+    """Which similarities the pair weights of ``loss`` use, found by experiment (the GPW table of the MS paper).
+
+    For a negative and for a positive pair: "S" when the weight changes with the pair's own
+    similarity, "N" when it changes with the other negatives' similarity, "P" when it changes with
+    the other positives'. Returns ``{"negative": {...}, "positive": {...}}``.
+    """
+    similarities = np.linspace(-0.2, 0.9, 12) if similarities is None else similarities
+    out = {}
+    for which in ("negative", "positive"):
+        ref = weight_curve(loss, similarities, which)["weight"].to_numpy()
+        uses = set()
+        if np.ptp(ref) > tol:
+            uses.add("S")
+        for tag, context in (("N", {"negative": 0.65}), ("P", {"positive": 0.4})):
+            if np.abs(weight_curve(loss, similarities, which, **context)["weight"].to_numpy() - ref).max() > tol:
+                uses.add(tag)
+        out[which] = uses
+    return out
+
+
+def relative_penalty(negatives: Tensor, temperature: float) -> Tensor:
+    r"""Relative penalty on each negative (Wang & Liu 2021): :math:`r_j = e^{s_j/\tau} / \sum_k e^{s_k/\tau}`,
+    the ratio of a negative's gradient to the positive's in InfoNCE, a softmax over the negatives'
+    similarities ``negatives[..., K]`` (last dim). Sums to 1; small τ puts it all on the hardest negatives."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    return torch.softmax(torch.as_tensor(negatives, dtype=torch.float64) / temperature, dim=-1)
+
+
+def penalty_entropy(negatives: Tensor, temperature: float) -> Tensor:
+    """Entropy (nats) of :func:`relative_penalty` over the last dim: log K when every negative is pushed
+    alike (large τ), 0 when only the hardest one is (τ -> 0)."""
+    r = relative_penalty(negatives, temperature)
+    return torch.special.entr(r).sum(-1)
+
+
+def amplifier_curve(Ls: Sequence[float], points: int = 101) -> pd.DataFrame:
+    """AnyLoss's amplifying sigmoid A(p) = sigmoid(L (p - 1/2)) on a grid of probabilities, one column per L."""
+    p = torch.linspace(0, 1, points, dtype=torch.float64)
+    logits = torch.logit(p)  # amplified() takes logits; p = 0 and 1 become -inf and +inf, which sigmoid maps back
+    return pd.DataFrame({"p": p.numpy(), **{f"L={L:g}": amplified(logits, float(L)).numpy() for L in Ls}})
+
+
+def zscore_curve(zs: Sequence[float] | np.ndarray, ab: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """The Z-loss and its derivative as a function of the true-class z-score, one column pair per
+    ``{label: (a, b)}`` (columns ``label`` and ``label grad``)."""
+    z = torch.as_tensor(np.asarray(zs, dtype=np.float64)).requires_grad_(True)
+    columns = {"z": z.detach().numpy()}
+    for label, (a, b) in ab.items():
+        values = zscore_loss(z, a, b)
+        (grad,) = torch.autograd.grad(values.sum(), z)
+        columns[label], columns[f"{label} grad"] = values.detach().numpy(), grad.numpy()
+    return pd.DataFrame(columns)
+
+
+def invariance_table(named_losses: dict[str, nn.Module], logits: Tensor, target: Tensor,
+                     transforms: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """Each loss on ``scale * logits + shift`` for every ``{label: (scale, shift)}``: the shift and scale
+    invariance of a loss, as a table (rows: transforms, columns: losses)."""
+    return pd.DataFrame({name: [float(loss(scale * logits + shift, target)) for scale, shift in transforms.values()]
+                         for name, loss in named_losses.items()}, index=list(transforms))
+
+
+def target_logit_curve(head: nn.Module, angles_deg: Sequence[float] | np.ndarray, num_classes: int = 2) -> pd.DataFrame:
+    """The target logit of a margin head as a function of the angle θ_y between embedding and class weight
+    (unit-norm embedding, other classes orthogonal), next to the margin-free ``s·cos θ``. The head is
+    evaluated in eval mode (ElasticFace then uses its mean margin)."""
+    theta = torch.deg2rad(torch.as_tensor(np.asarray(angles_deg, dtype=np.float64)))
+    cosine = torch.zeros(len(theta), num_classes, dtype=torch.float64)
+    cosine[:, 0] = torch.cos(theta)
+    labels = torch.zeros(len(theta), dtype=torch.long)
+    was_training = head.training
+    head.eval()
+    with torch.no_grad():
+        adjusted = head.adjust(cosine, labels)[:, 0]
+    head.train(was_training)
+    scale = float(head.scale)
+    return pd.DataFrame({"angle": np.asarray(angles_deg, dtype=np.float64), "target_logit": scale * adjusted.numpy(),
+                         "plain_logit": scale * cosine[:, 0].numpy(), "scale": scale})

@@ -1,0 +1,31 @@
+"""Datasets and generators for Loss Lab.
+
+Everything here is small enough to train on a laptop CPU in seconds, and nothing is downloaded: the real
+data sets are the copies scikit-learn ships inside its wheel (digits, breast cancer, wine) and everything
+else is generated from a seed. Every function takes ``seed`` and the same seed gives identical tensors.
+
+One module a concern: ``containers`` (:class:`Dataset`), ``real``, ``synthetic``, ``variants`` (long tail,
+label noise, one-vs-rest, unseen classes), ``views`` (augmentations), ``paired`` (two modalities),
+``episodes`` (few-shot), ``bags`` (multiple-instance learning) and ``catalogue`` (datasets by name).
+
+This package is the left end of the data flow (data -> models -> losses -> ...): it imports nothing else
+from ``workbench`` but the shared checks.
+"""
+
+from .bags import MIL_UNIT_TESTS, Bags, aggregate_bags, digit_bags, mil_unit_test, pad_bags
+from .catalogue import available, load
+from .containers import Dataset
+from .episodes import episode
+from .paired import digit_style, paired_digits
+from .real import breast_cancer, digits, wine
+from .synthetic import hierarchical_clusters, moons, sphere_blobs, spirals
+from .variants import label_noise, long_tailed, one_vs_rest, unseen_classes
+from .views import DigitAugment, digit_views, feature_transform
+
+__all__ = [
+    "Bags", "Dataset", "DigitAugment", "MIL_UNIT_TESTS", "aggregate_bags", "available", "breast_cancer",
+    "digit_bags", "digit_style", "digit_views", "digits", "episode", "feature_transform", "hierarchical_clusters",
+    "label_noise",
+    "load", "long_tailed", "mil_unit_test", "moons", "one_vs_rest", "pad_bags", "paired_digits",
+    "sphere_blobs", "spirals", "unseen_classes", "wine",
+]

@@ -1,0 +1,142 @@
+"""Generated data: every set is drawn from a seed, and the same seed gives identical tensors."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._build import _check_float, _check_int, _check_seed, _check_test_size, _generated, _make, _split
+from .containers import Dataset
+
+
+def sphere_blobs(
+    *,
+    n_per_class: int = 100,
+    num_classes: int = 4,
+    dim: int = 2,
+    concentration: float = 8.0,
+    seed: int = 0,
+    test_size: float = 0.25,
+) -> Dataset:
+    """Clusters on the unit sphere S^{dim-1} (approximate von Mises-Fisher blobs).
+
+    Class means are random unit vectors; a point is ``mean * concentration + N(0, I)``, normalised.
+    Higher concentration = tighter blobs; 0 = uniform on the sphere. Teaches: the geometry that
+    normalised-embedding losses (NormFace, ArcFace, InfoNCE) live on -- alignment and uniformity are
+    measured on exactly this sphere. ``meta["means"]`` holds the class means.
+    """
+    seed, test_size = _check_seed(seed), _check_test_size(test_size)
+    n_per_class = _check_int("n_per_class", n_per_class, 2)
+    num_classes = _check_int("num_classes", num_classes, 2)
+    dim = _check_int("dim", dim, 2)
+    concentration = _check_float("concentration", concentration, 0.0)
+    rng = np.random.default_rng(seed)
+    means = rng.standard_normal((num_classes, dim))
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    y = np.repeat(np.arange(num_classes), n_per_class)
+    X = means[y] * concentration + rng.standard_normal((y.size, dim))
+    # A norm of exactly 0 has probability 0 for a gaussian; the floor only guards the division.
+    X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    desc = f"{num_classes} vMF-like blobs on S^{dim - 1}, concentration {concentration:g}"
+    meta = {"means": torch.as_tensor(means, dtype=torch.float32), "concentration": concentration}
+    return _generated(
+        "sphere_blobs", X, y, num_classes, test_size=test_size, seed=seed, description=desc, meta=meta
+    )
+
+
+def moons(*, n: int = 400, noise: float = 0.1, seed: int = 0, test_size: float = 0.25) -> Dataset:
+    """Two interleaving half circles (as sklearn's make_moons), standardised, 2 classes.
+
+    Teaches: a non-linear boundary in 2-D, so decision regions and embeddings can be drawn directly.
+    """
+    seed, test_size = _check_seed(seed), _check_test_size(test_size)
+    n = _check_int("n", n, 4)
+    noise = _check_float("noise", noise, 0.0)
+    rng = np.random.default_rng(seed)
+    n_out = n // 2
+    n_in = n - n_out
+    t_out = np.linspace(0.0, np.pi, n_out)
+    t_in = np.linspace(0.0, np.pi, n_in)
+    X = np.concatenate(
+        [np.stack([np.cos(t_out), np.sin(t_out)], 1), np.stack([1 - np.cos(t_in), 0.5 - np.sin(t_in)], 1)]
+    )
+    X += noise * rng.standard_normal(X.shape)
+    y = np.concatenate([np.zeros(n_out, np.int64), np.ones(n_in, np.int64)])
+    desc = f"two moons, noise {noise:g}, standardised"
+    return _generated("moons", X, y, 2, test_size=test_size, seed=seed, standardise=True, description=desc)
+
+
+def spirals(
+    *,
+    n_per_class: int = 200,
+    num_classes: int = 2,
+    noise: float = 0.2,
+    turns: float = 1.5,
+    seed: int = 0,
+    test_size: float = 0.25,
+) -> Dataset:
+    """Interleaved spiral arms, one per class, standardised, 2-D.
+
+    Arm k has radius r in [0, 1] and angle ``2*pi*turns*r + 2*pi*k/C``; ``noise`` is the std of a
+    gaussian jitter on the angle (so it blurs the outer turns more, in absolute distance, than the
+    centre). Teaches: a task a linear model cannot solve -- a deep encoder has to learn the geometry.
+    """
+    seed, test_size = _check_seed(seed), _check_test_size(test_size)
+    n_per_class = _check_int("n_per_class", n_per_class, 2)
+    num_classes = _check_int("num_classes", num_classes, 2)
+    noise = _check_float("noise", noise, 0.0)
+    turns = _check_float("turns", turns, 0.0, strict=True)
+    rng = np.random.default_rng(seed)
+    r = np.tile(np.linspace(0.0, 1.0, n_per_class), num_classes)
+    y = np.repeat(np.arange(num_classes), n_per_class)
+    theta = 2 * np.pi * (turns * r + y / num_classes) + noise * rng.standard_normal(r.size)
+    X = np.stack([r * np.cos(theta), r * np.sin(theta)], 1)
+    desc = f"{num_classes} spiral arms, {turns:g} turns, angle noise {noise:g}, standardised"
+    return _generated(
+        "spirals", X, y, num_classes, test_size=test_size, seed=seed, standardise=True, description=desc
+    )
+
+
+def hierarchical_clusters(
+    *,
+    num_classes: int = 4,
+    subclusters: int = 3,
+    n_per_subcluster: int = 40,
+    dim: int = 16,
+    class_spread: float = 3.0,
+    sub_spread: float = 1.0,
+    noise: float = 0.3,
+    seed: int = 0,
+    test_size: float = 0.25,
+) -> Dataset:
+    """Classes made of sub-clusters: class centre ~ N(0, class_spread^2), sub-centre = class centre
+    + N(0, sub_spread^2), point = sub-centre + N(0, noise^2).
+
+    Teaches: the uniformity-tolerance dilemma of contrastive learning. A low temperature pushes all
+    instances apart and breaks up the sub-clusters of a class; a loss that is "tolerant" keeps
+    semantically close samples together. ``meta["subclass_train"]`` / ``meta["subclass_test"]`` hold
+    the global sub-cluster id ``class * subclusters + s``, so ``subclass // subclusters == class``.
+    """
+    seed, test_size = _check_seed(seed), _check_test_size(test_size)
+    num_classes = _check_int("num_classes", num_classes, 2)
+    subclusters = _check_int("subclusters", subclusters, 1)
+    n_per_subcluster = _check_int("n_per_subcluster", n_per_subcluster, 1)
+    dim = _check_int("dim", dim, 1)
+    class_spread = _check_float("class_spread", class_spread, 0.0)
+    sub_spread = _check_float("sub_spread", sub_spread, 0.0)
+    noise = _check_float("noise", noise, 0.0)
+    rng = np.random.default_rng(seed)
+    class_centres = class_spread * rng.standard_normal((num_classes, dim))
+    sub = np.arange(num_classes * subclusters)  # global sub-cluster ids, class-major
+    sub_centres = class_centres[sub // subclusters] + sub_spread * rng.standard_normal((sub.size, dim))
+    s = np.repeat(sub, n_per_subcluster)
+    X = sub_centres[s] + noise * rng.standard_normal((s.size, dim))
+    y = s // subclusters
+    Xtr, Xte, ytr, yte, str_, ste = _split(X, y, s, test_size=test_size, seed=seed)
+    desc = f"{num_classes} classes x {subclusters} sub-clusters in {dim}-D"
+    meta = {
+        "subclass_train": torch.as_tensor(str_, dtype=torch.int64),
+        "subclass_test": torch.as_tensor(ste, dtype=torch.int64),
+        "subclusters": subclusters,
+    }
+    return _make("hierarchical_clusters", Xtr, ytr, Xte, yte, num_classes, description=desc, meta=meta)

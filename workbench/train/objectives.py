@@ -1,0 +1,49 @@
+"""Training objectives that need the model, not only its output: they are ``batch_loss`` functions for
+:func:`workbench.train.fit` (``f(model, loss, x, y, generator) -> scalar``).
+
+- :func:`multi_sample_batch_loss`: the encoder once, the multi-sample dropout head's M-sample loss.
+- :func:`opl_batch_loss`: cross-entropy on the logits plus OPL on the penultimate features.
+- :func:`episodic_batch_loss`: few-shot losses trained on N-way K-shot episodes instead of batches.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .. import kinds
+from ..data import episode
+from ..models import MultiSampleDropout, WithHead
+
+
+def multi_sample_batch_loss(model: WithHead, loss, x: Tensor, y: Tensor, generator: torch.Generator) -> Tensor:
+    """``batch_loss`` for ``train.fit``: the encoder once, the M-sample head loss on its output (Inoue 2019)."""
+    if not isinstance(getattr(model, "head", None), MultiSampleDropout):
+        raise ValueError("multi_sample_batch_loss needs a model whose head is a MultiSampleDropout "
+                         "(see models.multi_sample_dropout_classifier)")
+    return model.head.loss(loss, model.encoder(x), y, generator)
+
+
+def opl_batch_loss(opl: nn.Module, lam: float = 1.0) -> kinds.BatchLoss:
+    """A ``batch_loss`` that trains a classifier with ``CE + lam·OPL`` (Orthogonal Projection Loss, Ranasinghe
+    et al. 2021: OPL acts on the penultimate features, cross-entropy on the logits).
+
+    The model must have ``encoder`` (to the penultimate features) and ``head`` (to the logits), as
+    :func:`workbench.models.classifier` builds. Train with a ``cross_entropy`` loss as ``loss=`` (it scores
+    the logits) and this as ``batch_loss=``.
+    """
+    def batch_loss(model, loss, x, y, generator):
+        features = model.encoder(x)
+        return loss(model.head(features), y) + lam * opl(features, y)
+    return batch_loss
+
+
+def episodic_batch_loss(X: Tensor, y: Tensor, *, n_way: int = 5, shot: int = 5, queries: int = 5) -> kinds.BatchLoss:
+    """A ``batch_loss`` that ignores the batch and draws one N-way K-shot episode from ``(X, y)`` with the
+    training generator instead (support first, then queries, as :func:`workbench.data.episode` orders them):
+    how few-shot losses such as ``proto_triplet`` and ``icnn`` are trained. ``fit`` still runs one step per
+    batch of the data, so ``batch_size`` sets the number of episodes per epoch."""
+    def batch_loss(model, loss, x, labels, generator):
+        ex, ey = episode(X, y, n_way=n_way, shot=shot, queries=queries, generator=generator)
+        return loss(model(ex), ey)
+    return batch_loss

@@ -1,0 +1,82 @@
+"""Embeddings drawn: projections (PCA, t-SNE, UMAP), scatter plots by class, snapshots over training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from .theme import _axes, _np
+
+PROJECTIONS = ("pca", "tsne", "umap")
+
+
+def project(X, method: str = "pca", dim: int = 2, seed: int = 0) -> np.ndarray:
+    """Project ``X[N, D]`` to ``dim`` dimensions with PCA, t-SNE or UMAP (UMAP needs ``umap-learn``)."""
+    X = _np(X)
+    if method == "pca":
+        from sklearn.decomposition import PCA
+        return PCA(n_components=dim, random_state=seed).fit_transform(X)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+        return TSNE(n_components=dim, random_state=seed, init="pca", perplexity=min(30, len(X) - 1)).fit_transform(X)
+    if method == "umap":
+        try:
+            import umap
+        except ImportError as err:
+            raise ImportError("method='umap' needs umap-learn: pip install 'workbench[umap]'") from err
+        return umap.UMAP(n_components=dim, random_state=seed).fit_transform(X)
+    raise ValueError(f"method must be one of {PROJECTIONS}, got {method!r}")
+
+
+def embedding_scatter(embeddings, labels, *, ax=None, method: str = "pca", title: str | None = None,
+                      sphere: bool = False, s: float = 8) -> Figure:
+    """Scatter of embeddings coloured by label.
+
+    2-D embeddings are drawn as they are (with the unit circle when ``sphere``), 3-D ones on a 3-D
+    axis (with the unit sphere when ``sphere``), anything wider is projected with :func:`project`.
+    """
+    Z, y = _np(embeddings), _np(labels)
+    if Z.ndim != 2 or Z.shape[1] < 2:
+        raise ValueError(f"embeddings must have shape [N, D] with D >= 2, got {Z.shape}")
+    if Z.shape[1] > 3:
+        Z = project(Z, method)
+    # A qualitative palette while it has a colour per class, a sequential one beyond.
+    n_colors = int(y.max()) + 1 if len(y) else 1
+    cmap, vmax = ("tab10", 9) if n_colors <= 10 else ("tab20", 19) if n_colors <= 20 else ("viridis", n_colors - 1)
+    colors = dict(c=y, cmap=cmap, vmin=0, vmax=vmax, s=s)
+    if Z.shape[1] == 3:
+        fig, ax = _axes(ax, projection="3d")
+        if sphere:
+            u, v = np.mgrid[0:2 * np.pi:24j, 0:np.pi:12j]
+            ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", lw=0.4)
+        ax.scatter(Z[:, 0], Z[:, 1], Z[:, 2], **colors)
+    else:
+        fig, ax = _axes(ax)
+        if sphere:
+            t = np.linspace(0, 2 * np.pi, 200)
+            ax.plot(np.cos(t), np.sin(t), color="0.8", lw=1)
+            ax.set_aspect("equal")
+        ax.scatter(Z[:, 0], Z[:, 1], **colors)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def embedding_snapshots(history, epochs: Sequence[int] | None = None, *, sphere: bool = False,
+                        method: str = "pca") -> Figure:
+    """Test embeddings at a few epochs of a run recorded with ``record=("embeddings",)``, side by side."""
+    snaps = history.snapshots.get("embeddings")
+    if not snaps:
+        raise ValueError("history has no embedding snapshots: train with record=('embeddings',)")
+    if epochs is None:
+        epochs = sorted({0, len(snaps) // 2, len(snaps) - 1})
+    three_d = snaps[0].shape[1] == 3
+    fig = plt.figure(figsize=(3.6 * len(epochs), 3.4))
+    for k, epoch in enumerate(epochs, start=1):
+        ax = fig.add_subplot(1, len(epochs), k, projection="3d" if three_d else None)
+        embedding_scatter(snaps[epoch], history.labels, ax=ax, sphere=sphere, method=method, title=f"epoch {epoch}")
+    fig.tight_layout()
+    return fig
