@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
-from workbench import losses
+from workbench import kinds, losses
 from workbench.__main__ import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -139,3 +140,56 @@ def test_unknown_dataset(tmp_path, capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "imagenet" in err and "digits" in err
+
+
+def test_every_trainable_kind_trains_from_the_command_line(tmp_path, capsys):
+    # One registered loss of each kind the command line can train, one epoch, with the kind's defaults.
+    trained = set()
+    for name in losses.available():
+        kind = losses.info(name).kind
+        if kind in trained or kinds.get(kind).trainer is None:
+            continue
+        out = tmp_path / name
+        assert main(["train", "--loss", name, "--epochs", "1", "--out", str(out), "--quiet"]) == 0, name
+        assert (out / "history.csv").exists() and (out / "curves.png").read_bytes()[:8] == PNG
+        assert "wrote history.csv" in capsys.readouterr().out
+        trained.add(kind)
+    assert trained == {"logits", "binary", "margin", "pairs", "views", "crossmodal", "attention", "aggregate"}
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--epochs", "0"], "--epochs"), (["--batch-size", "-1"], "--batch-size"), (["--lr", "nan"], "--lr"),
+    (["--lr", "-0.1"], "--lr"), (["--dim", "1"], "--dim")])
+def test_bad_values_are_one_line_errors(tmp_path, capsys, args, words):
+    assert main(["train", "--loss", "cross_entropy", "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0]
+
+
+def test_out_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
+    target = tmp_path / "taken"
+    target.write_text("not a directory")
+    assert main(["train", "--loss", "cross_entropy", "--epochs", "1", "--out", str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and "directory" in err[0]
+
+
+def test_help_shows_every_default_and_the_recipes(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--data", "--epochs", "--lr", "--batch-size", "--dim", "--projection", "--seed", "--out"):
+        assert option in text
+    assert text.count("default") >= 8
+    for name, kind in kinds.KINDS.items():
+        if kind.trainer is not None:
+            assert f"{kind.recipe.lr:g}" in text and name in text
+
+
+def test_embeddings_figure_projection_choice(tmp_path):
+    assert main(["train", "--loss", "contrastive", "--epochs", "1", "--projection", "tsne", "--out", str(tmp_path),
+                 "--quiet"]) == 0
+    assert (tmp_path / "embeddings.png").read_bytes()[:8] == PNG
+    with pytest.raises(SystemExit) as refused:  # argparse refuses an unknown choice itself
+        main(["train", "--loss", "contrastive", "--projection", "lda", "--out", str(tmp_path)])
+    assert refused.value.code == 2

@@ -221,7 +221,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("views", "(views[B, V, D], labels[B] or None)", _views_inputs, "encoder", "digit_views", "fit",
          step=_views_step, curve="similarity", requires=("from_similarity",)),
     Kind("crossmodal", "(x[B, D], y[B, D]); row i of x pairs with row i of y", _crossmodal_inputs, "dual",
-         "paired_digits", "fit", step=_crossmodal_step),
+         "paired_digits", "fit", step=_crossmodal_step,
+         recipe=Recipe(embedding_dim=16)),  # the frozen reference tower is a PCA of the 16-d code
     Kind("distill", "(student_logits[B, C], teacher_logits[B, C], target[B] or None)", _distill_inputs,
          "classifier", "digits", None),
     Kind("regression", "(embeddings[B, D], targets[B] float)", _regression_inputs, "encoder", None, None),

@@ -81,7 +81,6 @@ def mil_metrics(model: nn.Module, data, split: str = "test") -> dict[str, float]
     between branch attention maps). Regression: ``{split}_bag_mse`` and ``{split}_instance_mse`` (against the hidden
     instance responses).
     """
-
     _, mask, y, inst = data.padded(split)
     out = predict_bags(model, data, split)
     if isinstance(out, Tensor):  # instance predictions for aggregate responses
@@ -94,6 +93,5 @@ def mil_metrics(model: nn.Module, data, split: str = "test") -> dict[str, float]
         row[f"{split}_entropy"] = float(attention_entropy(out.attention_logits, mask).nanmean())
         row[f"{split}_top1_mass"] = float(top_k_attention_mass(out.attention_logits, mask, 1).mean())
     if out.branch_logits is not None:
-
         row[f"{split}_diversity"] = float(branch_diversity(out.attention_logits, mask))
     return row

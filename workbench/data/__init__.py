@@ -13,7 +13,7 @@ from ``workbench`` but the shared checks.
 """
 
 from .bags import MIL_UNIT_TESTS, Bags, aggregate_bags, digit_bags, mil_unit_test, pad_bags
-from .catalogue import available, load
+from .catalogue import WITH_VIEWS, available, load
 from .containers import Dataset
 from .episodes import episode
 from .paired import digit_style, paired_digits
@@ -23,7 +23,7 @@ from .variants import label_noise, long_tailed, one_vs_rest, unseen_classes
 from .views import DigitAugment, digit_views, feature_transform
 
 __all__ = [
-    "Bags", "Dataset", "DigitAugment", "MIL_UNIT_TESTS", "aggregate_bags", "available", "breast_cancer",
+    "Bags", "Dataset", "DigitAugment", "MIL_UNIT_TESTS", "WITH_VIEWS", "aggregate_bags", "available", "breast_cancer",
     "digit_bags", "digit_style", "digit_views", "digits", "episode", "feature_transform", "hierarchical_clusters",
     "label_noise",
     "load", "long_tailed", "mil_unit_test", "moons", "one_vs_rest", "pad_bags", "paired_digits",

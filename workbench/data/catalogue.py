@@ -22,6 +22,8 @@ _LOADERS: dict[str, Callable[..., Dataset]] = {
     "digit_views": digit_views,
     "paired_digits": paired_digits,
 }
+# The augmented version of a dataset, for losses that need views of each sample (kind views).
+WITH_VIEWS = {"digits": "digit_views"}
 # Multiple-instance data: a different container (bags of instances), loaded by name all the same.
 _BAG_LOADERS: dict[str, Callable[..., Bags]] = {
     "digit_bags": digit_bags,

@@ -110,6 +110,8 @@ class AlignUniform(nn.Module):
     so there is no ``reduction``. Needs B >= 2 instances.
     """
 
+    self_supervised = True  # labels must be None: the positives are an instance's own views
+
     def __init__(self, alpha: float = 2.0, t: float = 2.0, alignment_weight: float = 1.0,
                  uniformity_weight: float = 1.0):
         super().__init__()
@@ -182,6 +184,8 @@ class DHEL(nn.Module):
     ``reduction="none"`` gives one loss per instance [B].
     """
 
+    self_supervised = True  # labels must be None: the positives are an instance's own views
+
     def __init__(self, temperature: float = 0.3, include_augs: bool = True, reduction: str = "mean"):
         super().__init__()
         self.temperature = check_positive(temperature, "temperature")
@@ -224,6 +228,8 @@ class DHEL(nn.Module):
 
 class _MultiView(nn.Module):
     """Shared plumbing: rows from views, instance/view ids from labels, one loss per instance."""
+
+    self_supervised = True  # labels must be None: the positives are an instance's own views
 
     def __init__(self, temperature: float, reduction: str = "mean"):
         super().__init__()

@@ -31,9 +31,13 @@ def project(X, method: str = "pca", dim: int = 2, seed: int = 0) -> np.ndarray:
     raise ValueError(f"method must be one of {PROJECTIONS}, got {method!r}")
 
 
+AXIS_NAMES = {"pca": "PC", "tsne": "t-SNE", "umap": "UMAP"}
+
+
 def embedding_scatter(embeddings, labels, *, ax=None, method: str = "pca", title: str | None = None,
-                      sphere: bool = False, s: float = 8) -> Figure:
-    """Scatter of embeddings coloured by label.
+                      sphere: bool = False, s: float = 8, legend: bool = False) -> Figure:
+    """Scatter of embeddings coloured by label, with labelled axes (and a class key outside the axes when
+    ``legend``).
 
     2-D embeddings are drawn as they are (with the unit circle when ``sphere``), 3-D ones on a 3-D
     axis (with the unit sphere when ``sphere``), anything wider is projected with :func:`project`.
@@ -41,8 +45,9 @@ def embedding_scatter(embeddings, labels, *, ax=None, method: str = "pca", title
     Z, y = _np(embeddings), _np(labels)
     if Z.ndim != 2 or Z.shape[1] < 2:
         raise ValueError(f"embeddings must have shape [N, D] with D >= 2, got {Z.shape}")
+    axis = "z"
     if Z.shape[1] > 3:
-        Z = project(Z, method)
+        Z, axis = project(Z, method), AXIS_NAMES[method] + " "
     # A qualitative palette while it has a colour per class, a sequential one beyond.
     n_colors = int(y.max()) + 1 if len(y) else 1
     cmap, vmax = ("tab10", 9) if n_colors <= 10 else ("tab20", 19) if n_colors <= 20 else ("viridis", n_colors - 1)
@@ -52,14 +57,21 @@ def embedding_scatter(embeddings, labels, *, ax=None, method: str = "pca", title
         if sphere:
             u, v = np.mgrid[0:2 * np.pi:24j, 0:np.pi:12j]
             ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", lw=0.4)
-        ax.scatter(Z[:, 0], Z[:, 1], Z[:, 2], **colors)
+        points = ax.scatter(Z[:, 0], Z[:, 1], Z[:, 2], **colors)
+        ax.set_zlabel(f"{axis}3")
     else:
         fig, ax = _axes(ax)
         if sphere:
             t = np.linspace(0, 2 * np.pi, 200)
             ax.plot(np.cos(t), np.sin(t), color="0.8", lw=1)
             ax.set_aspect("equal")
-        ax.scatter(Z[:, 0], Z[:, 1], **colors)
+        points = ax.scatter(Z[:, 0], Z[:, 1], **colors)
+    ax.set_xlabel(f"{axis}1")
+    ax.set_ylabel(f"{axis}2")
+    if legend:
+        handles = points.legend_elements(num=sorted(set(y.tolist())))[0]
+        ax.legend(handles, sorted(set(y.tolist())), title="class", loc="upper left", bbox_to_anchor=(1.02, 1),
+                  fontsize="small", frameon=False)
     if title:
         ax.set_title(title)
     return fig
@@ -77,6 +89,7 @@ def embedding_snapshots(history, epochs: Sequence[int] | None = None, *, sphere:
     fig = plt.figure(figsize=(3.6 * len(epochs), 3.4))
     for k, epoch in enumerate(epochs, start=1):
         ax = fig.add_subplot(1, len(epochs), k, projection="3d" if three_d else None)
-        embedding_scatter(snaps[epoch], history.labels, ax=ax, sphere=sphere, method=method, title=f"epoch {epoch}")
+        embedding_scatter(snaps[epoch], history.labels, ax=ax, sphere=sphere, method=method, title=f"epoch {epoch}",
+                          legend=k == len(epochs))  # one class key, outside the last panel
     fig.tight_layout()
     return fig
