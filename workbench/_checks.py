@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -91,20 +92,27 @@ def reduce(values: Tensor, reduction: str) -> Tensor:
 
 def check_int(value, name: str, *, low: int | None = None) -> int:
     """An int (not a bool), ``>= low`` when given."""
-    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (low is not None and value < low):
         raise ValueError(f"{name} must be an int{f' >= {low}' if low is not None else ''}, got {value!r}")
-    return value
+    return int(value)
 
 
 def check_number(value, name: str, *, low: float | None = None, high: float | None = None,
                  low_open: bool = False, high_open: bool = False) -> float:
     """A finite real number (not a bool or a string) in the interval given by ``low``/``high``, each end
     closed unless ``low_open``/``high_open``."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (low is None or (value > low if low_open else value >= low))
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (low is None or (value > low if low_open else value >= low))
     ok = ok and (high is None or (value < high if high_open else value <= high))
     if not ok:
         interval = f"{'(' if low_open else '['}{'-inf' if low is None else low}, " \
                    f"{'inf' if high is None else high}{')' if high_open else ']'}"
         raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
     return float(value)
+
+
+def check_flag(value, name: str) -> bool:
+    """A real bool: 0, 1 or "yes" are refused rather than read as truth values."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value

@@ -219,7 +219,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("pairs", "(embeddings[B, D], labels[B]); .from_similarity(S[B, B], labels)", _embedding_inputs,
          "encoder", "digits", "fit", step=_plain_step, curve="similarity", requires=("from_similarity",)),
     Kind("views", "(views[B, V, D], labels[B] or None)", _views_inputs, "encoder", "digit_views", "fit",
-         step=_views_step, curve="similarity", requires=("from_similarity",)),
+         step=_views_step, curve="similarity", requires=("from_similarity",), recipe=Recipe(lr=1e-3)),
     Kind("crossmodal", "(x[B, D], y[B, D]); row i of x pairs with row i of y", _crossmodal_inputs, "dual",
          "paired_digits", "fit", step=_crossmodal_step,
          recipe=Recipe(embedding_dim=16)),  # the frozen reference tower is a PCA of the 16-d code

@@ -4,37 +4,18 @@ conversion to the dtypes every loss expects."""
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 import torch
 
+from .._checks import check_int, check_number
 from .containers import Dataset
 
 
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return int(seed)
-
-
-def _check_test_size(test_size) -> float:
-    if not (isinstance(test_size, (int, float)) and 0.0 < test_size < 1.0):
-        raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
-    return float(test_size)
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_float(name: str, value, low: float, *, strict: bool = False) -> float:
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < low or (strict and value == low):
-        raise ValueError(f"{name} must be a number {'>' if strict else '>='} {low}, got {value!r}")
-    return float(value)
+def check_split(seed, test_size) -> tuple[int, float]:
+    """The two arguments every builder takes: a seed (an int >= 0) and the test fraction (in (0, 1))."""
+    return check_int(seed, "seed", low=0), check_number(test_size, "test_size", low=0.0, high=1.0, low_open=True,
+                                                         high_open=True)
 
 
 def _split(X: np.ndarray, y: np.ndarray, *extra: np.ndarray, test_size: float, seed: int):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ._build import _check_float, _check_int, _check_seed
+from .._checks import check_int, check_number
 from .real import digits
 
 
@@ -110,20 +110,20 @@ def digit_bags(*, target: int = 9, mean_size: float = 10.0, std_size: float = 2.
     (the key instances), ``meta["digits_train"/"digits_test"]`` the digit of every instance. About
     1 - 0.9^10 = 65 % of the bags are positive, as in the paper's MNIST-bags.
     """
-    seed = _check_seed(seed)
-    _check_int("target", target, 0)
+    seed = check_int(seed, "seed", low=0)
+    check_int(target, "target", low=0)
     if target > 9:
         raise ValueError(f"target must be a digit in 0..9, got {target}")
-    min_size, max_size = _check_int("min_size", min_size, 1), _check_int("max_size", max_size, 1)
+    min_size, max_size = check_int(min_size, "min_size", low=1), check_int(max_size, "max_size", low=1)
     if max_size < min_size:
         raise ValueError(f"max_size must be >= min_size, got {max_size} < {min_size}")
     base = digits(seed=seed)
     rng = np.random.default_rng(seed)
     out, meta = {}, {}
-    for split, n, X, y in (("train", _check_int("n_train", n_train, 1), base.X_train, base.y_train),
-                           ("test", _check_int("n_test", n_test, 1), base.X_test, base.y_test)):
-        sizes = _bag_sizes(rng, n, _check_float("mean_size", mean_size, 1.0), _check_float("std_size", std_size, 0.0),
-                           min_size, max_size)
+    for split, n, X, y in (("train", check_int(n_train, "n_train", low=1), base.X_train, base.y_train),
+                           ("test", check_int(n_test, "n_test", low=1), base.X_test, base.y_test)):
+        sizes = _bag_sizes(rng, n, check_number(mean_size, "mean_size", low=1.0),
+                           check_number(std_size, "std_size", low=0.0), min_size, max_size)
         picks = [torch.as_tensor(rng.integers(0, len(y), size=s)) for s in sizes]
         bags = [X[p] for p in picks]
         inst = [(y[p] == target).long() for p in picks]
@@ -200,11 +200,11 @@ def mil_unit_test(test: str = "single_concept", *, dim: int = 16, negatives: int
     """
     if test not in MIL_UNIT_TESTS:
         raise ValueError(f"test must be one of {MIL_UNIT_TESTS}, got {test!r}")
-    seed = _check_seed(seed)
-    dim, negatives = _check_int("dim", dim, 1), _check_int("negatives", negatives, 1)
+    seed = check_int(seed, "seed", low=0)
+    dim, negatives = check_int(dim, "dim", low=1), check_int(negatives, "negatives", low=1)
     rng = np.random.default_rng(seed)
     out = {}
-    for split, n in (("train", _check_int("n_train", n_train, 2)), ("test", _check_int("n_test", n_test, 2))):
+    for split, n in (("train", check_int(n_train, "n_train", low=2)), ("test", check_int(n_test, "n_test", low=2))):
         y = torch.as_tensor(rng.permutation(np.arange(n) < n // 2), dtype=torch.long)
         made = [_unit_test_bag(rng, test, bool(label), split == "train", dim, negatives) for label in y]
         out[split] = ([m[0] for m in made], y, [m[1] for m in made])
@@ -220,13 +220,13 @@ def aggregate_bags(*, n_train: int = 100, n_test: int = 100, bag_size: int = 10,
 
     ``instances_*`` hold the hidden y_i (for evaluating instance predictions), ``meta["theta"]`` the truth.
     """
-    seed = _check_seed(seed)
-    dim, bag_size = _check_int("dim", dim, 1), _check_int("bag_size", bag_size, 1)
-    noise = _check_float("noise", noise, 0.0)
+    seed = check_int(seed, "seed", low=0)
+    dim, bag_size = check_int(dim, "dim", low=1), check_int(bag_size, "bag_size", low=1)
+    noise = check_number(noise, "noise", low=0.0)
     rng = np.random.default_rng(seed)
     theta = torch.as_tensor(rng.normal(0.0, 1.0 / math.sqrt(dim), size=dim), dtype=torch.float32)
     out = {}
-    for split, n in (("train", _check_int("n_train", n_train, 1)), ("test", _check_int("n_test", n_test, 1))):
+    for split, n in (("train", check_int(n_train, "n_train", low=1)), ("test", check_int(n_test, "n_test", low=1))):
         X = _normal(rng, n * bag_size, dim, 0.0, 1.0)
         responses = X @ theta + noise * torch.as_tensor(rng.normal(size=n * bag_size), dtype=torch.float32)
         bags, inst = list(X.split(bag_size)), list(responses.split(bag_size))

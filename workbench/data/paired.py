@@ -7,7 +7,8 @@ import math
 import numpy as np
 import torch
 
-from ._build import _bundled, _check_float, _check_int, _check_seed, _check_test_size, _make, _split, _standardise
+from .._checks import check_int, check_number
+from ._build import _bundled, _make, _split, _standardise, check_split
 from .containers import Dataset
 
 
@@ -43,11 +44,11 @@ def paired_digits(
     transfer. Teaches: cross-modal contrastive learning (CLIP, CWCL) with a frozen encoder for the code
     modality, and zero-shot classification of digits through their nearest class prototype.
     """
-    seed, test_size = _check_seed(seed), _check_test_size(test_size)
-    code_dim = _check_int("code_dim", code_dim, 2)
-    class_dim = _check_int("class_dim", class_dim, 1)
-    style_weight = _check_float("style_weight", style_weight, 0.0)
-    noise = _check_float("noise", noise, 0.0)
+    seed, test_size = check_split(seed, test_size)
+    code_dim = check_int(code_dim, "code_dim", low=2)
+    class_dim = check_int(class_dim, "class_dim", low=1)
+    style_weight = check_number(style_weight, "style_weight", low=0.0)
+    noise = check_number(noise, "noise", low=0.0)
     X, y = _bundled("digits")
     X = X / 16.0
     Xtr, Xte, ytr, yte = _split(X, y, test_size=test_size, seed=seed)

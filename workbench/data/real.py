@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._build import _bundled, _check_seed, _check_test_size, _generated, _make, _split
+from ._build import _bundled, _generated, _make, _split, check_split
 from .containers import Dataset
 
 
@@ -13,7 +13,7 @@ def digits(*, seed: int = 0, test_size: float = 0.25, image: bool = False) -> Da
     augmentation. Teaches: the default real task -- big enough for embeddings with visible class
     structure, small enough to train any loss in seconds.
     """
-    seed, test_size = _check_seed(seed), _check_test_size(test_size)
+    seed, test_size = check_split(seed, test_size)
     X, y = _bundled("digits")
     Xtr, Xte, ytr, yte = _split(X / 16.0, y, test_size=test_size, seed=seed)
     if image:
@@ -29,7 +29,7 @@ def breast_cancer(*, seed: int = 0, test_size: float = 0.25) -> Dataset:
     Standardised with the train split's statistics. Teaches: a real, mildly imbalanced binary task
     (212 malignant vs 357 benign) for binary and AUC losses.
     """
-    seed, test_size = _check_seed(seed), _check_test_size(test_size)
+    seed, test_size = check_split(seed, test_size)
     X, y = _bundled("breast_cancer")
     desc = "sklearn breast cancer (Wisconsin diagnostic), standardised; 0=malignant, 1=benign"
     return _generated(
@@ -43,7 +43,7 @@ def wine(*, seed: int = 0, test_size: float = 0.25) -> Dataset:
     Standardised with the train split's statistics. Teaches: a tiny tabular task where losses
     separate easily -- good for seeing overfitting and calibration with very few samples.
     """
-    seed, test_size = _check_seed(seed), _check_test_size(test_size)
+    seed, test_size = check_split(seed, test_size)
     X, y = _bundled("wine")
     desc = "sklearn wine recognition, standardised"
     return _generated("wine", X, y, 3, test_size=test_size, seed=seed, standardise=True, description=desc)

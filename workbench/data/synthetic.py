@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._build import _check_float, _check_int, _check_seed, _check_test_size, _generated, _make, _split
+from .._checks import check_int, check_number
+from ._build import _generated, _make, _split, check_split
 from .containers import Dataset
 
 
@@ -25,11 +26,11 @@ def sphere_blobs(
     normalised-embedding losses (NormFace, ArcFace, InfoNCE) live on -- alignment and uniformity are
     measured on exactly this sphere. ``meta["means"]`` holds the class means.
     """
-    seed, test_size = _check_seed(seed), _check_test_size(test_size)
-    n_per_class = _check_int("n_per_class", n_per_class, 2)
-    num_classes = _check_int("num_classes", num_classes, 2)
-    dim = _check_int("dim", dim, 2)
-    concentration = _check_float("concentration", concentration, 0.0)
+    seed, test_size = check_split(seed, test_size)
+    n_per_class = check_int(n_per_class, "n_per_class", low=2)
+    num_classes = check_int(num_classes, "num_classes", low=2)
+    dim = check_int(dim, "dim", low=2)
+    concentration = check_number(concentration, "concentration", low=0.0)
     rng = np.random.default_rng(seed)
     means = rng.standard_normal((num_classes, dim))
     means /= np.linalg.norm(means, axis=1, keepdims=True)
@@ -49,9 +50,9 @@ def moons(*, n: int = 400, noise: float = 0.1, seed: int = 0, test_size: float =
 
     Teaches: a non-linear boundary in 2-D, so decision regions and embeddings can be drawn directly.
     """
-    seed, test_size = _check_seed(seed), _check_test_size(test_size)
-    n = _check_int("n", n, 4)
-    noise = _check_float("noise", noise, 0.0)
+    seed, test_size = check_split(seed, test_size)
+    n = check_int(n, "n", low=4)
+    noise = check_number(noise, "noise", low=0.0)
     rng = np.random.default_rng(seed)
     n_out = n // 2
     n_in = n - n_out
@@ -81,11 +82,11 @@ def spirals(
     gaussian jitter on the angle (so it blurs the outer turns more, in absolute distance, than the
     centre). Teaches: a task a linear model cannot solve -- a deep encoder has to learn the geometry.
     """
-    seed, test_size = _check_seed(seed), _check_test_size(test_size)
-    n_per_class = _check_int("n_per_class", n_per_class, 2)
-    num_classes = _check_int("num_classes", num_classes, 2)
-    noise = _check_float("noise", noise, 0.0)
-    turns = _check_float("turns", turns, 0.0, strict=True)
+    seed, test_size = check_split(seed, test_size)
+    n_per_class = check_int(n_per_class, "n_per_class", low=2)
+    num_classes = check_int(num_classes, "num_classes", low=2)
+    noise = check_number(noise, "noise", low=0.0)
+    turns = check_number(turns, "turns", low=0.0, low_open=True)
     rng = np.random.default_rng(seed)
     r = np.tile(np.linspace(0.0, 1.0, n_per_class), num_classes)
     y = np.repeat(np.arange(num_classes), n_per_class)
@@ -117,14 +118,14 @@ def hierarchical_clusters(
     semantically close samples together. ``meta["subclass_train"]`` / ``meta["subclass_test"]`` hold
     the global sub-cluster id ``class * subclusters + s``, so ``subclass // subclusters == class``.
     """
-    seed, test_size = _check_seed(seed), _check_test_size(test_size)
-    num_classes = _check_int("num_classes", num_classes, 2)
-    subclusters = _check_int("subclusters", subclusters, 1)
-    n_per_subcluster = _check_int("n_per_subcluster", n_per_subcluster, 1)
-    dim = _check_int("dim", dim, 1)
-    class_spread = _check_float("class_spread", class_spread, 0.0)
-    sub_spread = _check_float("sub_spread", sub_spread, 0.0)
-    noise = _check_float("noise", noise, 0.0)
+    seed, test_size = check_split(seed, test_size)
+    num_classes = check_int(num_classes, "num_classes", low=2)
+    subclusters = check_int(subclusters, "subclusters", low=1)
+    n_per_subcluster = check_int(n_per_subcluster, "n_per_subcluster", low=1)
+    dim = check_int(dim, "dim", low=1)
+    class_spread = check_number(class_spread, "class_spread", low=0.0)
+    sub_spread = check_number(sub_spread, "sub_spread", low=0.0)
+    noise = check_number(noise, "noise", low=0.0)
     rng = np.random.default_rng(seed)
     class_centres = class_spread * rng.standard_normal((num_classes, dim))
     sub = np.arange(num_classes * subclusters)  # global sub-cluster ids, class-major

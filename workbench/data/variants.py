@@ -9,7 +9,8 @@ import math
 import numpy as np
 import torch
 
-from ._build import _check_float, _check_int, _check_seed, _subsample_meta
+from .._checks import check_int, check_number
+from ._build import _subsample_meta
 from .containers import Dataset
 
 
@@ -22,8 +23,8 @@ def long_tailed(ds: Dataset, *, imbalance_ratio: float = 10.0, seed: int = 0) ->
     ``meta["class_counts"]`` holds the kept counts. Teaches: how cross-entropy favours the head
     classes, and what re-weighting or margin-adjusting losses do about it.
     """
-    seed = _check_seed(seed)
-    imbalance_ratio = _check_float("imbalance_ratio", imbalance_ratio, 1.0)
+    seed = check_int(seed, "seed", low=0)
+    imbalance_ratio = check_number(imbalance_ratio, "imbalance_ratio", low=1.0)
     C = ds.num_classes
     if C < 2:
         raise ValueError(f"num_classes must be >= 2 for long_tailed, got {C}")
@@ -59,7 +60,7 @@ def label_noise(ds: Dataset, *, rate: float = 0.2, kind: str = "symmetric", seed
     ``meta["noise_rate"]`` the measured fraction changed. Teaches: why bounded, symmetric losses
     (MAE, GCE) resist noisy labels while cross-entropy memorises them.
     """
-    seed = _check_seed(seed)
+    seed = check_int(seed, "seed", low=0)
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
         raise ValueError(f"rate must be in [0, 1), got {rate!r}")
     if kind not in ("symmetric", "pairflip"):
@@ -100,8 +101,8 @@ def one_vs_rest(ds: Dataset, *, positive: int = 0, imbalance: float = 20.0, seed
     are in ``meta["imbalance_train"]`` / ``meta["imbalance_test"]``. Teaches: why accuracy and
     cross-entropy fail on rare positives, and what AUC losses (AUC-M, MW) optimise instead.
     """
-    seed = _check_seed(seed)
-    imbalance = _check_float("imbalance", imbalance, 1.0)
+    seed = check_int(seed, "seed", low=0)
+    imbalance = check_number(imbalance, "imbalance", low=1.0)
     if isinstance(positive, bool) or not isinstance(positive, (int, np.integer)):
         raise ValueError(f"positive must be a class id, got {positive!r}")
     if not 0 <= positive < ds.num_classes:
@@ -140,7 +141,7 @@ def unseen_classes(ds: Dataset, *, seen: int = 5) -> Dataset:
     classes); every sample of the other classes, from both splits, goes to ``meta["X_unseen"]`` /
     ``meta["y_unseen"]`` (labels kept as they are, e.g. 5-9) for retrieval: Recall@k, MAP@R, NMI.
     """
-    seen = _check_int("seen", seen, 1)
+    seen = check_int(seen, "seen", low=1)
     if seen >= ds.num_classes:
         raise ValueError(f"seen must be < num_classes={ds.num_classes} (some classes must stay unseen), got {seen}")
     train, test = ds.y_train < seen, ds.y_test < seen

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._build import _check_float, _check_int
+from .._checks import check_int, check_number
 from .containers import Dataset
 from .real import digits
 
@@ -31,11 +31,11 @@ class DigitAugment:
     mask: float = 0.15
 
     def __post_init__(self):
-        _check_int("shift", self.shift, 0)
+        check_int(self.shift, "shift", low=0)
         if self.shift > 7:
             raise ValueError(f"shift must be <= 7 for 8x8 images, got {self.shift}")
-        _check_float("noise", self.noise, 0.0)
-        if not 0.0 <= _check_float("mask", self.mask, 0.0) < 1.0:
+        check_number(self.noise, "noise", low=0.0)
+        if not 0.0 <= check_number(self.mask, "mask", low=0.0) < 1.0:
             raise ValueError(f"mask must be a fraction in [0, 1), got {self.mask!r}")
 
     def __call__(self, X: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

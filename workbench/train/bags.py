@@ -11,9 +11,10 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .. import kinds
+from .._checks import check_flag
 from ..losses import available, info
 from .history import History
-from .loop import _start, _train_epoch
+from .loop import _check_schedule, _start, _train_epoch
 
 
 def _bag_step(model: nn.Module, loss: nn.Module | None, X: Tensor, mask: Tensor, y: Tensor,
@@ -65,8 +66,9 @@ def fit_bags(model: nn.Module, data, *, loss: nn.Module | None = None, epochs: i
     History always has the mean training ``loss``. The same ``seed`` (and a model built with a seed) gives
     the same History.
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got epochs={epochs}, batch_size={batch_size}")
+    _check_schedule(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, weight_decay=weight_decay)
+    check_flag(padded, "padded")
+    check_flag(verbose, "verbose")
     regression = data.y_train.is_floating_point()
     # Bag labels say the task: aggregate (float) responses need an aggregate loss, class labels an
     # optional attention loss; the kinds say which loss is which.

@@ -11,11 +11,12 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .. import kinds
+from .._checks import check_flag, check_int
 from ..analysis.probes import knn_probe, linear_probe
 from ..data import Dataset
 from ..models import embed
 from .history import History
-from .loop import _start, _train_epoch
+from .loop import _check_schedule, _start, _train_epoch
 
 RECORDABLE = ("embeddings", "grad_norm", "views")
 PROBES = {"knn": knn_probe, "linear": linear_probe}
@@ -73,8 +74,10 @@ def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, l
         raise ValueError(f"record must be a subset of {RECORDABLE}, got {sorted(unknown)}")
     if probe not in PROBES:
         raise ValueError(f"probe must be one of {tuple(PROBES)}, got {probe!r}")
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got epochs={epochs}, batch_size={batch_size}")
+    _check_schedule(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, weight_decay=weight_decay)
+    check_int(n_views, "n_views", low=2)
+    check_flag(supervised, "supervised")
+    check_flag(verbose, "verbose")
     # The loss's kind says how to feed and score it. A module of no known kind is refused, not guessed,
     # unless batch_loss= feeds it; it is then scored with a probe on the model's embedding.
     kind = kinds.KINDS.get(getattr(loss, "kind", None))

@@ -9,6 +9,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .._checks import check_int, check_number
+
+
+def _check_schedule(*, epochs, batch_size, lr, seed, weight_decay) -> None:
+    """The arguments every training loop takes, checked before any work is done."""
+    check_int(epochs, "epochs", low=1)
+    check_int(batch_size, "batch_size", low=1)
+    check_int(seed, "seed", low=0)
+    check_number(lr, "lr", low=0.0, low_open=True)
+    check_number(weight_decay, "weight_decay", low=0.0)
+
 
 def _start(model: nn.Module, loss: nn.Module | None, *, seed: int, device, lr: float,
            weight_decay: float) -> tuple[torch.Generator, list[nn.Parameter], torch.optim.Optimizer]:
