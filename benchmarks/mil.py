@@ -24,7 +24,7 @@ import time
 import torch
 
 from workbench import data, losses, models
-from workbench.train import _bags_loss
+from workbench.train.bags import _bags_loss
 
 MODELS = {
     "attention + aem": (dict(pooling="attention"), "aem"),
