@@ -1,0 +1,48 @@
+"""Embedding geometry (analysis.geometry): effective rank, contrastive metrics, view similarities."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from workbench import analysis
+
+
+def test_effective_rank_of_isotropic_and_collapsed_embeddings():
+    g = torch.Generator().manual_seed(0)
+    iso = torch.randn(4000, 8, generator=g, dtype=torch.float64)
+    assert 7.5 < analysis.effective_rank(iso) <= 8.0
+    line = torch.randn(100, 1, generator=g, dtype=torch.float64) * torch.ones(1, 8, dtype=torch.float64)
+    assert analysis.effective_rank(line) == pytest.approx(1.0, abs=1e-6)
+    assert analysis.effective_rank(torch.ones(5, 3)) == 0.0
+
+
+def test_contrastive_metrics():
+    x = torch.tensor([[1.0, 0.0], [1.0, 0.1], [-1.0, 0.0], [-1.0, -0.1]])
+    y = torch.tensor([0, 0, 1, 1])
+    m = analysis.contrastive_metrics(x, y)
+    z = F.normalize(x.double(), dim=1)
+    assert m["uniformity"] == pytest.approx(float(analysis.uniformity(z)))
+    assert m["tolerance"] == pytest.approx(float(z[0] @ z[1] + z[2] @ z[3]) / 2)
+    assert 1.0 <= m["effective_rank"] <= 2.0
+
+
+def test_positive_extrapolation_lowers_positive_similarity_and_interpolation_adds_negatives():
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(32, 1, 6, generator=g)
+    views = base + 0.3 * torch.randn(32, 2, 6, generator=g)
+    plain = analysis.view_similarities(views)
+    moved = analysis.view_similarities(views, extrapolation=1.0, interpolation=1.0,
+                                       generator=torch.Generator().manual_seed(1))
+    assert plain["positive"].shape == (32,) and plain["negative"].shape == (32 * 31,)
+    assert (moved["positive"] <= plain["positive"] + 1e-9).all() and moved["positive"].mean() < plain["positive"].mean()
+    assert moved["negative"].shape == (32 * 31 + 32 * 32,)
+    again = analysis.view_similarities(views, extrapolation=1.0, interpolation=1.0,
+                                       generator=torch.Generator().manual_seed(1))
+    assert torch.equal(again["negative"], moved["negative"])  # the generator decides
+
+
+def test_similarity_distributions_frame():
+    snaps = [torch.randn(10, 2, 4, generator=torch.Generator().manual_seed(e)) for e in range(3)]
+    frame = analysis.similarity_distributions(snaps, epochs=[0, 2])
+    assert set(frame["epoch"]) == {0, 2} and set(frame["pair"]) == {"positive", "negative"}
+    assert (frame["pair"] == "positive").sum() == 20 and len(frame) == 2 * (10 + 90)

@@ -1,0 +1,44 @@
+"""Retrieval measurements (analysis.retrieval): MAP@R, recall, prototypes, verification ROC."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import clusters
+
+from workbench import analysis
+
+
+def test_map_at_r_and_recall_on_known_rankings():
+    z, y = clusters()
+    assert analysis.map_at_r(z, y) == 1.0 and analysis.nmi(z, y) == pytest.approx(1.0)
+    # every class has R = 1 other item: MAP@R is the share of queries whose nearest item is that one
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.8, 0.6], [0.6, 0.8]])
+    y = torch.tensor([0, 1, 1, 0])
+    ap = analysis.map_at_r(z, y)
+    sim = torch.nn.functional.normalize(z, dim=1) @ torch.nn.functional.normalize(z, dim=1).T
+    sim.fill_diagonal_(-2)
+    expected = np.mean([1.0 if y[int(sim[i].argmax())] == y[i] else 0.0 for i in range(4)])
+    assert ap == pytest.approx(expected)
+    metrics = analysis.retrieval_metrics(*clusters())
+    assert set(metrics) == {"R@1", "R@2", "R@4", "MAP@R", "NMI"}
+
+
+def test_prototype_accuracy_and_angles():
+    z, y = clusters(classes=6, per=12, spread=0.02)
+    assert analysis.prototype_accuracy(z, y, n_way=5, shot=3, queries=4, episodes=10) == 1.0
+    with pytest.raises(ValueError, match="n_way"):
+        analysis.prototype_accuracy(z, y, n_way=7)
+    with pytest.raises(ValueError, match=r"shot \+ queries"):  # 12 per class < 5 + 8
+        analysis.prototype_accuracy(z, y, shot=5, queries=8)
+    stats = analysis.angular_stats(z, y)
+    assert stats["intra_spread"] < 5 < stats["min_centre_angle"] <= stats["mean_centre_angle"]
+    square = torch.tensor([[1.0, 0], [0, 1], [-1, 0], [0, -1]])
+    assert analysis.angular_stats(square, torch.arange(4))["min_centre_angle"] == pytest.approx(90)
+
+
+def test_verification_roc():
+    z, y = clusters(spread=0.02)
+    roc = analysis.verification_roc(z, y, pairs=200)
+    assert roc["auc"] == 1.0 and roc["fpr"][0] == 0 and roc["tpr"][-1] == 1
+    noise = torch.randn(400, 8, generator=torch.Generator().manual_seed(1))
+    assert 0.35 < analysis.verification_roc(noise, torch.arange(400) % 4, pairs=1000)["auc"] < 0.65
