@@ -1,5 +1,7 @@
 """Embedding geometry (analysis.geometry): effective rank, contrastive metrics, view similarities."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -46,3 +48,17 @@ def test_similarity_distributions_frame():
     frame = analysis.similarity_distributions(snaps, epochs=[0, 2])
     assert set(frame["epoch"]) == {0, 2} and set(frame["pair"]) == {"positive", "negative"}
     assert (frame["pair"] == "positive").sum() == 20 and len(frame) == 2 * (10 + 90)
+
+
+def test_class_centre_angles_by_hand():
+    # three classes, two points each at ±10° around 0°, 90° and 180°: centres at those angles (hand computation)
+    degrees = torch.tensor([-10.0, 10.0, 80.0, 100.0, 170.0, 190.0], dtype=torch.float64).deg2rad()
+    z, y = torch.stack([degrees.cos(), degrees.sin()], dim=1), torch.tensor([0, 0, 1, 1, 2, 2])
+    stats = analysis.angular_stats(3 * z, y)  # the scale does not matter
+    assert stats["min_centre_angle"] == pytest.approx(90.0)
+    assert stats["mean_centre_angle"] == pytest.approx((90.0 + 180.0 + 90.0) / 3)
+    assert stats["intra_spread"] == pytest.approx(10.0)
+    assert analysis.class_similarity_stats(z, y)["min_centroid_angle"] == pytest.approx(90.0)
+    # one class has no angle between centres
+    assert math.isnan(analysis.angular_stats(z[:2], y[:2])["min_centre_angle"])
+    assert math.isnan(analysis.class_similarity_stats(z[:2], y[:2])["min_centroid_angle"])
