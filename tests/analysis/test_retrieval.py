@@ -42,3 +42,25 @@ def test_verification_roc():
     assert roc["auc"] == 1.0 and roc["fpr"][0] == 0 and roc["tpr"][-1] == 1
     noise = torch.randn(400, 8, generator=torch.Generator().manual_seed(1))
     assert 0.35 < analysis.verification_roc(noise, torch.arange(400) % 4, pairs=1000)["auc"] < 0.65
+
+
+def test_tied_similarities_rank_in_index_order_and_one_ranking_serves_every_metric():
+    # items 0, 1, 2 coincide and 3 is orthogonal to them; ties go to the lower index (hand computation):
+    # query 0 ranks [1, 2, 3] (labels 1 0 1), query 1 [0, 2, 3] (0 0 1), query 2 [0, 1, 3] (0 1 1),
+    # query 3 [0, 1, 2] (0 1 0): R@1 = 1/4 (query 2), R@2 = 3/4 (all but query 1), R@3 = 1;
+    # every class has R = 1, so MAP@R is R@1
+    z = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    y = torch.tensor([0, 1, 0, 1])
+    assert analysis.recall_at_k(z, y, ks=(1, 2, 3)) == {1: 0.25, 2: 0.75, 3: 1.0}
+    assert analysis.map_at_r(z, y) == 0.25
+    metrics = analysis.retrieval_metrics(z, y, ks=(1, 2, 3))
+    assert (metrics["R@1"], metrics["R@2"], metrics["R@3"], metrics["MAP@R"]) == (0.25, 0.75, 1.0, 0.25)
+
+
+@pytest.mark.parametrize("ks", [(), (0,), (4,), (1, 2.5), (True,)])
+def test_recall_ranks_must_be_among_the_other_items(ks):
+    z, y = torch.randn(4, 2), torch.tensor([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="ks"):
+        analysis.recall_at_k(z, y, ks=ks)
+    with pytest.raises(ValueError, match="ks"):
+        analysis.retrieval_metrics(z, y, ks=ks)
