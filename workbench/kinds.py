@@ -46,7 +46,7 @@ class Recipe:
 
 @dataclass(frozen=True)
 class Kind:
-    """One loss kind (see DESIGN.md, "Kinds").
+    """One loss kind: what its losses' ``forward`` takes and how every other layer feeds and scores them.
 
     Attributes:
         name: the kind's name, as losses register it.
@@ -236,7 +236,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 
 
 def available() -> list[str]:
-    """The kinds' names, in the order of DESIGN.md's table."""
+    """The kinds' names, in teaching order (classification first, multiple-instance learning last)."""
     return list(KINDS)
 
 
