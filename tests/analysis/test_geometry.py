@@ -1,10 +1,12 @@
-"""Embedding geometry (analysis.geometry): effective rank, contrastive metrics, view similarities."""
+"""analysis.geometry: uniformity, alignment, tolerance, class similarity and centre angles, effective rank, views."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import unit
 
 from workbench import analysis
 
@@ -62,3 +64,44 @@ def test_class_centre_angles_by_hand():
     # one class has no angle between centres
     assert math.isnan(analysis.angular_stats(z[:2], y[:2])["min_centre_angle"])
     assert math.isnan(analysis.class_similarity_stats(z[:2], y[:2])["min_centroid_angle"])
+
+
+def test_uniformity_reference_values():
+    # losses-metric-contrastive-margin.md §5: antipodal pair -> -8 (t=2); 0/90/180/270 deg -> -4.3963490;
+    # identical points -> 0
+    assert analysis.uniformity(unit(0, 180)).item() == pytest.approx(-8.0)
+    assert analysis.uniformity(unit(0, 90, 180, 270)).item() == pytest.approx(-4.3963490, abs=1e-7)
+    assert analysis.uniformity(unit(30, 30, 30)).item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_uniformity_gradient_is_finite_for_coincident_points():
+    x = unit(10, 10, 50).requires_grad_(True)
+    analysis.uniformity(x).backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_uniformity_needs_two_points():
+    with pytest.raises(ValueError, match="at least 2"):
+        analysis.uniformity(unit(0))
+
+
+def test_alignment_reference_value():
+    # §5: align(x, -x) = 4
+    x = unit(0, 77, 140)
+    assert analysis.alignment(x, -x).item() == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="same shape"):
+        analysis.alignment(x, x[:2])
+
+
+def test_tolerance_is_the_mean_same_class_cosine():
+    x, y = unit(0, 60, 90, 180), torch.tensor([0, 0, 1, 1])
+    assert analysis.tolerance(x, y) == pytest.approx((0.5 + math.cos(math.radians(90))) / 2)
+
+
+def test_class_similarity_stats():
+    x, y = unit(0, 10, 90, 100), torch.tensor([0, 0, 1, 1])
+    stats = analysis.class_similarity_stats(x, y)
+    assert stats["intra"] == pytest.approx(math.cos(math.radians(10)))
+    assert stats["inter"] == pytest.approx(np.mean([math.cos(math.radians(a)) for a in (90, 100, 80, 90)]))
+    assert stats["gap"] == pytest.approx(stats["intra"] - stats["inter"])
+    assert stats["min_centroid_angle"] == pytest.approx(90.0)

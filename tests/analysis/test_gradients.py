@@ -1,10 +1,11 @@
-"""Gradient lenses (analysis.gradients): relative penalty, pair-weight and target-logit curves, amplifiers."""
+"""analysis.gradients: pair weights, gradient norms, loss and weight curves, relative penalty, GPW, target logits."""
 
 import math
 
 import numpy as np
 import pytest
 import torch
+from conftest import unit
 
 from workbench import analysis, losses
 from workbench.losses.similarity import cosine_similarity_matrix
@@ -91,3 +92,67 @@ def test_invariance_table_shows_z_loss_invariant_and_ce_not():
                                       z, torch.tensor([2]), {"z": (1, 0), "5z - 7": (5, -7)})
     assert table.loc["z", "z_loss"] == pytest.approx(table.loc["5z - 7", "z_loss"], abs=1e-12)
     assert table.loc["z", "cross_entropy"] != pytest.approx(table.loc["5z - 7", "cross_entropy"])
+
+
+def test_pair_weights_contrastive_pulls_positives_and_pushes_close_negatives():
+    x, y = unit(0, 40, 60, 170), torch.tensor([0, 0, 1, 1])
+    w = analysis.pair_weights(losses.get("contrastive", neg_margin=1.0), x, y)
+    assert w.shape == (4, 4)
+    assert w[0, 1] < 0 and w[2, 3] < 0          # positives: increasing S lowers the loss (pull)
+    assert w[0, 2] > 0 and w[1, 2] > 0          # negatives within the margin: pushed apart
+    assert w[0, 3] == 0                          # 170 deg apart: beyond the margin, ignored
+
+
+def test_pair_weights_equal_autograd_through_the_loss():
+    torch.manual_seed(0)
+    x, y = torch.randn(6, 3, dtype=torch.float64), torch.tensor([0, 0, 1, 1, 2, 2])
+    loss = losses.get("ntxent", temperature=0.3)
+    w = analysis.pair_weights(loss, x, y)
+    # first-order check: L(S + h E_ij) - L(S) ≈ h w_ij
+    sim = torch.nn.functional.normalize(x, dim=1)
+    sim = sim @ sim.T
+    h = 1e-6
+    bumped = sim.clone()
+    bumped[0, 3] += h
+    delta = (loss.from_similarity(bumped, y) - loss.from_similarity(sim, y)) / h
+    assert delta.item() == pytest.approx(w[0, 3].item(), rel=1e-4)
+
+
+def test_pair_weights_of_views_flatten_rows():
+    views = torch.randn(3, 2, 4, dtype=torch.float64)
+    w = analysis.pair_weights(losses.get("ntxent"), views)
+    assert w.shape == (6, 6)
+    assert (w[0, 1] < 0) and (w[2, 3] < 0)  # the other view of the same instance is pulled
+
+
+def test_pair_weights_needs_a_similarity_loss_and_labels():
+    with pytest.raises(ValueError, match="from_similarity"):
+        analysis.pair_weights(losses.get("cross_entropy"), torch.randn(4, 2), torch.arange(4))
+    with pytest.raises(ValueError, match="labels"):
+        analysis.pair_weights(losses.get("contrastive"), torch.randn(4, 2))
+
+
+def test_sample_gradient_norms_of_cross_entropy():
+    logits, y = torch.tensor([[5.0, 0.0], [0.0, 0.0], [-5.0, 0.0]]), torch.tensor([0, 0, 0])
+    norms = analysis.sample_gradient_norms(losses.get("cross_entropy", reduction="sum"), logits, y)
+    p = torch.softmax(logits, 1)[:, 0]
+    assert torch.allclose(norms, math.sqrt(2) * (1 - p), atol=1e-6)  # |dL/dz| = sqrt(2)(1 - p_y) for 2 classes
+    assert norms[2] > norms[1] > norms[0]  # the misclassified sample pulls hardest
+
+
+def test_margin_curve_of_cross_entropy_matches_the_closed_form():
+    curve = analysis.margin_curve(losses.get("cross_entropy"), np.linspace(-4, 4, 9), num_classes=10)
+    m = curve["margin"].to_numpy()
+    p = np.exp(m) / (np.exp(m) + 9)
+    assert np.allclose(curve["loss"], -np.log(p))
+    assert np.allclose(curve["grad"], -(1 - p))
+
+
+def test_similarity_curve_of_ntxent():
+    loss = losses.get("ntxent", temperature=0.5)
+    pos = analysis.similarity_curve(loss, np.linspace(-1, 1, 11), "positive")
+    neg = analysis.similarity_curve(loss, np.linspace(-1, 1, 11), "negative")
+    assert np.all(np.diff(pos["loss"]) < 0) and np.all(pos["grad"] < 0)   # closer positives, lower loss
+    assert np.all(np.diff(neg["loss"]) > 0) and np.all(neg["grad"] > 0)   # closer negatives, higher loss
+    with pytest.raises(ValueError, match="which"):
+        analysis.similarity_curve(loss, [0.0], "both")

@@ -1,4 +1,5 @@
-"""Classification metrics (analysis.metrics): top-k accuracy and binary metrics."""
+"""analysis.metrics: accuracy, top-k accuracy and binary metrics."""
+
 
 import pytest
 import torch
@@ -23,3 +24,9 @@ def test_binary_metrics_match_hand_counts():
     assert m["f1"] == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))
     assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 1 / 2) / 2)
     assert m["roc_auc"] == pytest.approx(5 / 6)  # positives 2, -0.5, 1 vs negatives -1, 0.5: 5 of 6 pairs
+
+
+def test_accuracy_from_logits_and_from_labels():
+    logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]])
+    assert analysis.accuracy(logits, torch.tensor([0, 1, 1])) == pytest.approx(2 / 3)
+    assert analysis.accuracy(torch.tensor([0, 1, 0]), torch.tensor([0, 1, 1])) == pytest.approx(2 / 3)

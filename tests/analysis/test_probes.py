@@ -1,7 +1,9 @@
-"""Probes (analysis.probes) before and after a projection head, and per-class values."""
+"""analysis.probes: the kNN probe, probes before and after a projection head (and per-class values)."""
+
 
 import pytest
 import torch
+from conftest import unit
 
 from workbench import analysis, data, models
 
@@ -15,3 +17,9 @@ def test_projection_head_probes_and_per_class_values():
         analysis.projection_head_probes(models.MLP(4, 2), ds)
     table = analysis.per_class_values(torch.tensor([0.1, 0.3, 0.5, 0.7]), torch.tensor([0, 0, 1, 1]))
     assert table["mean"].tolist() == pytest.approx([0.2, 0.6]) and table["count"].tolist() == [2, 2]
+
+
+def test_knn_accuracy_on_separated_classes():
+    train, test = unit(0, 5, 180, 185), unit(2, 182)
+    assert analysis.knn_probe(train, torch.tensor([0, 0, 1, 1]), test, torch.tensor([0, 1]), k=1) == 1.0
+    assert analysis.knn_probe(train, torch.tensor([0, 0, 1, 1]), test, torch.tensor([1, 0]), k=1) == 0.0

@@ -1,9 +1,10 @@
 """Retrieval measurements (analysis.retrieval): MAP@R, recall, prototypes, verification ROC."""
 
+
 import numpy as np
 import pytest
 import torch
-from conftest import clusters
+from conftest import clusters, unit
 
 from workbench import analysis
 
@@ -64,3 +65,11 @@ def test_recall_ranks_must_be_among_the_other_items(ks):
         analysis.recall_at_k(z, y, ks=ks)
     with pytest.raises(ValueError, match="ks"):
         analysis.retrieval_metrics(z, y, ks=ks)
+
+
+def test_recall_at_k():
+    x = unit(0, 5, 90, 95, 180, 185)
+    y = torch.tensor([0, 0, 1, 1, 2, 0])  # 185 deg: its nearest neighbour (180) has another label
+    recall = analysis.recall_at_k(x, y, ks=(1, 2))
+    assert recall[1] == pytest.approx(4 / 6)  # queries at 180 and 185 miss at k=1
+    assert recall[2] < 1 and recall[2] >= recall[1]
