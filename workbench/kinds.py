@@ -2,8 +2,8 @@
 training recipe, the training step and how a trained model is evaluated.
 
 A loss's *kind* is the contract between it and the rest of Loss Lab. Every other layer asks the kind
-instead of keeping its own table: ``models.for_kind`` builds ``kind.model``, ``data.for_kind`` loads
-``kind.dataset``, ``train.fit`` runs ``kind.step`` and scores with ``kind.predict`` (or a probe on the
+instead of keeping its own table: ``models.for_kind`` builds ``kind.model``, ``data.load(kind.dataset)``
+loads its dataset, ``train.fit`` runs ``kind.step`` and scores with ``kind.predict`` (or a probe on the
 embedding where the kind has no predictor), the command line trains with ``kind.recipe``, the widgets
 draw ``kind.curve``, the registry refuses a class without the methods in ``kind.requires``, and the tests
 build their inputs with :meth:`Kind.example_inputs`. A new kind is one entry in :data:`KINDS`.
