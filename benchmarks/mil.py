@@ -9,7 +9,7 @@ bags (``data.digit_bags``, ~10 instances each, sizes varying) with the bag loss 
 Both compute the same loss and the same gradient (checked before timing: the losses agree to 1e-5 and
 so do the gradients). The two are timed interleaved (the one going first alternates) and the table
 reports the median over ``--repeats``. ``loop/padded`` above 1 means the padded batch is faster; the
-target is >= 5 (the issue's promise).
+target is >= 5 (the speed-up that batching padded bags is for).
 
     python benchmarks/mil.py [--batches 16 64] [--repeats 20] [--threads 1]
 """

@@ -1,6 +1,6 @@
 """Do the kinds' default recipes train? Every registered loss of a kind that `python -m workbench train`
 can train, run exactly as the command line runs it (the kind's dataset, model and recipe, seed 0), with
-its final test score. DESIGN asks for >= 0.90 on digits for every logits, margin, pairs and views loss.
+its final test score. The target is >= 0.90 on digits for every logits, margin, pairs and views loss.
 
     python benchmarks/recipes.py [--kinds logits margin ...] [--epochs N]
 """

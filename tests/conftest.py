@@ -81,3 +81,17 @@ def _close_figures():
     yield
     import matplotlib.pyplot as plt
     plt.close("all")
+
+
+def clusters(classes=4, per=10, dim=6, spread=0.05, seed=0):
+    """``(points, labels)``: ``per`` points around each of ``classes`` random unit centres, Gaussian spread."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.nn.functional.normalize(torch.randn(classes, dim, generator=g), dim=1)
+    y = torch.arange(classes).repeat_interleave(per)
+    return centres[y] + spread * torch.randn(len(y), dim, generator=g), y
+
+
+def unit(*degrees):
+    """Unit vectors in the plane at the given angles (degrees), float64 ``[N, 2]``."""
+    t = torch.tensor(degrees, dtype=torch.float64).deg2rad()
+    return torch.stack([t.cos(), t.sin()], dim=1)

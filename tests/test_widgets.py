@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from workbench import analysis, losses, widgets
+from workbench import analysis, losses, viz, widgets
 
 
 def curve(figure, panel=0, line=0):
@@ -144,3 +144,53 @@ def test_curves_leaving_the_axis_rescale_it_and_the_image_shows_them():
     explorer.sliders["temperature"].value = 0.051  # a notch: fits the axis, only the curves are redrawn
     assert explorer.full_redraws == full and loss_ax.get_ylim() == (low, high)
     assert bytes(explorer.image.value) != png
+
+
+@pytest.mark.parametrize("build, move", [
+    (lambda: widgets.LossExplorer("ntxent"), lambda e: setattr(e.sliders["temperature"], "value", 0.1)),
+    (lambda: widgets.MarginExplorer("arcface"), lambda e: setattr(e.sliders["margin"], "value", 0.2)),
+    (lambda: widgets.PenaltyExplorer([0.9, 0.5, 0.1]), lambda e: setattr(e.slider, "value", 0.07)),
+    (lambda: widgets.FigureExplorer(lambda a: Figure(), a=losses.Param(1.0, 0.0, 2.0)),
+     lambda e: setattr(e.sliders["a"], "value", 1.5)),
+])
+def test_every_explorer_shares_the_base(build, move):
+    explorer = build()
+    assert isinstance(explorer, widgets.Explorer)
+    assert explorer.image in explorer.widget.children and explorer.controls in explorer.widget.children
+    assert list(explorer.controls.children) == list(explorer.sliders.values())
+    before = bytes(explorer.image.value)
+    move(explorer)
+    assert explorer.last_update_s >= 0  # the slider's release went through the timed update
+    assert bytes(explorer.image.value).startswith(b"\x89PNG")
+    assert explorer.params == {k: s.value for k, s in explorer.sliders.items()}
+    if not isinstance(explorer, widgets.FigureExplorer):  # a blank figure draws the same PNG each time
+        assert bytes(explorer.image.value) != before
+
+
+def test_penalty_explorer_updates_entropy_and_image():
+    explorer = widgets.PenaltyExplorer([0.9, 0.5, 0.1], temperature=1.0)
+    first, image = explorer.entropy, explorer.image.value
+    explorer.slider.value = 0.07
+    assert explorer.entropy < first and explorer.image.value != image
+    assert explorer.entropy == pytest.approx(float(analysis.penalty_entropy(np.array([0.9, 0.5, 0.1]), 0.07)), rel=1e-3)
+
+
+def test_margin_explorer_redraws_on_slider_change():
+    explorer = widgets.MarginExplorer("arcface")
+    before = explorer.image.value
+    explorer.sliders["margin"].value = 0.2
+    assert explorer.image.value != before and set(explorer.sliders) == {"scale", "margin"}
+    explorer.dropdown.value = "cosface"
+    assert explorer.params["margin"] == losses.info("cosface").params["margin"].default
+    with pytest.raises(ValueError, match="name must be one of"):
+        widgets.MarginExplorer("triplet")
+
+
+def test_figure_explorer_redraws_on_slider_change():
+    explorer = widgets.FigureExplorer(lambda L: viz.line_panel(analysis.amplifier_curve([L]), "p"),
+                                      L=losses.Param(30.0, 1.0, 100.0))
+    first = explorer.image.value
+    explorer.sliders["L"].value = 80.0
+    assert explorer.renders == 2 and explorer.image.value != first
+    with pytest.raises(ValueError, match="parameter"):
+        widgets.FigureExplorer(lambda: None)

@@ -2,8 +2,8 @@
 training recipe, the training step and how a trained model is evaluated.
 
 A loss's *kind* is the contract between it and the rest of Loss Lab. Every other layer asks the kind
-instead of keeping its own table: ``models.for_kind`` builds ``kind.model``, ``data.for_kind`` loads
-``kind.dataset``, ``train.fit`` runs ``kind.step`` and scores with ``kind.predict`` (or a probe on the
+instead of keeping its own table: ``models.for_kind`` builds ``kind.model``, ``data.load(kind.dataset)``
+loads its dataset, ``train.fit`` runs ``kind.step`` and scores with ``kind.predict`` (or a probe on the
 embedding where the kind has no predictor), the command line trains with ``kind.recipe``, the widgets
 draw ``kind.curve``, the registry refuses a class without the methods in ``kind.requires``, and the tests
 build their inputs with :meth:`Kind.example_inputs`. A new kind is one entry in :data:`KINDS`.
@@ -46,7 +46,7 @@ class Recipe:
 
 @dataclass(frozen=True)
 class Kind:
-    """One loss kind (see DESIGN.md, "Kinds").
+    """One loss kind: what its losses' ``forward`` takes and how every other layer feeds and scores them.
 
     Attributes:
         name: the kind's name, as losses register it.
@@ -236,7 +236,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 
 
 def available() -> list[str]:
-    """The kinds' names, in the order of DESIGN.md's table."""
+    """The kinds' names, in teaching order (classification first, multiple-instance learning last)."""
     return list(KINDS)
 
 

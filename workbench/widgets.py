@@ -102,7 +102,45 @@ def figure_png(figure: Figure, dpi: int = 72) -> bytes:
     return png
 
 
-class LossExplorer:
+class Explorer:
+    """What every explorer shares: controls above a PNG image, redrawn when a control is released.
+
+    ``widget`` stacks ``header`` (a dropdown, a caption), ``controls`` (the sliders), ``footer`` and the
+    image. ``update()`` asks the subclass's ``render()`` for the PNG and records how long it took in
+    ``last_update_s``; ``sliders`` and ``params`` hold the sliders and their values.
+    """
+
+    def __init__(self, header=(), footer=()):
+        self.sliders: dict[str, W.Widget] = {}
+        self.controls = W.VBox()
+        self.image = W.Image(format="png")
+        self.last_update_s = float("nan")
+        self.widget = W.VBox([*header, self.controls, *footer, self.image])
+
+    @property
+    def params(self) -> dict:
+        return {k: s.value for k, s in self.sliders.items()}
+
+    def _set_sliders(self, params: dict[str, losses.Param]) -> None:
+        """New sliders, one per Param, each calling ``update()`` when released."""
+        self.sliders = _param_sliders(params, lambda: self.update())
+        self.controls.children = list(self.sliders.values())
+
+    def render(self) -> bytes:
+        """The PNG for the current control values."""
+        raise NotImplementedError
+
+    def update(self) -> None:
+        """Redraw the image for the current control values."""
+        start = time.perf_counter()
+        self.image.value = self.render()
+        self.last_update_s = time.perf_counter() - start
+
+    def _ipython_display_(self):
+        display(self.widget)
+
+
+class LossExplorer(Explorer):
     """Pick a loss, move its hyper-parameters, watch its loss and gradient curves.
 
     The figure is built once per loss. A slider change recomputes the curves and moves the lines; the
@@ -117,26 +155,17 @@ class LossExplorer:
 
     def __init__(self, name: str = "cross_entropy"):
         self.dropdown = _picker(explorable_losses(), name, "loss", lambda: self._build())
-        self.sliders: dict[str, W.Widget] = {}
-        self.controls = W.VBox()
         self.info = W.HTMLMath()
-        self.image = W.Image(format="png")
+        super().__init__(header=[self.dropdown, self.info])
         self.figure: Figure | None = None
-        self.last_update_s = float("nan")
         self.full_redraws = 0  # how many updates had to redraw the axes, not only the curves
         self._background = None
-        self.widget = W.VBox([self.dropdown, self.info, self.controls, self.image])
         self._build()
-
-    @property
-    def params(self) -> dict:
-        return {k: s.value for k, s in self.sliders.items()}
 
     def _build(self) -> None:
         """A new loss: new sliders, a new figure."""
         entry = losses.info(self.dropdown.value)
-        self.sliders = _param_sliders(entry.params, lambda: self.update())
-        self.controls.children = list(self.sliders.values())
+        self._set_sliders(entry.params)
         self.info.value = f"<b>{entry.paper.title}</b> ({entry.paper.year}) &nbsp; ${entry.formula}$"
         if self.figure is not None:
             plt.close(self.figure)
@@ -148,12 +177,12 @@ class LossExplorer:
             ax.set_title("")
             ax.locator_params(nbins=4)
         self._curve_count = len(self.figure.axes[0].lines)  # the loss panel holds only the curves
-        self.image.value = self._render(full=True)
+        self.image.value = self._draw(full=True)
 
     def _curve_lines(self):
         return [line for ax in self.figure.axes[:2] for line in ax.lines[: self._curve_count]]
 
-    def _render(self, full: bool) -> bytes:
+    def _draw(self, full: bool) -> bytes:
         """PNG of the figure: a full draw of the axes (cached without the curves), or the cached axes
         with only the curves drawn on top."""
         canvas = self.figure.canvas
@@ -170,9 +199,8 @@ class LossExplorer:
             line.axes.draw_artist(line)
         return png_bytes(self.figure)
 
-    def update(self) -> None:
-        """Recompute the curves for the current slider values and redraw them."""
-        start = time.perf_counter()
+    def render(self) -> bytes:
+        """Recompute the curves for the current slider values and move the lines to them."""
         curves, _, _ = explorer_curves(self.dropdown.value, self.params)
         full = False
         for ax, column in zip(self.figure.axes[:2], ("loss", "grad")):
@@ -188,18 +216,11 @@ class LossExplorer:
                 pad = 0.15 * max(hi - lo, 1e-9)
                 ax.set_ylim(lo - pad, hi + pad)
                 full = True
-        self.image.value = self._render(full)
         self.full_redraws += full
-        self.last_update_s = time.perf_counter() - start
-
-    def _ipython_display_(self):
-        display(self.widget)
+        return self._draw(full)
 
 
-# --- any figure driven by sliders (issue 3) ----------------------------------------------------------
-
-
-class FigureExplorer:
+class FigureExplorer(Explorer):
     """Sliders (one per :class:`losses.Param`) that redraw ``draw(**values) -> Figure`` as a PNG on release.
 
     >>> explorer = FigureExplorer(lambda L: viz.line_panel(analysis.amplifier_curve([L]), "p"),
@@ -210,31 +231,22 @@ class FigureExplorer:
     def __init__(self, draw, **params: losses.Param):
         if not params:
             raise ValueError("FigureExplorer needs at least one parameter (name=Param(...))")
+        super().__init__()
         self.draw = draw
-        self.sliders = {k: param_slider(k, p) for k, p in params.items()}
-        self.image = W.Image(format="png")
         self.renders = 0
-        for slider in self.sliders.values():
-            slider.observe(lambda change: self.update(), names="value")
-        self.widget = W.VBox([*self.sliders.values(), self.image])
+        self._set_sliders(params)
         self.update()
 
     @property
     def values(self) -> dict:
-        return {k: s.value for k, s in self.sliders.items()}
+        return self.params
 
-    def update(self) -> None:
-        self.image.value = figure_png(self.draw(**self.values))
+    def render(self) -> bytes:
         self.renders += 1
-
-    def _ipython_display_(self):
-        display(self.widget)
+        return figure_png(self.draw(**self.values))
 
 
-# --- contrastive temperature (issue 4) ---
-
-
-class PenaltyExplorer:
+class PenaltyExplorer(Explorer):
     """Move τ and watch InfoNCE's relative penalty over a set of negatives concentrate on the hardest ones
     (Wang & Liu 2021). The figure is ``viz.relative_penalty_figure`` for the slider's τ.
 
@@ -245,27 +257,23 @@ class PenaltyExplorer:
 
     def __init__(self, negatives, temperature: float = 0.2):
         self.negatives = np.asarray(negatives, dtype=float)
+        self.label = W.HTML()
+        super().__init__(footer=[self.label])
         self.slider = W.FloatLogSlider(value=temperature, base=10, min=-2, max=0.5, step=0.05, description="τ",
                                        continuous_update=False)
-        self.image = W.Image(format="png")
-        self.label = W.HTML()
-        self.entropy = float("nan")
         self.slider.observe(lambda change: self.update(), names="value")
-        self.widget = W.VBox([self.slider, self.label, self.image])
+        self.sliders = {"temperature": self.slider}
+        self.controls.children = [self.slider]
+        self.entropy = float("nan")
         self.update()
 
-    def update(self) -> None:
+    def render(self) -> bytes:
         tau = float(self.slider.value)
         self.entropy = float(analysis.penalty_entropy(self.negatives, tau))
-        self.image.value = figure_png(viz.relative_penalty_figure(self.negatives, [tau]))
         self.label.value = (f"entropy of the penalty: <b>{self.entropy:.3f}</b> nats "
                             f"(uniform over {len(self.negatives)} negatives: {np.log(len(self.negatives)):.3f})")
+        return figure_png(viz.relative_penalty_figure(self.negatives, [tau]))
 
-    def _ipython_display_(self):
-        display(self.widget)
-
-
-# --- margin heads (issue 5) ------------------------------------------------------------------------------
 
 MARGIN_HEADS = ("normface", "sphereface", "cosface", "arcface", "elasticface_arc", "elasticface_cos")
 
@@ -280,7 +288,7 @@ def margin_figure(params: dict[str, dict], angles=None) -> Figure:
     return viz.target_logit_curves(frames, normalise=False)
 
 
-class MarginExplorer:
+class MarginExplorer(Explorer):
     """Pick a margin head, move its ``scale`` and ``margin``, watch the target logit against the angle
     (next to the margin-free s·cos θ). Set ``.sliders[...].value`` from Python to drive it headless.
 
@@ -290,25 +298,14 @@ class MarginExplorer:
 
     def __init__(self, name: str = "arcface"):
         self.dropdown = _picker(MARGIN_HEADS, name, "head", lambda: self._build())
-        self.controls = W.VBox()
-        self.image = W.Image(format="png")
-        self.sliders: dict[str, W.Widget] = {}
-        self.widget = W.VBox([self.dropdown, self.controls, self.image])
+        super().__init__(header=[self.dropdown])
         self._build()
 
-    @property
-    def params(self) -> dict:
-        return {k: s.value for k, s in self.sliders.items()}
-
     def _build(self) -> None:
+        """A new head: its scale and margin sliders, then a redraw."""
         entry = losses.info(self.dropdown.value)
-        self.sliders = _param_sliders({k: p for k, p in entry.params.items() if k in ("scale", "margin")},
-                                     lambda: self.update())
-        self.controls.children = list(self.sliders.values())
+        self._set_sliders({k: p for k, p in entry.params.items() if k in ("scale", "margin")})
         self.update()
 
-    def update(self) -> None:
-        self.image.value = figure_png(margin_figure({self.dropdown.value: self.params}))
-
-    def _ipython_display_(self):
-        display(self.widget)
+    def render(self) -> bytes:
+        return figure_png(margin_figure({self.dropdown.value: self.params}))

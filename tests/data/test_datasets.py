@@ -433,3 +433,18 @@ def test_augment_rejects_non_digit_shapes():
 def test_bad_arguments_raise_value_error_naming_the_argument(call, arg):
     with pytest.raises(ValueError, match=arg):
         call()
+
+
+def test_unseen_classes_split():
+    ds = data.unseen_classes(data.digits(), seen=5)
+    assert ds.num_classes == 5 and ds.y_train.max() == 4 and ds.y_test.max() == 4
+    assert set(ds.meta["y_unseen"].tolist()) == {5, 6, 7, 8, 9}
+    full = data.digits()
+    assert ds.n_train + ds.n_test + len(ds.meta["y_unseen"]) == full.n_train + full.n_test
+    with pytest.raises(ValueError, match="seen"):
+        data.unseen_classes(full, seen=10)
+
+
+def test_feature_transform_needs_two_views():
+    with pytest.raises(ValueError, match=r"\[B, 2, D\]"):
+        data.feature_transform(torch.randn(4, 3, 2))

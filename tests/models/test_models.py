@@ -161,3 +161,25 @@ def test_no_dropout_layer_by_default():
     model.train()
     x = batch(16)
     torch.testing.assert_close(model(x), model(x), rtol=0, atol=0)
+
+
+def test_pca_encoder_is_frozen_centred_and_whitened():
+    X = torch.randn(200, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * torch.tensor(
+        [3.0, 1.0, 0.5, 0.2, 0.1], dtype=torch.float64) + 4.0
+    enc = models.pca_encoder(X.float(), 3).double()
+    Z = enc(X)
+    assert not any(p.requires_grad for p in enc.parameters())
+    assert torch.allclose(Z.mean(0), torch.zeros(3, dtype=torch.float64), atol=1e-4)
+    assert torch.allclose(Z.std(0), torch.ones(3, dtype=torch.float64), atol=1e-3)
+    with pytest.raises(ValueError, match="dim"):
+        models.pca_encoder(X, 9)
+
+
+def test_dual_encoder_splits_freezes_and_embeds():
+    model = models.DualEncoder(models.MLP(64, 8, seed=0), models.MLP(12, 8, seed=1), split=64)
+    x = torch.randn(5, 76)
+    a, b = model(x)
+    assert a.shape == b.shape == (5, 8) and torch.equal(model.embed(x), a)
+    assert not any(p.requires_grad for p in model.reference.parameters())
+    with pytest.raises(ValueError, match="side by side"):
+        model(torch.randn(5, 64))

@@ -248,3 +248,35 @@ def test_losses_with_per_sample_state_get_the_batch_rows(blobs):
         rows = torch.cat(loss.seen[epoch * per_epoch:(epoch + 1) * per_epoch])
         assert torch.equal(rows.sort().values, torch.arange(blobs.n_train))
     assert not torch.equal(loss.seen[0], loss.seen[per_epoch])
+
+
+@pytest.mark.parametrize("name", ["clip", "cwcl"])
+def test_fit_trains_crossmodal_losses_and_only_the_unfrozen_tower(name):
+    ds = data.paired_digits(seed=0)
+    reference = models.pca_encoder(ds.X_train[:, 64:], 16)
+    before = [p.clone() for p in reference.parameters()]
+    model = models.DualEncoder(models.MLP(64, 16, hidden=(64,), seed=0), reference, split=64)
+    zs0 = analysis.zero_shot_accuracy(model.embed(ds.X_test), model.embed_reference(ds.meta["prototypes"]), ds.y_test)
+    hist = train.fit(model, losses.get(name, temperature=0.5 if name == "clip" else 1.0), ds, epochs=4, lr=3e-3,
+                     batch_size=128, verbose=False)
+    assert hist["loss"].iloc[-1] < hist["loss"].iloc[0]
+    assert all(torch.equal(a, b) for a, b in zip(before, reference.parameters()))
+    with torch.no_grad():
+        zs = analysis.zero_shot_accuracy(model.embed(ds.X_test), model.embed_reference(ds.meta["prototypes"]),
+                                         ds.y_test)
+    assert zs > max(zs0, 0.3)
+
+
+def test_fit_records_the_same_views_every_epoch():
+    ds = data.digit_views(image=False)
+    model = models.MLP(64, 8, hidden=(32,), seed=0)
+    hist = train.fit(model, losses.get("ntxent"), ds, epochs=2, batch_size=256, record=("views",), verbose=False)
+    snaps = hist.snapshots["views"]
+    assert len(snaps) == 3 and snaps[0].shape == (256, 2, 8)
+    x = ds.X_test[:256]
+    same_views = torch.stack([ds.augment(x, torch.Generator().manual_seed(v)) for v in range(2)], dim=1)
+    with torch.no_grad():
+        assert torch.allclose(snaps[-1], model(same_views.flatten(0, 1)).view(256, 2, 8))
+    with pytest.raises(ValueError, match="augment"):
+        train.fit(model, losses.get("ntxent"), data.digits(), epochs=1, record=("views",), verbose=False,
+                  batch_loss=lambda m, lo, x, y, g: m(x).sum())

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import clusters
 from matplotlib.figure import Figure
 
 from workbench import analysis, losses, viz
@@ -51,14 +52,14 @@ CALLS = {
         {"epoch": [0, 0, 1, 1], "pair": ["positive", "negative"] * 2, "similarity": [0.5, 0.1, 0.9, -0.2]})),
     "metrics_vs": lambda: viz.metrics_vs(pd.DataFrame({"temperature": [0.1, 0.1, 1.0], "loss": ["a", "b", "a"],
                                                        "acc": [0.5, 0.6, 0.7]}), "temperature", ["acc"], hue="loss"),
-    # issue 5 (metric learning and margin heads); content tests in tests/test_metric_tools.py
+    # metric learning and margin heads; content tests below and in tests/analysis/test_gradients.py
     "pair_weight_curves": lambda: viz.pair_weight_curves(
         {"ms": {"negative": analysis.weight_curve(losses.get("multi_similarity"), [0.0, 0.5])}}),
     "target_logit_curves": lambda: viz.target_logit_curves(
         {"cosface": analysis.target_logit_curve(losses.get("cosface", num_classes=2, embedding_dim=2), [0, 90])}),
     "metric_bars": lambda: viz.metric_bars(pd.DataFrame({"R@1": [0.9, 0.8]}, index=["a", "b"])),
 }
-CALLS.update({  # classification and imbalanced-binary experiments (issue 3)
+CALLS.update({  # classification and imbalanced-binary experiments
     "metric_by_setting": lambda: viz.metric_by_setting(
         pd.DataFrame({"loss": ["a", "a", "b", "b"], "noise": [0, 0.2, 0, 0.2], "acc": [0.9, 0.8, 0.9, 0.85]}),
         "acc", "noise"),
@@ -316,3 +317,46 @@ def test_unit_test_table_annotates_auc_and_verdict():
     fig = viz.unit_test_table(frame)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["0.7\nFAIL"]  # mean AUC over seeds; PASS only when every seed passed
+
+
+def test_relative_penalty_figure_bars_match_the_analysis():
+    fig = viz.relative_penalty_figure([0.1, 0.9, 0.5], [0.2, 1.0])
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    expected = [*analysis.relative_penalty(torch.tensor([0.9, 0.5, 0.1]), 0.2).tolist(),
+                *analysis.relative_penalty(torch.tensor([0.9, 0.5, 0.1]), 1.0).tolist()]
+    assert heights == pytest.approx(expected)
+    assert len(ax.get_legend().get_texts()) == 2
+
+
+def test_similarity_histograms_one_panel_per_epoch():
+    frame = pd.DataFrame({"epoch": [0, 0, 3, 3], "pair": ["positive", "negative"] * 2, "similarity": [.5, .1, .9, -.2]})
+    fig = viz.similarity_histograms(frame)
+    assert [ax.get_title() for ax in fig.axes] == ["epoch 0", "epoch 3"]
+
+
+def test_metrics_vs_draws_mean_and_std_per_group():
+    frame = pd.DataFrame({"temperature": [0.1, 0.1, 1.0, 1.0], "loss": ["a"] * 4, "acc": [0.4, 0.6, 0.7, 0.7]})
+    fig = viz.metrics_vs(frame, "temperature", ["acc"], hue="loss", logx=True)
+    line = fig.axes[0].containers[0].lines[0]  # the error bar's data line (its caps are lines too)
+    assert line.get_ydata().tolist() == pytest.approx([0.5, 0.7]) and fig.axes[0].get_xscale() == "log"
+
+
+def test_viz_functions_return_figures():
+    curves = {"ms": {"positive · others 0.7": analysis.weight_curve(losses.get("multi_similarity"), [0, 0.5],
+                                                                     "positive"),
+                     "negative · others 0.3": analysis.weight_curve(losses.get("multi_similarity"), [0, 0.5])}}
+    fig = viz.pair_weight_curves(curves)
+    assert isinstance(fig, Figure) and len(fig.axes[0].lines) == 1 and len(fig.axes[1].lines) == 1
+    frames = {"arcface": analysis.target_logit_curve(losses.get("arcface", num_classes=2, embedding_dim=2), [0, 90])}
+    assert len(viz.target_logit_curves(frames).axes[0].lines) == 2
+    z, y = clusters()
+    assert isinstance(viz.roc_curves({"a": analysis.verification_roc(z, y, pairs=100)}), Figure)
+    table = pd.DataFrame({"R@1": [0.9, 0.8]}, index=["ms", "triplet"])
+    assert len(viz.metric_bars(table).axes[0].patches) == 2
+
+
+def test_metric_by_setting_draws_one_bar_per_group():
+    frame = pd.DataFrame({"loss": ["a", "a", "b", "b"] * 2, "noise": [0, 0.2] * 4, "acc": np.linspace(0.5, 0.9, 8)})
+    fig = viz.metric_by_setting(frame, "acc", "noise")
+    assert len([p for p in fig.axes[0].patches if p.get_height() > 0]) == 4

@@ -3,7 +3,6 @@ and the similarity distributions of views."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import pandas as pd
@@ -28,6 +27,20 @@ def tolerance(embeddings: Tensor, labels: Tensor) -> float:
     return float(sim[positive].mean()) if positive.any() else float("nan")
 
 
+def _class_centre_angles(embeddings: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``(z, centres, angles)``: the unit embeddings (float64), each class's centre (the normalised mean of
+    its unit embeddings, classes in ``labels.unique()`` order) and the ``[C, C]`` angles in degrees
+    between centres. The one place :func:`class_similarity_stats` and :func:`angular_stats` get them."""
+    z = F.normalize(embeddings.detach().double(), dim=1)
+    classes = labels.unique()
+    centres = F.normalize(torch.stack([z[labels == c].mean(0) for c in classes]), dim=1)
+    return z, centres, torch.rad2deg(torch.acos((centres @ centres.T).clamp(-1, 1)))
+
+
+def _off_diagonal(matrix: Tensor) -> Tensor:
+    return matrix[~torch.eye(len(matrix), dtype=torch.bool, device=matrix.device)]
+
+
 def class_similarity_stats(embeddings: Tensor, labels: Tensor) -> dict[str, float]:
     """Angular structure of labelled embeddings.
 
@@ -35,16 +48,12 @@ def class_similarity_stats(embeddings: Tensor, labels: Tensor) -> dict[str, floa
     (larger = more angularly separated); ``min_centroid_angle``: the smallest angle in degrees between
     two class-mean directions.
     """
-    z = embeddings.detach().double()
-    sim = cosine_similarity_matrix(z)
+    _, _, angles = _class_centre_angles(embeddings, labels)
+    sim = cosine_similarity_matrix(embeddings.detach().double())
     positive, negative = pair_masks(labels)
-    classes = labels.unique()
-    centroids = F.normalize(torch.stack([F.normalize(z[labels == c], dim=1).mean(0) for c in classes]), dim=1)
-    cos = (centroids @ centroids.T).clamp(-1, 1)
-    cos.fill_diagonal_(-1.0)
     stats = {"intra": float(sim[positive].mean()), "inter": float(sim[negative].mean())}
     stats["gap"] = stats["intra"] - stats["inter"]
-    stats["min_centroid_angle"] = math.degrees(math.acos(float(cos.max()))) if len(classes) > 1 else float("nan")
+    stats["min_centroid_angle"] = _off_diagonal(angles).min().item() if len(angles) > 1 else float("nan")
     return stats
 
 
@@ -74,15 +83,12 @@ def angular_stats(embeddings: Tensor, labels: Tensor) -> dict[str, float]:
     """Angles on the hypersphere, in degrees: ``min_centre_angle`` / ``mean_centre_angle`` between class
     centres (mean unit embedding per class) and ``intra_spread``, the mean angle of a sample to its
     own class centre. Margin losses should raise the first two and lower the third."""
-    z = F.normalize(embeddings.detach().double(), dim=1)
-    classes = labels.unique()
-    centres = F.normalize(torch.stack([z[labels == c].mean(0) for c in classes]), dim=1)
-    angles = torch.rad2deg(torch.acos((centres @ centres.T).clamp(-1, 1)))
-    off = ~torch.eye(len(classes), dtype=torch.bool, device=centres.device)
-    own = centres[torch.searchsorted(classes, labels)]
+    z, centres, angles = _class_centre_angles(embeddings, labels)
+    between = _off_diagonal(angles)
+    own = centres[torch.searchsorted(labels.unique(), labels)]
     spread = torch.rad2deg(torch.acos((z * own).sum(1).clamp(-1, 1)))
-    return {"min_centre_angle": float(angles[off].min()), "mean_centre_angle": float(angles[off].mean()),
-            "intra_spread": float(spread.mean())}
+    return {"min_centre_angle": between.min().item() if len(between) else float("nan"),
+            "mean_centre_angle": float(between.mean()), "intra_spread": float(spread.mean())}
 
 
 def per_class_values(values: Tensor, labels: Tensor) -> pd.DataFrame:

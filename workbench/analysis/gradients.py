@@ -64,6 +64,25 @@ def margin_curve(loss: nn.Module, margins: Sequence[float] | np.ndarray, num_cla
     return pd.DataFrame({"margin": m.detach().numpy(), "loss": values.detach().numpy(), "grad": grad.numpy()})
 
 
+def _check_sweep(loss: nn.Module, which: str, caller: str) -> None:
+    if which not in ("positive", "negative"):
+        raise ValueError(f"which must be 'positive' or 'negative', got {which!r}")
+    if not hasattr(loss, "from_similarity"):
+        raise ValueError(f"{caller} needs a loss with from_similarity, got {type(loss).__name__}")
+
+
+def _sweep(loss: nn.Module, similarities, labels: Tensor, base: Tensor,
+           varied: Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(s, L(s), dL/ds)`` for each s in ``similarities``: the loss through ``from_similarity`` of the
+    similarity matrix ``base`` with its ``varied`` entries set to s (float64). Shared by
+    :func:`similarity_curve` and :func:`weight_curve`."""
+    s = torch.as_tensor(np.asarray(similarities, dtype=np.float64)).requires_grad_(True)
+    values = torch.stack([loss.from_similarity(torch.where(varied, s_k, base), labels) for s_k in s])
+    (grad,) = torch.autograd.grad(values.sum(), s, allow_unused=True)  # value k depends on s_k only
+    grad = torch.zeros_like(s) if grad is None else grad
+    return s.detach().numpy(), values.detach().numpy(), grad.numpy()
+
+
 def similarity_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray, which: str = "positive",
                      other: float = 0.0) -> pd.DataFrame:
     """Loss and its derivative as one kind of similarity varies (pairs and views kinds).
@@ -72,19 +91,13 @@ def similarity_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray
     and every negative pair ``other``; with ``which="negative"`` every negative pair has s and both
     positive pairs ``other``. ``grad`` is dL/ds.
     """
-    if which not in ("positive", "negative"):
-        raise ValueError(f"which must be 'positive' or 'negative', got {which!r}")
-    if not hasattr(loss, "from_similarity"):
-        raise ValueError(f"similarity_curve needs a loss with from_similarity, got {type(loss).__name__}")
+    _check_sweep(loss, which, "similarity_curve")
     labels = torch.tensor([0, 0, 1, 1])
     positive, negative = pair_masks(labels)
     varied = positive if which == "positive" else negative
     base = torch.full((4, 4), float(other), dtype=torch.float64).fill_diagonal_(1.0)
-    s = torch.as_tensor(np.asarray(similarities, dtype=np.float64)).requires_grad_(True)
-    values = torch.stack([loss.from_similarity(torch.where(varied, s_k, base), labels) for s_k in s])
-    (grad,) = torch.autograd.grad(values.sum(), s, allow_unused=True)  # value k depends on s_k only
-    grad = torch.zeros_like(s) if grad is None else grad
-    return pd.DataFrame({"similarity": s.detach().numpy(), "loss": values.detach().numpy(), "grad": grad.numpy()})
+    s, values, grad = _sweep(loss, similarities, labels, base, varied)
+    return pd.DataFrame({"similarity": s, "loss": values, "grad": grad})
 
 
 def weight_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray, which: str = "negative", *,
@@ -97,21 +110,15 @@ def weight_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray, wh
     Comparing curves drawn with different ``positive``/``negative`` contexts shows which similarities
     of the GPW framework a loss's weights use (:func:`gpw_dependence`).
     """
-    if which not in ("positive", "negative"):
-        raise ValueError(f"which must be 'positive' or 'negative', got {which!r}")
-    if not hasattr(loss, "from_similarity"):
-        raise ValueError(f"weight_curve needs a loss with from_similarity, got {type(loss).__name__}")
+    _check_sweep(loss, which, "weight_curve")
     labels = torch.arange(2).repeat_interleave(per_class)
     pos_mask, neg_mask = pair_masks(labels)
     base = torch.where(pos_mask, positive, torch.where(neg_mask, negative, 1.0)).double()
     j = 1 if which == "positive" else per_class
     entry = torch.zeros_like(base, dtype=torch.bool)
     entry[0, j] = entry[j, 0] = True
-    s = torch.as_tensor(np.asarray(similarities, dtype=np.float64)).requires_grad_(True)
-    values = torch.stack([loss.from_similarity(torch.where(entry, s_k, base), labels) for s_k in s])
-    (grad,) = torch.autograd.grad(values.sum(), s, allow_unused=True)
-    grad = torch.zeros_like(s) if grad is None else grad
-    return pd.DataFrame({"similarity": s.detach().numpy(), "weight": grad.numpy(), "loss": values.detach().numpy()})
+    s, values, grad = _sweep(loss, similarities, labels, base, entry)
+    return pd.DataFrame({"similarity": s, "weight": grad, "loss": values})
 
 
 def gpw_dependence(loss: nn.Module, similarities: Sequence[float] | np.ndarray | None = None,

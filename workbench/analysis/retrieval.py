@@ -15,14 +15,45 @@ from ..data import episode
 from ..losses.similarity import cosine_similarity_matrix
 
 
+def _nearest(embeddings: Tensor, depth: int) -> Tensor:
+    """``[N, depth]``: each item's ``depth`` most cosine-similar other items, nearest first (leave-one-out),
+    equal similarities in index order (a stable sort, so any depth gives the same leading columns). The one
+    ranking :func:`recall_at_k`, :func:`map_at_r` and :func:`retrieval_metrics` read."""
+    sim = cosine_similarity_matrix(embeddings.detach().double())
+    sim.fill_diagonal_(-math.inf)
+    return sim.sort(dim=1, descending=True, stable=True).indices[:, :depth]
+
+
+def _same_class_counts(labels: Tensor) -> Tensor:
+    """R for every query: how many other items share its label."""
+    return (labels[:, None] == labels[None, :]).sum(1) - 1
+
+
+def _check_ks(ks: Sequence[int], n: int) -> None:
+    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < n for k in ks):
+        raise ValueError(f"ks must be integer ranks in [1, {n - 1}] (the other items), got {tuple(ks)}")
+
+
+def _recall_from(order: Tensor, labels: Tensor, ks: Sequence[int]) -> dict[int, float]:
+    hit = labels[order[:, :max(ks)]] == labels[:, None]
+    return {k: float(hit[:, :k].any(1).double().mean()) for k in ks}
+
+
+def _map_at_r_from(order: Tensor, labels: Tensor, r: Tensor) -> float:
+    order = order[:, :int(r.max())]
+    rel = (labels[order] == labels[:, None]).double()
+    ranks = torch.arange(1, order.shape[1] + 1, dtype=torch.float64, device=order.device)
+    within = ranks[None, :] <= r[:, None]
+    precision = rel.cumsum(1) / ranks
+    ap = (precision * rel * within).sum(1) / r.clamp(min=1)
+    return float(ap[r > 0].mean())
+
+
 def recall_at_k(embeddings: Tensor, labels: Tensor, ks: Sequence[int] = (1, 2, 4, 8)) -> dict[int, float]:
     """Leave-one-out retrieval Recall@k with cosine similarity: the fraction of queries with at least
     one same-label item among their k nearest other items (the metric-learning benchmarks' R@k)."""
-    sim = cosine_similarity_matrix(embeddings.detach().double())
-    sim.fill_diagonal_(-math.inf)
-    top = sim.topk(max(ks), dim=1).indices
-    hit = labels[top] == labels[:, None]
-    return {k: float(hit[:, :k].any(1).double().mean()) for k in ks}
+    _check_ks(ks, len(labels))
+    return _recall_from(_nearest(embeddings, max(ks)), labels, ks)
 
 
 def utilization(queries: Tensor, references: Tensor) -> float:
@@ -48,18 +79,8 @@ def map_at_r(embeddings: Tensor, labels: Tensor) -> float:
     :math:`\mathrm{MAP@R} = \frac1R\sum_{i=1}^R P(i)\,\mathrm{rel}(i)`, averaged over queries (queries
     alone in their class are skipped). Unlike Recall@k it rewards ranking *all* same-class items first.
     """
-    sim = cosine_similarity_matrix(embeddings.detach().double())
-    sim.fill_diagonal_(-math.inf)
-    same = labels[:, None] == labels[None, :]
-    r = same.sum(1) - 1
-    keep = r > 0
-    order = sim.topk(int(r.max()), dim=1).indices
-    rel = (labels[order] == labels[:, None]).double()
-    ranks = torch.arange(1, order.shape[1] + 1, dtype=torch.float64, device=order.device)
-    within = ranks[None, :] <= r[:, None]
-    precision = rel.cumsum(1) / ranks
-    ap = (precision * rel * within).sum(1) / r.clamp(min=1)
-    return float(ap[keep].mean())
+    r = _same_class_counts(labels)
+    return _map_at_r_from(_nearest(embeddings, int(r.max())), labels, r)
 
 
 def nmi(embeddings: Tensor, labels: Tensor, seed: int = 0) -> float:
@@ -75,8 +96,11 @@ def nmi(embeddings: Tensor, labels: Tensor, seed: int = 0) -> float:
 
 def retrieval_metrics(embeddings: Tensor, labels: Tensor, ks: Sequence[int] = (1, 2, 4), seed: int = 0) -> dict:
     """Recall@k (:func:`recall_at_k`), MAP@R and NMI in one dict: ``{"R@1": ..., "MAP@R": ..., "NMI": ...}``."""
-    out = {f"R@{k}": v for k, v in recall_at_k(embeddings, labels, ks).items()}
-    out["MAP@R"] = map_at_r(embeddings, labels)
+    _check_ks(ks, len(labels))
+    r = _same_class_counts(labels)
+    order = _nearest(embeddings, max(max(ks), int(r.max())))  # one ranking serves both
+    out = {f"R@{k}": v for k, v in _recall_from(order, labels, ks).items()}
+    out["MAP@R"] = _map_at_r_from(order, labels, r)
     out["NMI"] = nmi(embeddings, labels, seed)
     return out
 

@@ -15,7 +15,7 @@ from .theme import _axes, _np
 
 def metric_by_setting(frame: pd.DataFrame, metric: str, x: str | None = None, *, hue: str = "loss", ax=None,
                       title: str | None = None) -> Figure:
-    """Mean of ``metric`` with one standard deviation over seeds (the rows of ``analysis.compare_losses``),
+    """Mean of ``metric`` with one standard deviation over seeds (the rows of ``experiments.compare_losses``),
     as bars grouped by ``x`` (e.g. the noise rate), one colour per ``hue``; or one bar per ``hue`` when
     ``x`` is None."""
     fig, ax = _axes(ax, figsize=(7, 3.4) if x else (5, 3.2))

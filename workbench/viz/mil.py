@@ -44,7 +44,7 @@ def bag_attention(images, attention, *, key=None, title: str | None = None, axes
 
 
 def unit_test_table(results: pd.DataFrame, *, ax=None, title: str | None = None) -> Figure:
-    """Heatmap of test AUC (pooling x unit test, mean over seeds) from ``analysis.mil_unit_tests``,
+    """Heatmap of test AUC (pooling x unit test, mean over seeds) from ``experiments.mil_unit_tests``,
     annotated with the AUC and PASS / FAIL (all seeds passed)."""
     auc = results.pivot_table(index="pooling", columns="test", values="test_auc", aggfunc="mean")
     passed = results.pivot_table(index="pooling", columns="test", values="passed", aggfunc="all")

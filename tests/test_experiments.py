@@ -1,0 +1,36 @@
+"""What trains inside an analysis (workbench.experiments): loss comparisons and the MIL unit tests."""
+
+import numpy as np
+
+from workbench import analysis, data, experiments, losses, models
+
+
+def test_compare_losses_runs_the_grid_and_is_deterministic():
+    def make_data(seed, noise):
+        return data.label_noise(data.sphere_blobs(n_per_class=20, num_classes=3, dim=4, seed=seed), rate=noise,
+                                seed=seed)
+
+    def make_model(ds, seed):
+        return models.for_kind("logits", 4, 3, embedding_dim=4, hidden=(8,), seed=seed)
+
+    def score(model, ds):
+        return {"acc": analysis.topk_accuracy(analysis.outputs_on_test(model, ds), ds.y_test)}
+
+    grid = dict(make_loss={"ce": lambda: losses.get("cross_entropy"), "aldr": lambda: losses.get("aldr_kl")},
+                make_data=make_data, make_model=make_model, score=score, seeds=(0, 1),
+                settings={"noise": [0.0, 0.3]}, epochs=2, batch_size=16, verbose=False)
+    frame = experiments.compare_losses(**grid)
+    assert len(frame) == 8 and set(frame.columns) >= {"loss", "noise", "seed", "acc", "seconds"}
+    assert frame.groupby(["loss", "noise"]).size().eq(2).all()
+    again = experiments.compare_losses(**grid)
+    assert np.array_equal(frame["acc"].to_numpy(), again["acc"].to_numpy())
+    summary = experiments.summarise(frame, "acc", ["loss", "noise"])
+    assert list(summary.columns) == ["loss", "noise", "mean", "std"] and len(summary) == 4
+
+
+def test_mil_unit_tests_table_has_a_row_per_pooling_test_and_seed():
+    frame = experiments.mil_unit_tests(["instance", "mean"], ["single_concept"], seeds=(0,), n_train=40, n_test=40,
+                                    epochs=8, verbose=False)
+    assert list(frame["pooling"]) == ["instance", "mean"] and (frame["passed"] == (frame["test_auc"] >= 0.6)).all()
+    mean = frame.set_index("pooling").loc["mean"]
+    assert mean["train_auc"] > 0.9 and mean["test_auc"] < 0.5  # mean pooling learns "poison => negative"
