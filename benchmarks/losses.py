@@ -31,8 +31,11 @@ from the installed package with its memory bank (disabled at size 0) stubbed out
 unchanged. Without lightly the ntxent row falls back to PML.
 
 Timing: each repeat makes a fresh ``requires_grad_()`` leaf, runs forward and backward, and is timed with
-``time.perf_counter``; the columns' repeats are interleaved (order alternating) so that machine drift hits
-all alike; after ``--warmup`` runs the MEDIAN of ``--repeats`` (or fewer when a case spends ``--budget`` s).
+the process's CPU time (``time.process_time``; ``--clock wall`` for ``time.perf_counter``): with one thread
+that is the work done, and it does not count the time other processes on a shared machine take the core away
+(the wall clock does: on a busy 2-core box it doubled some medians from run to run). The columns' repeats
+are interleaved (order alternating) so that machine drift hits all alike; after ``--warmup`` runs the table
+reports the MEDIAN of ``--repeats`` (or fewer when a case spends ``--budget`` s).
 
     python benchmarks/losses.py [--threads 1] [--sizes 256 1024] [--repeats 20] [--losses ntxent supcon]
 """
@@ -47,10 +50,10 @@ import statistics
 import sys
 import time
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import pytorch_metric_learning
 import torch
@@ -344,12 +347,16 @@ def logits_cases(batch, classes, gen):
 # --- timing --------------------------------------------------------------------------------------------
 
 
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+clock = CLOCKS["cpu"]
+
+
 def time_once(fn, base: torch.Tensor, *args) -> float:
     """Seconds for one forward + backward on a fresh leaf (so no gradient accumulates across repeats)."""
     x = base.detach().requires_grad_()
-    start = time.perf_counter()
+    start = clock()
     fn(x, *args).backward()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def median_ms(timers, repeats: int, warmup: int, budget: float) -> tuple[list[float], int]:
@@ -461,15 +468,19 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs before timing")
     parser.add_argument("--budget", type=float, default=30.0, help="stop timing a case after this many seconds")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="cpu",
+                        help="cpu: process CPU time (robust on a shared machine); wall: elapsed time")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    global clock
+    clock = CLOCKS[args.clock]
 
     torch.set_num_threads(args.threads)
     lightly_cls, lightly_how = lightly_ntxent_class()
     print(f"torch {torch.__version__}, pytorch-metric-learning {pytorch_metric_learning.__version__}, "
           f"lightly: {lightly_how}")
-    print(f"threads {torch.get_num_threads()}, float32 CPU, D={args.dim}, median of up to {args.repeats} "
-          f"(warm-up {args.warmup}, budget {args.budget:g} s per case)")
+    print(f"threads {torch.get_num_threads()}, {args.clock} clock, float32 CPU, D={args.dim}, "
+          f"median of up to {args.repeats} (warm-up {args.warmup}, budget {args.budget:g} s per case)")
 
     gen = torch.Generator().manual_seed(args.seed)
     rows = []
