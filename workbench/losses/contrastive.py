@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_positive, check_reduction, reduce
@@ -27,23 +30,71 @@ def ntxent_from_similarity(similarity: Tensor, labels: Tensor, *, temperature: f
     return _ntxent(similarity, labels, check_positive(temperature, "temperature"), check_reduction(reduction))
 
 
-def _ntxent(similarity: Tensor, labels: Tensor, temperature: float, reduction: str, k: int | None = None) -> Tensor:
+class _NTXentFromLogits(torch.autograd.Function):
+    r"""The NT-Xent terms of the positive pairs from the logits ``l = S/τ``, with a hand-written backward.
+
+    With :math:`u_{ip} = \operatorname{LSE}_{k\in N_i} l_{ik} - l_{ip}` every term is
+    :math:`\operatorname{softplus}(u_{ip})`, and the gradient is closed-form:
+    :math:`\partial\ell_{ip}/\partial l_{ip} = -\sigma(u_{ip})` and
+    :math:`\partial\ell_{ip}/\partial l_{ik} = \sigma(u_{ip})\,\operatorname{softmax}_{N_i}(l_i)_k` for a negative k.
+    The forward pass keeps the negatives' exponentials, so backward is one scaling of that [N, N] matrix plus
+    the positive entries; autograd through masked_fill, logsumexp, softplus and the per-pair gather makes
+    about twice as many passes over [N, N] (benchmarks/losses.py, autograd column). gradcheck in the tests
+    holds this backward to the autograd definition.
+
+    ``excluded[i, k]`` marks the k that are not in anchor i's denominator (itself, its positives, and for the
+    hard contrastive loss the negatives beyond the top k); ``rows, cols`` index the positive pairs.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, excluded, rows, cols, reduction):
+        exp_neg = logits.masked_fill(excluded, -math.inf)
+        # Shift by the row max; an anchor without negatives has max -inf, clamped so its row stays exp(-inf) = 0.
+        top = exp_neg.amax(1, keepdim=True).clamp_(min=torch.finfo(logits.dtype).min)
+        exp_neg = exp_neg.sub_(top).exp_()
+        total = exp_neg.sum(1, keepdim=True)
+        neg_lse = total.log().add_(top).squeeze(1)  # -inf for an anchor without negatives: its terms are 0
+        u = neg_lse[rows] - logits[rows, cols]
+        per_pair = F.softplus(u)
+        ctx.save_for_backward(exp_neg, total, u, rows, cols)
+        ctx.reduction, ctx.n = reduction, len(logits)
+        if reduction == "none":
+            return logits.new_zeros(logits.shape).index_put_((rows, cols), per_pair)
+        if reduction == "sum":
+            return per_pair.sum()
+        return per_pair.sum() / max(len(rows), 1)  # mean over positive pairs, 0 when there is none
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        exp_neg, total, u, rows, cols = ctx.saved_tensors
+        if ctx.reduction == "none":
+            grad = grad[rows, cols]
+        elif ctx.reduction == "mean":
+            grad = grad / max(len(rows), 1)
+        weight = torch.sigmoid(u).mul_(grad)  # dL/du per positive pair
+        per_anchor = weight.new_zeros(ctx.n).index_add_(0, rows, weight)
+        grad_logits = exp_neg * (per_anchor[:, None] / total.clamp(min=torch.finfo(total.dtype).tiny))
+        grad_logits.index_put_((rows, cols), -weight)  # positives are excluded from exp_neg: entries were 0
+        return grad_logits, None, None, None, None
+
+
+def _ntxent(similarity: Tensor, labels: Tensor, temperature: float, reduction: str, k: int | None = None,
+            *, scaled: bool = False) -> Tensor:
     """Per positive pair softplus(LSE over the anchor's negatives - positive logit); ``k`` keeps only the
-    k most similar negatives in the denominator (the hard contrastive loss of Wang & Liu)."""
-    positive, negative = pair_masks(labels)
-    logits = similarity / temperature
-    negatives = logits.masked_fill(~negative, float("-inf"))
-    if k is not None and k < negatives.shape[1]:
-        negatives = negatives.topk(k, dim=1).values  # -inf fills rows with fewer than k negatives
-    # Log of the negatives' share of the denominator; -inf for an anchor without negatives (loss 0).
-    neg_lse = torch.logsumexp(negatives, dim=1, keepdim=True)
-    per_pair = torch.nn.functional.softplus(neg_lse - logits)
-    per_pair = torch.where(positive, per_pair, torch.zeros_like(per_pair))
-    if reduction == "none":
-        return per_pair
-    if reduction == "sum":
-        return per_pair.sum()
-    return per_pair.sum() / positive.sum().clamp(min=1)
+    k most similar negatives in the denominator (the hard contrastive loss of Wang & Liu). ``scaled``: the
+    matrix is already ``S/τ``."""
+    logits = similarity if scaled else similarity / temperature
+    same = labels[:, None] == labels[None, :]  # itself and its positives: never in the negatives' sum
+    rows, cols = same.nonzero(as_tuple=True)
+    off_diagonal = rows != cols
+    rows, cols = rows[off_diagonal], cols[off_diagonal]
+    excluded = same
+    if k is not None and k < len(labels) - 1:
+        top = logits.detach().masked_fill(same, -math.inf).topk(k, dim=1).indices
+        # Kept: the k most similar negatives (fewer when a row has fewer negatives: topk then picks masked ones).
+        excluded = torch.ones_like(same).scatter_(1, top, False) | same
+    return _NTXentFromLogits.apply(logits, excluded, rows, cols, reduction)
 
 
 @register(
@@ -87,7 +138,8 @@ class NTXent(nn.Module):
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         rows, row_labels = views_to_rows(views, labels)  # validated here: S built below needs no check
-        return _ntxent(cosine_similarity_matrix(rows), row_labels, self.temperature, self.reduction)
+        logits = cosine_similarity_matrix(rows, temperature=self.temperature)
+        return _ntxent(logits, row_labels, self.temperature, self.reduction, scaled=True)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}"
@@ -222,7 +274,8 @@ class HardContrastive(nn.Module):
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         rows, row_labels = views_to_rows(views, labels)
-        return _ntxent(cosine_similarity_matrix(rows), row_labels, self.temperature, self.reduction, k=self.k)
+        logits = cosine_similarity_matrix(rows, temperature=self.temperature)
+        return _ntxent(logits, row_labels, self.temperature, self.reduction, k=self.k, scaled=True)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, k={self.k}"
