@@ -62,7 +62,7 @@ from pytorch_metric_learning import losses as pml_losses
 from torch import nn
 
 from workbench import losses
-from workbench.losses import metric, pairs, similarity
+from workbench.losses import contrastive, metric, pairs, similarity
 
 # --- lightly's NTXentLoss ------------------------------------------------------------------------------
 
@@ -225,9 +225,17 @@ def autograd_triplet(similarity, positive, negative, margin, squared, mining, re
     return per_pair.sum() / count.sum().clamp(min=1)
 
 
+def autograd_ntxent(logits, excluded, rows, cols, reduction):
+    """``contrastive._NTXentFromLogits`` through autograd: masked logsumexp, per-pair softplus (mean)."""
+    assert reduction == "mean"
+    neg_lse = logits.masked_fill(excluded, -math.inf).logsumexp(1)
+    return F.softplus(neg_lse[rows] - logits[rows, cols]).sum() / max(len(rows), 1)
+
+
 AUTOGRAD_TWINS = {  # (module, name of the Function, plain-autograd twin of its apply)
     "gram": (similarity, "_Gram", lambda z: z @ z.T),
     "contrastive": (pairs, "_ContrastiveFromSimilarity", autograd_contrastive),
+    "ntxent": (contrastive, "_NTXentFromLogits", autograd_ntxent),
     "multi_similarity": (metric, "_MultiSimilarityFromSimilarity", autograd_multi_similarity),
     "triplet": (metric, "_TripletFromSimilarity", autograd_triplet),
 }
@@ -301,7 +309,7 @@ def embedding_cases(batch, dim, classes, temperature, gen, lightly_cls):
         peer = pml_losses.NTXentLoss(temperature=temperature)
         peer_in, peer_name = (views.reshape(-1, dim), torch.arange(instances).repeat_interleave(2)), "PML"
     yield Case("ntxent", batch, losses.get("ntxent", temperature=temperature), (views,), peer_name, peer, peer_in,
-               partial(bare_ntxent, temperature=temperature), (views,), ("gram",))
+               partial(bare_ntxent, temperature=temperature), (views,), ("gram", "ntxent"))
 
     view_labels = torch.randint(0, classes, (instances,), generator=gen)
     ours = losses.get("supcon", temperature=temperature, base_temperature=temperature)
@@ -477,6 +485,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     lightly_cls, lightly_how = lightly_ntxent_class()
+    print(f"workbench from {Path(losses.__file__).parents[1]}")
     print(f"torch {torch.__version__}, pytorch-metric-learning {pytorch_metric_learning.__version__}, "
           f"lightly: {lightly_how}")
     print(f"threads {torch.get_num_threads()}, {args.clock} clock, float32 CPU, D={args.dim}, "
