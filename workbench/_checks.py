@@ -3,6 +3,8 @@ that names the argument and says what was expected."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -53,7 +55,7 @@ def _sum_is_finite(x: Tensor) -> bool:
     sum). One vectorised reduction without a [shape] bool temporary: 10-40x cheaper than ``isnan(x).any()`` on
     a [1024, 1000] float32 tensor. False does not prove a NaN or inf (the sum may overflow), so callers follow
     it with the exact scan; the sum is taken in at least float32 so half-precision inputs rarely overflow."""
-    return bool(torch.isfinite(x.detach().sum(dtype=torch.promote_types(x.dtype, torch.float32))))
+    return math.isfinite(float(x.detach().sum(dtype=torch.promote_types(x.dtype, torch.float32))))
 
 
 def check_labels(labels: Tensor, name: str, n: int, num_classes: int | None = None) -> Tensor:
