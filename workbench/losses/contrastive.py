@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_positive, check_reduction, reduce
+from . import distributed
+from .distributed import check_gather
 from .registry import Paper, Param, register
 from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
 
@@ -80,21 +82,46 @@ class _NTXentFromLogits(torch.autograd.Function):
 
 
 def _ntxent(similarity: Tensor, labels: Tensor, temperature: float, reduction: str, k: int | None = None,
-            *, scaled: bool = False) -> Tensor:
+            *, scaled: bool = False, candidates: Tensor | None = None, offset: int = 0,
+            gathered: bool = False) -> Tensor:
     """Per positive pair softplus(LSE over the anchor's negatives - positive logit); ``k`` keeps only the
     k most similar negatives in the denominator (the hard contrastive loss of Wang & Liu). ``scaled``: the
-    matrix is already ``S/τ``."""
+    matrix is already ``S/τ``. ``candidates``: the column labels when the rows are a subset of the columns
+    (anchor i is column ``offset + i``); ``gathered``: combine this rank's terms with the other ranks'."""
     logits = similarity if scaled else similarity / temperature
-    same = labels[:, None] == labels[None, :]  # itself and its positives: never in the negatives' sum
+    candidates = labels if candidates is None else candidates
+    same = labels[:, None] == candidates[None, :]  # itself and its positives: never in the negatives' sum
     rows, cols = same.nonzero(as_tuple=True)
-    off_diagonal = rows != cols
+    off_diagonal = cols != rows + offset
     rows, cols = rows[off_diagonal], cols[off_diagonal]
     excluded = same
-    if k is not None and k < len(labels) - 1:
+    if k is not None and k < len(candidates) - 1:
         top = logits.detach().masked_fill(same, -math.inf).topk(k, dim=1).indices
         # Kept: the k most similar negatives (fewer when a row has fewer negatives: topk then picks masked ones).
         excluded = torch.ones_like(same).scatter_(1, top, False) | same
-    return _NTXentFromLogits.apply(logits, excluded, rows, cols, reduction)
+    if not gathered or reduction == "none":
+        return _NTXentFromLogits.apply(logits, excluded, rows, cols, reduction)
+    total = _NTXentFromLogits.apply(logits, excluded, rows, cols, "sum")
+    return distributed.combine(total, len(rows) if reduction == "mean" else None)
+
+
+def _ntxent_views(views: Tensor, labels: Tensor | None, temperature: float, reduction: str, k: int | None,
+                  gather: bool) -> Tensor:
+    """NT-Xent (or the hard contrastive loss) of ``views``; with ``gather`` under torch.distributed, this rank's
+    anchors against every rank's rows (see :mod:`.distributed`)."""
+    rows, row_labels = views_to_rows(views, labels)  # validated here: S built below needs no check
+    if not distributed.active(gather):
+        logits = cosine_similarity_matrix(rows, temperature=temperature)
+        return _ntxent(logits, row_labels, temperature, reduction, k=k, scaled=True)
+    unit = F.normalize(rows, dim=1) * (1.0 / math.sqrt(temperature))
+    everyone, start = distributed.gather_rows(unit)
+    if labels is None:  # instance ids must be unique across ranks: number them in the gathered order
+        candidates = torch.arange(len(everyone) // views.shape[1], device=views.device)
+        candidates = candidates.repeat_interleave(views.shape[1])
+    else:
+        candidates = distributed.gather_rows(labels)[0].repeat_interleave(views.shape[1])
+    return _ntxent(unit @ everyone.T, candidates[start:start + len(rows)], temperature, reduction, k=k, scaled=True,
+                   candidates=candidates, offset=start, gathered=True)
 
 
 @register(
@@ -125,21 +152,22 @@ class NTXent(nn.Module):
     Tips: SimCLR used τ = 0.5 on CIFAR and 0.1 on ImageNet; small τ makes the loss hardness-aware
     (Wang & Liu 2021) but can break the semantic structure, large τ treats every negative alike.
     Edge cases: one instance (no negatives) gives 0; collapsed embeddings give log(2B - 1).
+    ``gather=True``: under torch.distributed, this rank's anchors against every rank's rows, the value and
+    (DDP-averaged) gradient of the whole batch (:mod:`workbench.losses.distributed`).
     """
 
-    def __init__(self, temperature: float = 0.5, reduction: str = "mean"):
+    def __init__(self, temperature: float = 0.5, reduction: str = "mean", gather: bool = False):
         super().__init__()
         self.temperature = check_positive(temperature, "temperature")
         self.reduction = check_reduction(reduction)
+        self.gather = check_gather(gather)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         return ntxent_from_similarity(similarity, labels, temperature=self.temperature,
                                       reduction=self.reduction)
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
-        rows, row_labels = views_to_rows(views, labels)  # validated here: S built below needs no check
-        logits = cosine_similarity_matrix(rows, temperature=self.temperature)
-        return _ntxent(logits, row_labels, self.temperature, self.reduction, scaled=True)
+        return _ntxent_views(views, labels, self.temperature, self.reduction, None, self.gather)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}"
@@ -160,17 +188,28 @@ def supcon_from_similarity(similarity: Tensor, labels: Tensor, *, temperature: f
 
 
 def _supcon(similarity: Tensor, labels: Tensor, temperature: float, base_temperature: float,
-            reduction: str) -> Tensor:
-    positive, _ = pair_masks(labels, dtype=similarity.dtype)
+            reduction: str, *, candidates: Tensor | None = None, offset: int = 0, gathered: bool = False) -> Tensor:
+    """``candidates``: the column labels when the rows are a subset of the columns (anchor i is column
+    ``offset + i``); ``gathered``: combine this rank's anchors with the other ranks'."""
+    if candidates is None:
+        positive, _ = pair_masks(labels, dtype=similarity.dtype)
+        self_mask = torch.eye(len(labels), dtype=torch.bool, device=similarity.device)
+    else:
+        anchors = torch.arange(len(labels), device=similarity.device)
+        self_mask = torch.zeros(similarity.shape, dtype=torch.bool, device=similarity.device)
+        self_mask[anchors, anchors + offset] = True
+        positive = ((labels[:, None] == candidates[None, :]) & ~self_mask).to(similarity.dtype)
     logits = similarity / temperature
     # Denominator: every row but the anchor itself (positives included), as in the official code.
-    self_mask = torch.eye(len(labels), dtype=torch.bool, device=similarity.device)
     log_denominator = torch.logsumexp(logits.masked_fill(self_mask, float("-inf")), dim=1)
     n_pos = positive.sum(1)
     mean_pos_logit = (logits * positive).sum(1) / n_pos.clamp(min=1)
     # An anchor without a positive contributes 0 and still counts in the mean (official: count clamped to 1).
     per_anchor = torch.where(n_pos > 0, log_denominator - mean_pos_logit, torch.zeros_like(mean_pos_logit))
-    return reduce(per_anchor * (temperature / base_temperature), reduction)
+    per_anchor = per_anchor * (temperature / base_temperature)
+    if not gathered or reduction == "none":
+        return reduce(per_anchor, reduction)
+    return distributed.combine(per_anchor.sum(), len(per_anchor) if reduction == "mean" else None)
 
 
 @register(
@@ -200,13 +239,17 @@ class SupCon(nn.Module):
 
     Tips: with all labels distinct and 2 views SupCon equals NT-Xent; collapsed embeddings give
     (τ/τ_b)·log(BV - 1) per anchor. ``contrast_mode='one'`` of the official code is not offered.
+    ``gather=True``: under torch.distributed, this rank's anchors against every rank's rows, the value and
+    (DDP-averaged) gradient of the whole batch (:mod:`workbench.losses.distributed`).
     """
 
-    def __init__(self, temperature: float = 0.07, base_temperature: float = 0.07, reduction: str = "mean"):
+    def __init__(self, temperature: float = 0.07, base_temperature: float = 0.07, reduction: str = "mean",
+                 gather: bool = False):
         super().__init__()
         self.temperature = check_positive(temperature, "temperature")
         self.base_temperature = check_positive(base_temperature, "base_temperature")
         self.reduction = check_reduction(reduction)
+        self.gather = check_gather(gather)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         return supcon_from_similarity(similarity, labels, temperature=self.temperature,
@@ -214,8 +257,18 @@ class SupCon(nn.Module):
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         rows, row_labels = views_to_rows(views, labels)
-        return _supcon(cosine_similarity_matrix(rows), row_labels, self.temperature, self.base_temperature,
-                       self.reduction)
+        if not distributed.active(self.gather):
+            return _supcon(cosine_similarity_matrix(rows), row_labels, self.temperature, self.base_temperature,
+                           self.reduction)
+        unit = F.normalize(rows, dim=1)
+        everyone, start = distributed.gather_rows(unit)
+        if labels is None:  # instance ids unique across ranks
+            candidates = torch.arange(len(everyone) // views.shape[1], device=views.device)
+            candidates = candidates.repeat_interleave(views.shape[1])
+        else:
+            candidates = distributed.gather_rows(labels)[0].repeat_interleave(views.shape[1])
+        return _supcon(unit @ everyone.T, candidates[start:start + len(rows)], self.temperature,
+                       self.base_temperature, self.reduction, candidates=candidates, offset=start, gathered=True)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, base_temperature={self.base_temperature}"
@@ -260,22 +313,22 @@ class HardContrastive(nn.Module):
     Caution, measured on the digits (notebook 04): from a small MLP's near-collapsed initialisation, k <= 64
     of 254 negatives stalls at the collapsed saddle (loss log(1 + k), all embeddings nearly equal, zero
     gradient), while k = 128 and NT-Xent escape it. A queue of many negatives, as in the paper, avoids this.
+    ``gather=True``: every rank's rows as candidates under torch.distributed, as :class:`NTXent`.
     """
 
-    def __init__(self, temperature: float = 0.2, k: int = 128, reduction: str = "mean"):
+    def __init__(self, temperature: float = 0.2, k: int = 128, reduction: str = "mean", gather: bool = False):
         super().__init__()
         self.temperature = check_positive(temperature, "temperature")
         self.k = _check_k(k)
         self.reduction = check_reduction(reduction)
+        self.gather = check_gather(gather)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         return hard_contrastive_from_similarity(similarity, labels, temperature=self.temperature, k=self.k,
                                                 reduction=self.reduction)
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
-        rows, row_labels = views_to_rows(views, labels)
-        logits = cosine_similarity_matrix(rows, temperature=self.temperature)
-        return _ntxent(logits, row_labels, self.temperature, self.reduction, k=self.k, scaled=True)
+        return _ntxent_views(views, labels, self.temperature, self.reduction, self.k, self.gather)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, k={self.k}"

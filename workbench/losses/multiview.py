@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_positive, check_reduction, reduce
+from . import distributed
 from .registry import Paper, Param, register
 from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
 
@@ -111,8 +112,9 @@ class AlignUniform(nn.Module):
     """
 
     def __init__(self, alpha: float = 2.0, t: float = 2.0, alignment_weight: float = 1.0,
-                 uniformity_weight: float = 1.0):
+                 uniformity_weight: float = 1.0, gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.alpha, self.t = check_positive(alpha, "alpha"), check_positive(t, "t")
         for name, value in (("alignment_weight", alignment_weight), ("uniformity_weight", uniformity_weight)):
             if not (isinstance(value, (int, float)) and value >= 0):
@@ -135,6 +137,8 @@ class AlignUniform(nn.Module):
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         _self_supervised_rows(views, labels, "align_uniform")  # validates the shape
+        if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
+            views = distributed.gather_rows(views)[0]
         z = F.normalize(views, dim=-1)
         v = z.shape[1]
         align = torch.stack([alignment(z[:, a], z[:, b], self.alpha) for a in range(v) for b in range(a + 1, v)])
@@ -182,8 +186,10 @@ class DHEL(nn.Module):
     ``reduction="none"`` gives one loss per instance [B].
     """
 
-    def __init__(self, temperature: float = 0.3, include_augs: bool = True, reduction: str = "mean"):
+    def __init__(self, temperature: float = 0.3, include_augs: bool = True, reduction: str = "mean",
+                 gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.temperature = check_positive(temperature, "temperature")
         self.include_augs = bool(include_augs)
         self.reduction = check_reduction(reduction)
@@ -211,6 +217,8 @@ class DHEL(nn.Module):
         if views.shape[1] != 2:
             raise ValueError(f"views must have shape [B, 2, D] for dhel (use mv_dhel for V > 2), "
                              f"got V={views.shape[1]}")
+        if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
+            views = distributed.gather_rows(views)[0]
         _check_instances(views.shape[0])
         u, v = F.normalize(views[:, 0], dim=1), F.normalize(views[:, 1], dim=1)
         return self._loss((u * v).sum(1), u @ u.T, v @ v.T)
@@ -225,10 +233,11 @@ class DHEL(nn.Module):
 class _MultiView(nn.Module):
     """Shared plumbing: rows from views, instance/view ids from labels, one loss per instance."""
 
-    def __init__(self, temperature: float, reduction: str = "mean"):
+    def __init__(self, temperature: float, reduction: str = "mean", gather: bool = False):
         super().__init__()
         self.temperature = check_positive(temperature, "temperature")
         self.reduction = check_reduction(reduction)
+        self.gather = distributed.check_gather(gather)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)
@@ -240,6 +249,8 @@ class _MultiView(nn.Module):
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         rows, row_labels = _self_supervised_rows(views, labels, self.name)
+        if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
+            rows, row_labels = _self_supervised_rows(distributed.gather_rows(views)[0], None, self.name)
         return self.from_similarity(cosine_similarity_matrix(rows), row_labels)
 
     def extra_repr(self) -> str:
@@ -267,8 +278,8 @@ class MVInfoNCE(_MultiView):
     Any V >= 2, B >= 2, ``labels`` None; ``reduction="none"`` gives one loss per instance [B].
     """
 
-    def __init__(self, temperature: float = 0.2, reduction: str = "mean"):
-        super().__init__(temperature, reduction)
+    def __init__(self, temperature: float = 0.2, reduction: str = "mean", gather: bool = False):
+        super().__init__(temperature, reduction, gather)
 
     def _per_instance(self, logits, instance, view, n_instances):
         positive, negative = pair_masks(instance)
@@ -298,8 +309,8 @@ class MVDHEL(_MultiView):
     B >= 2, ``labels`` None; ``reduction="none"`` gives one loss per instance [B].
     """
 
-    def __init__(self, temperature: float = 0.2, reduction: str = "mean"):
-        super().__init__(temperature, reduction)
+    def __init__(self, temperature: float = 0.2, reduction: str = "mean", gather: bool = False):
+        super().__init__(temperature, reduction, gather)
 
     def _per_instance(self, logits, instance, view, n_instances):
         positive, negative = pair_masks(instance)
