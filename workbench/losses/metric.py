@@ -527,13 +527,14 @@ class Metrix(nn.Module):
     def draw(self, labels: Tensor) -> tuple[float, Tensor]:
         """λ and the partner row p(a) of every anchor (a random positive, or the anchor itself)."""
         g = self.generator
+        device = g.device if g is not None else "cpu"  # draws on the generator's device: a CUDA one works too
         if self.lam is None:
-            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g))
+            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g, device=device))
             lam = float(np.random.default_rng(seed).beta(self.alpha, self.alpha))
         else:
             lam = self.lam
         positive, _ = pair_masks(labels)
-        scores = torch.rand(positive.shape, generator=g).to(labels.device).masked_fill_(~positive, -1.0)
+        scores = torch.rand(positive.shape, generator=g, device=device).to(labels.device).masked_fill_(~positive, -1.0)
         best, partner = scores.max(1)
         partner = torch.where(best >= 0, partner, torch.arange(len(labels), device=labels.device))
         return lam, partner
