@@ -228,7 +228,10 @@ def autograd_triplet(similarity, positive, negative, margin, squared, mining, re
 def autograd_ntxent(logits, excluded, rows, cols, reduction):
     """``contrastive._NTXentFromLogits`` through autograd: masked logsumexp, per-pair softplus (mean)."""
     assert reduction == "mean"
-    neg_lse = logits.masked_fill(excluded, -math.inf).logsumexp(1)
+    if isinstance(excluded, tuple):
+        neg_lse = logits.index_put(excluded, logits.new_tensor(-math.inf)).logsumexp(1)
+    else:
+        neg_lse = logits.masked_fill(excluded, -math.inf).logsumexp(1)
     return F.softplus(neg_lse[rows] - logits[rows, cols]).sum() / max(len(rows), 1)
 
 

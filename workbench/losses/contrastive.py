@@ -45,12 +45,16 @@ class _NTXentFromLogits(torch.autograd.Function):
     holds this backward to the autograd definition.
 
     ``excluded[i, k]`` marks the k that are not in anchor i's denominator (itself, its positives, and for the
-    hard contrastive loss the negatives beyond the top k); ``rows, cols`` index the positive pairs.
+    hard contrastive loss the negatives beyond the top k), or a tuple of their (row, column) indices;
+    ``rows, cols`` index the positive pairs.
     """
 
     @staticmethod
     def forward(ctx, logits, excluded, rows, cols, reduction):
-        exp_neg = logits.masked_fill(excluded, -math.inf)
+        if isinstance(excluded, tuple):  # few excluded entries: a copy and a scatter beat a [N, N] mask
+            exp_neg = logits.index_put(excluded, logits.new_tensor(-math.inf))
+        else:
+            exp_neg = logits.masked_fill(excluded, -math.inf)
         # Shift by the row max; an anchor without negatives has max -inf, clamped so its row stays exp(-inf) = 0.
         top = exp_neg.amax(1, keepdim=True).clamp_(min=torch.finfo(logits.dtype).min)
         exp_neg = exp_neg.sub_(top).exp_()
@@ -83,26 +87,47 @@ class _NTXentFromLogits(torch.autograd.Function):
 
 def _ntxent(similarity: Tensor, labels: Tensor, temperature: float, reduction: str, k: int | None = None,
             *, scaled: bool = False, candidates: Tensor | None = None, offset: int = 0,
-            gathered: bool = False) -> Tensor:
+            gathered: bool = False, views: int | None = None) -> Tensor:
     """Per positive pair softplus(LSE over the anchor's negatives - positive logit); ``k`` keeps only the
     k most similar negatives in the denominator (the hard contrastive loss of Wang & Liu). ``scaled``: the
     matrix is already ``S/τ``. ``candidates``: the column labels when the rows are a subset of the columns
-    (anchor i is column ``offset + i``); ``gathered``: combine this rank's terms with the other ranks'."""
+    (anchor i is column ``offset + i``); ``gathered``: combine this rank's terms with the other ranks'.
+    ``views``: the labels are instance ids of rows ``b·V + v`` with V = ``views`` (self-supervised), so the
+    excluded entries and the positives are known without comparing labels."""
     logits = similarity if scaled else similarity / temperature
     candidates = labels if candidates is None else candidates
+    truncate = k is not None and k < len(candidates) - 1
+    if views is not None and not truncate:
+        excluded, rows, cols = _instance_pairs(len(labels), views, offset, labels.device)
+        return _ntxent_terms(logits, excluded, rows, cols, reduction, gathered)
     same = labels[:, None] == candidates[None, :]  # itself and its positives: never in the negatives' sum
     rows, cols = same.nonzero(as_tuple=True)
     off_diagonal = cols != rows + offset
     rows, cols = rows[off_diagonal], cols[off_diagonal]
     excluded = same
-    if k is not None and k < len(candidates) - 1:
+    if truncate:
         top = logits.detach().masked_fill(same, -math.inf).topk(k, dim=1).indices
         # Kept: the k most similar negatives (fewer when a row has fewer negatives: topk then picks masked ones).
         excluded = torch.ones_like(same).scatter_(1, top, False) | same
+    return _ntxent_terms(logits, excluded, rows, cols, reduction, gathered)
+
+
+def _ntxent_terms(logits, excluded, rows, cols, reduction, gathered):
     if not gathered or reduction == "none":
         return _NTXentFromLogits.apply(logits, excluded, rows, cols, reduction)
     total = _NTXentFromLogits.apply(logits, excluded, rows, cols, "sum")
     return distributed.combine(total, len(rows) if reduction == "mean" else None)
+
+
+def _instance_pairs(n: int, views: int, offset: int, device) -> tuple[tuple[Tensor, Tensor], Tensor, Tensor]:
+    """For anchors ``offset + i`` (i < n) among rows ``b·V + v``: the (row, column) indices of every row of the
+    anchor's instance (itself included), and the rows and columns of its positives (the instance's other rows)."""
+    anchors = torch.arange(n, device=device)
+    first = torch.div(anchors + offset, views, rounding_mode="floor") * views  # the instance's first row
+    rows = anchors.repeat_interleave(views)
+    cols = (first[:, None] + torch.arange(views, device=device)).reshape(-1)
+    positive = cols != rows + offset
+    return (rows, cols), rows[positive], cols[positive]
 
 
 def _ntxent_views(views: Tensor, labels: Tensor | None, temperature: float, reduction: str, k: int | None,
@@ -112,7 +137,8 @@ def _ntxent_views(views: Tensor, labels: Tensor | None, temperature: float, redu
     rows, row_labels = views_to_rows(views, labels)  # validated here: S built below needs no check
     if not distributed.active(gather):
         logits = cosine_similarity_matrix(rows, temperature=temperature)
-        return _ntxent(logits, row_labels, temperature, reduction, k=k, scaled=True)
+        return _ntxent(logits, row_labels, temperature, reduction, k=k, scaled=True,
+                       views=views.shape[1] if labels is None else None)
     unit = F.normalize(rows, dim=1) * (1.0 / math.sqrt(temperature))
     everyone, start = distributed.gather_rows(unit)
     if labels is None:  # instance ids must be unique across ranks: number them in the gathered order
@@ -121,7 +147,8 @@ def _ntxent_views(views: Tensor, labels: Tensor | None, temperature: float, redu
     else:
         candidates = distributed.gather_rows(labels)[0].repeat_interleave(views.shape[1])
     return _ntxent(unit @ everyone.T, candidates[start:start + len(rows)], temperature, reduction, k=k, scaled=True,
-                   candidates=candidates, offset=start, gathered=True)
+                   candidates=candidates, offset=start, gathered=True,
+                   views=views.shape[1] if labels is None else None)
 
 
 @register(
