@@ -73,7 +73,8 @@ class _LogitScale(nn.Module):
 
 
 class _CrossModal(nn.Module):
-    """Shared plumbing of CLIP and CWCL: the temperature (fixed or learned), checks, the reduction."""
+    """Shared plumbing of CLIP and CWCL: the temperature (fixed or learned), checks, the reduction; ``gather=True``:
+    every process's pairs under torch.distributed (:mod:`workbench.losses.distributed`)."""
 
     def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reduction: str = "mean",
                  gather: bool = False):

@@ -108,7 +108,8 @@ class AlignUniform(nn.Module):
     :func:`uniformity` (also ``analysis.alignment`` / ``analysis.uniformity``) on the L2-normalised views.
     With V > 2 views alignment averages over every pair of views and uniformity over the views.
     Self-supervised: ``labels`` must be None. Not a per-sample loss (uniformity is a log-mean over pairs),
-    so there is no ``reduction``. Needs B >= 2 instances.
+    so there is no ``reduction``. Needs B >= 2 instances. ``gather=True``: the whole batch of every process
+    under torch.distributed (:mod:`workbench.losses.distributed`).
     """
 
     def __init__(self, alpha: float = 2.0, t: float = 2.0, alignment_weight: float = 1.0,
@@ -183,7 +184,8 @@ class DHEL(nn.Module):
     within each view) are decoupled. Defaults τ = 0.3 and ``include_augs=True`` as in the official
     code; ``include_augs=False`` drops the v-v factor. **The loss can be negative.** Exactly 2 views
     (use ``mv_dhel`` for more: with 2 views they agree), B >= 2, self-supervised (``labels`` None).
-    ``reduction="none"`` gives one loss per instance [B].
+    ``reduction="none"`` gives one loss per instance [B]. ``gather=True``: the whole batch of every process
+    under torch.distributed (:mod:`workbench.losses.distributed`).
     """
 
     def __init__(self, temperature: float = 0.3, include_augs: bool = True, reduction: str = "mean",
@@ -231,7 +233,8 @@ class DHEL(nn.Module):
 
 
 class _MultiView(nn.Module):
-    """Shared plumbing: rows from views, instance/view ids from labels, one loss per instance."""
+    """Shared plumbing: rows from views, instance/view ids from labels, one loss per instance; ``gather=True``:
+    the whole batch of every process under torch.distributed (:mod:`workbench.losses.distributed`)."""
 
     def __init__(self, temperature: float, reduction: str = "mean", gather: bool = False):
         super().__init__()
