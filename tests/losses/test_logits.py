@@ -68,6 +68,15 @@ def test_z_loss_of_equal_logits_is_softplus_ab_over_a():  # spec 1.5 edge case
     assert _grads_finite(loss, x)
 
 
+def test_z_loss_of_equal_float32_logits_that_do_not_average_exactly():
+    # Ten float32 0.1s: their float mean is not 0.1, so mean-then-square left a tiny variance and a z of -1;
+    # equal logits carry no information, so z = 0 and the loss is softplus(a b)/a (spec 1.5 edge case).
+    x = torch.full((2, 10), 0.1, requires_grad=True)
+    loss = losses.get("z_loss", a=2.0, b=1.5)(x, torch.tensor([0, 3]))
+    assert float(loss) == pytest.approx(math.log1p(math.exp(3.0)) / 2, rel=1e-6)
+    assert _grads_finite(loss, x)
+
+
 def test_z_loss_gradient_in_z_is_bounded():  # spec 1.5: dL/dz_y = -sigmoid(a (b - z_y)) in (-1, 0)
     z = torch.linspace(-3, 3, 13, dtype=torch.float64, requires_grad=True)
     loss = torch.nn.functional.softplus(2.0 * (1.0 - z)) / 2.0

@@ -84,8 +84,20 @@ def test_triplet_value_and_gradient_equal_brute_force(mining, squared):
     assert torch.allclose(x1.grad, x2.grad, atol=1e-10)
 
 
+@pytest.mark.parametrize("squared", [False, True])
+def test_semi_hard_triplet_with_zero_margin_and_a_tie_is_zero(squared):
+    # Hand computation: anchor 0 has its positive (row 1) and its negative (row 2) both at S = 0.5, a tie
+    # d_ap = d_an; semi-hard mining keeps d_ap < d_an < d_ap + margin, empty for margin 0, and anchors 1 and 2 have
+    # no semi-hard negative either, so the loss is 0 with zero gradient (the hand-written version gave 1.0 here).
+    sim = torch.tensor([[1, 0.5, 0.5], [0.5, 1, 0.0], [0.5, 0.0, 1]], dtype=torch.float64, requires_grad=True)
+    loss = losses.get("triplet", margin=0.0, mining="semi-hard", squared=squared)
+    value = loss.from_similarity(sim, torch.tensor([0, 0, 1]))
+    value.backward()
+    assert value.item() == 0 and not sim.grad.any()
+
+
 @pytest.mark.parametrize("mining", ["all", "semi-hard", "hardest"])
-def test_triplet_hand_written_backward_passes_gradcheck(mining):
+def test_triplet_passes_gradcheck(mining):
     x, y = batch(n=10, dim=3, classes=3, seed=5)
     for reduction in ("mean", "sum", "none"):
         loss = losses.get("triplet", margin=0.5, mining=mining, reduction=reduction)

@@ -113,10 +113,13 @@ def ensloss_derivatives(margins: Tensor, *, lam: float = 0.0, clip: float = -1.0
     log-normal), sort ascending, clip at ``clip``, give the most negative derivative to the smallest margin
     (so g is non-decreasing in s: the implied loss is convex), divide by s where s > 1 (``tail``: |g| <= 1/s,
     a superlinear tail) and subtract ``eps`` (g < 0 everywhere: classification-calibrated). The draws use
-    ``generator`` on the CPU (so results do not depend on the device) and move to the margins' device.
+    ``generator`` on its device (the CPU without one, so results do not depend on the margins' device) and move
+    to the margins' device.
     """
     n = len(margins)
-    eps_draw = torch.randn(n, generator=generator, dtype=torch.float64).to(margins.device, margins.dtype)
+    # On the generator's device (the CPU without one, so results do not depend on the margins' device).
+    device = generator.device if generator is not None else "cpu"
+    eps_draw = torch.randn(n, generator=generator, dtype=torch.float64, device=device).to(margins.device, margins.dtype)
     r = (-inverse_box_cox(eps_draw, lam)).sort().values.clamp_min(clip)
     order = margins.detach().argsort(stable=True)
     g = torch.empty_like(r).scatter_(0, order, r)  # i-th smallest margin gets the i-th smallest derivative

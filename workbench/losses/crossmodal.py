@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_float_tensor, check_positive, check_reduction, reduce
+from . import distributed
 from .registry import Paper, Param, register
 
 
@@ -72,12 +73,15 @@ class _LogitScale(nn.Module):
 
 
 class _CrossModal(nn.Module):
-    """Shared plumbing of CLIP and CWCL: the temperature (fixed or learned), checks, the reduction."""
+    """Shared plumbing of CLIP and CWCL: the temperature (fixed or learned), checks, the reduction; ``gather=True``:
+    every process's pairs under torch.distributed (:mod:`workbench.losses.distributed`)."""
 
-    def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reduction: str = "mean"):
+    def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reduction: str = "mean",
+                 gather: bool = False):
         super().__init__()
         self.scale = _LogitScale(temperature, learn_temperature)
         self.reduction = check_reduction(reduction)
+        self.gather = distributed.check_gather(gather)
 
     @property
     def temperature(self) -> float:
@@ -85,6 +89,8 @@ class _CrossModal(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         _check_pair(x, y)
+        if distributed.active(self.gather):  # every rank's pairs, the whole batch on every rank (see .distributed)
+            x, y = distributed.gather_batch(x, y)
         return self._from_logits(self.scale.logits(x, y), y)
 
     def extra_repr(self) -> str:

@@ -235,8 +235,10 @@ def elastic_margins(cosine_target: Tensor, margin: float, sigma: float, plus: bo
     is its own inverse; we scatter (``assigned[idx] = sorted margins``), the paper's intent.
     ``legacy_gather=True`` reproduces the official code.
     """
+    # Drawn on the generator's device (the CPU without one: the same margins whatever the inputs' device).
     draws = torch.normal(margin, sigma, size=(cosine_target.shape[0], 1), generator=generator,
-                         dtype=cosine_target.dtype).to(cosine_target.device)
+                         dtype=cosine_target.dtype,
+                         device=generator.device if generator is not None else "cpu").to(cosine_target.device)
     if not plus:
         return draws
     idx = cosine_target.detach().squeeze(1).argsort(descending=True)

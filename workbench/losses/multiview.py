@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_positive, check_reduction, reduce
+from . import distributed
 from .registry import Paper, Param, register
 from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
 
@@ -107,14 +108,16 @@ class AlignUniform(nn.Module):
     :func:`uniformity` (also ``analysis.alignment`` / ``analysis.uniformity``) on the L2-normalised views.
     With V > 2 views alignment averages over every pair of views and uniformity over the views.
     Self-supervised: ``labels`` must be None. Not a per-sample loss (uniformity is a log-mean over pairs),
-    so there is no ``reduction``. Needs B >= 2 instances.
+    so there is no ``reduction``. Needs B >= 2 instances. ``gather=True``: the whole batch of every process
+    under torch.distributed (:mod:`workbench.losses.distributed`).
     """
 
     self_supervised = True  # labels must be None: the positives are an instance's own views
 
     def __init__(self, alpha: float = 2.0, t: float = 2.0, alignment_weight: float = 1.0,
-                 uniformity_weight: float = 1.0):
+                 uniformity_weight: float = 1.0, gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.alpha, self.t = check_positive(alpha, "alpha"), check_positive(t, "t")
         for name, value in (("alignment_weight", alignment_weight), ("uniformity_weight", uniformity_weight)):
             if not (isinstance(value, (int, float)) and value >= 0):
@@ -137,6 +140,8 @@ class AlignUniform(nn.Module):
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         _self_supervised_rows(views, labels, "align_uniform")  # validates the shape
+        if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
+            views = distributed.gather_rows(views)[0]
         z = F.normalize(views, dim=-1)
         v = z.shape[1]
         align = torch.stack([alignment(z[:, a], z[:, b], self.alpha) for a in range(v) for b in range(a + 1, v)])
@@ -181,13 +186,16 @@ class DHEL(nn.Module):
     within each view) are decoupled. Defaults τ = 0.3 and ``include_augs=True`` as in the official
     code; ``include_augs=False`` drops the v-v factor. **The loss can be negative.** Exactly 2 views
     (use ``mv_dhel`` for more: with 2 views they agree), B >= 2, self-supervised (``labels`` None).
-    ``reduction="none"`` gives one loss per instance [B].
+    ``reduction="none"`` gives one loss per instance [B]. ``gather=True``: the whole batch of every process
+    under torch.distributed (:mod:`workbench.losses.distributed`).
     """
 
     self_supervised = True  # labels must be None: the positives are an instance's own views
 
-    def __init__(self, temperature: float = 0.3, include_augs: bool = True, reduction: str = "mean"):
+    def __init__(self, temperature: float = 0.3, include_augs: bool = True, reduction: str = "mean",
+                 gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.temperature = check_positive(temperature, "temperature")
         self.include_augs = bool(include_augs)
         self.reduction = check_reduction(reduction)
@@ -215,6 +223,8 @@ class DHEL(nn.Module):
         if views.shape[1] != 2:
             raise ValueError(f"views must have shape [B, 2, D] for dhel (use mv_dhel for V > 2), "
                              f"got V={views.shape[1]}")
+        if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
+            views = distributed.gather_rows(views)[0]
         _check_instances(views.shape[0])
         u, v = F.normalize(views[:, 0], dim=1), F.normalize(views[:, 1], dim=1)
         return self._loss((u * v).sum(1), u @ u.T, v @ v.T)
@@ -227,14 +237,16 @@ class DHEL(nn.Module):
 
 
 class _MultiView(nn.Module):
-    """Shared plumbing: rows from views, instance/view ids from labels, one loss per instance."""
+    """Shared plumbing: rows from views, instance/view ids from labels, one loss per instance; ``gather=True``:
+    the whole batch of every process under torch.distributed (:mod:`workbench.losses.distributed`)."""
 
     self_supervised = True  # labels must be None: the positives are an instance's own views
 
-    def __init__(self, temperature: float, reduction: str = "mean"):
+    def __init__(self, temperature: float, reduction: str = "mean", gather: bool = False):
         super().__init__()
         self.temperature = check_positive(temperature, "temperature")
         self.reduction = check_reduction(reduction)
+        self.gather = distributed.check_gather(gather)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)
@@ -246,6 +258,8 @@ class _MultiView(nn.Module):
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         rows, row_labels = _self_supervised_rows(views, labels, self.name)
+        if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
+            rows, row_labels = _self_supervised_rows(distributed.gather_rows(views)[0], None, self.name)
         return self.from_similarity(cosine_similarity_matrix(rows), row_labels)
 
     def extra_repr(self) -> str:
@@ -273,8 +287,8 @@ class MVInfoNCE(_MultiView):
     Any V >= 2, B >= 2, ``labels`` None; ``reduction="none"`` gives one loss per instance [B].
     """
 
-    def __init__(self, temperature: float = 0.2, reduction: str = "mean"):
-        super().__init__(temperature, reduction)
+    def __init__(self, temperature: float = 0.2, reduction: str = "mean", gather: bool = False):
+        super().__init__(temperature, reduction, gather)
 
     def _per_instance(self, logits, instance, view, n_instances):
         positive, negative = pair_masks(instance)
@@ -304,8 +318,8 @@ class MVDHEL(_MultiView):
     B >= 2, ``labels`` None; ``reduction="none"`` gives one loss per instance [B].
     """
 
-    def __init__(self, temperature: float = 0.2, reduction: str = "mean"):
-        super().__init__(temperature, reduction)
+    def __init__(self, temperature: float = 0.2, reduction: str = "mean", gather: bool = False):
+        super().__init__(temperature, reduction, gather)
 
     def _per_instance(self, logits, instance, view, n_instances):
         positive, negative = pair_masks(instance)
