@@ -184,6 +184,8 @@ def test_multi_similarity_is_finite_at_large_beta_in_float32():
 
 @pytest.mark.parametrize("name, params", [("triplet", {}), ("triplet", {"mining": "hardest"}),
                                           ("triplet", {"mining": "semi-hard"}), ("lifted_structure", {}),
+                                          ("generalized_lifted_structure", {}),
+                                          ("generalized_lifted_structure", {"skip_incomplete": False}),
                                           ("binomial_deviance", {}), ("multi_similarity", {}),
                                           ("multi_similarity", {"epsilon": None}), ("opl", {}), ("metrix", {})])
 @pytest.mark.parametrize("labels", [[0, 1, 2, 3, 4, 5], [0, 0, 0, 0, 0, 0], [0, 0, 1, 2, 3, 4]])
@@ -197,11 +199,70 @@ def test_anchors_without_positive_or_negative_never_crash_or_nan(name, params, l
 
 # --- lifted structure and binomial deviance: their GPW weights -----------------------------------------
 
-def test_lifted_structure_weights_are_softmax_shares():
-    # GPW table (§1.3): negative weight e^{S_ij}/Σ_N e^{S_ik}, positive weight -e^{λ-S_ij}/Σ_P e^{λ-S_ik}
+# The 6-point batch of the reference (losses-wave2.md §2.6/2.7), values derived by hand and matched to PML 2.8.1:
+# Song et al.'s lifted structure 2.90026, the generalized (Hermans et al.) form 1.70941.
+LIFTED_E = [(1, 0), (.9, .1), (0, 1), (.2, .9), (.5, .5), (.6, .4)]
+
+
+def test_lifted_structure_reference_values():
+    x, y = torch.tensor(LIFTED_E, dtype=torch.float64), torch.tensor([0, 0, 1, 1, 2, 2])
+    assert losses.get("lifted_structure")(x, y).item() == pytest.approx(2.90026, abs=1e-5)
+    assert losses.get("generalized_lifted_structure")(x, y).item() == pytest.approx(1.70941, abs=1e-5)
+    # all labels distinct: no positive pair, Song's loss is 0
+    assert losses.get("lifted_structure")(x, torch.arange(6)).item() == 0.0
+
+
+LIFTED_LABELS = [[0, 0, 1, 1, 2, 2], [0, 0, 0, 1, 1, 2, 3, 3], [0, 0, 1, 2, 2, 2, 1, 3], [0] * 5, [0, 1, 2, 3]]
+
+
+@pytest.mark.parametrize("labels", LIFTED_LABELS)
+@pytest.mark.parametrize("margins", [{}, {"neg_margin": 0.6, "pos_margin": 0.2}])
+def test_lifted_structure_equals_pml(labels, margins):
+    # Song et al. 2016 eq. 4 as PML's LiftedStructureLoss computes it (peer): same value and gradient
+    y = torch.tensor(labels)
+    x = torch.randn(len(y), 5, dtype=torch.float64, generator=torch.Generator().manual_seed(len(y))).requires_grad_()
+    ours = losses.get("lifted_structure", **margins)(x, y)
+    theirs = pml_losses.LiftedStructureLoss(**margins)(x, y)
+    assert ours.item() == pytest.approx(theirs.item(), abs=1e-10)
+    if theirs.requires_grad and ours.requires_grad:
+        (g_ours,), (g_theirs,) = torch.autograd.grad(ours, x), torch.autograd.grad(theirs, x)
+        assert torch.allclose(g_ours, g_theirs, atol=1e-10)
+
+
+@pytest.mark.parametrize("labels", LIFTED_LABELS)
+@pytest.mark.parametrize("kw, pml_kw", [
+    ({}, {}),
+    ({"neg_margin": 0.6, "pos_margin": 0.2}, {"neg_margin": 0.6, "pos_margin": 0.2}),
+    ({"distance": "cosine", "pos_margin": 1.0, "neg_margin": 0.0},
+     {"pos_margin": 1.0, "neg_margin": 0.0, "cosine": True}),
+])
+def test_generalized_lifted_structure_equals_pml(labels, kw, pml_kw):
+    # Hermans et al. 2017 as PML's GeneralizedLiftedStructureLoss computes it (peer); skip_incomplete=False is
+    # PML's handling of anchors without positives or negatives, the default differs only on such anchors
+    from pytorch_metric_learning.distances import CosineSimilarity
+    pml_kw = dict(pml_kw)
+    if pml_kw.pop("cosine", False):
+        pml_kw["distance"] = CosineSimilarity()
+    y = torch.tensor(labels)
+    x = torch.randn(len(y), 5, dtype=torch.float64, generator=torch.Generator().manual_seed(len(y))).requires_grad_()
+    theirs = pml_losses.GeneralizedLiftedStructureLoss(**pml_kw)(x, y)
+    ours = losses.get("generalized_lifted_structure", skip_incomplete=False, **kw)(x, y)
+    assert ours.item() == pytest.approx(theirs.item(), abs=1e-10)
+    (g_ours,), (g_theirs,) = torch.autograd.grad(ours, x), torch.autograd.grad(theirs, x)
+    assert torch.allclose(g_ours, g_theirs, atol=1e-10)
+    complete = all(labels.count(c) > 1 for c in labels) and len(set(labels)) > 1
+    default = losses.get("generalized_lifted_structure", **kw)(x, y).item()
+    assert (default == pytest.approx(theirs.item(), abs=1e-10)) == complete
+
+
+def test_generalized_lifted_structure_cosine_weights_are_softmax_shares():
+    # MS paper's GPW table (reference §1.3): with distance="cosine", pos_margin=λ=1, neg_margin=0 (Loss Lab's
+    # lifted_structure before issue 11): negative weight e^{S_ij}/Σ_N e^{S_ik}, positive -e^{λ-S_ij}/Σ_P e^{λ-S_ik}
     sim, y = _gpw_batch()
     sim.requires_grad_(True)
-    value = losses.get("lifted_structure", margin=1.0, reduction="none").from_similarity(sim, y)[0]
+    loss = losses.get("generalized_lifted_structure", distance="cosine", pos_margin=1.0, neg_margin=0.0,
+                      reduction="none")
+    value = loss.from_similarity(sim, y)[0]
     (grad,) = torch.autograd.grad(value, sim)
     s = sim.detach()[0]
     assert torch.allclose(grad[0, 3:], torch.softmax(s[3:], 0))
@@ -322,7 +383,8 @@ def test_utilization_properties():
 
 # --- invariances (hypothesis) --------------------------------------------------------------------------
 
-PAIRS = ["triplet", "lifted_structure", "binomial_deviance", "multi_similarity", "opl", "icnn", "proto_triplet"]
+PAIRS = ["triplet", "lifted_structure", "generalized_lifted_structure", "binomial_deviance",
+         "multi_similarity", "opl", "icnn", "proto_triplet"]
 SETTINGS = settings(max_examples=15, deadline=None)
 
 
