@@ -229,12 +229,14 @@ def _isogclr_batch():
 
 
 def test_isogclr_first_step_reference_values():
-    # §6: h = [-0.2, -0.6], tau = 0.5, rho = 0.3, first visit: u = 0.4857571, grad_tau = 0.2259739,
-    # after one LibAUC step (beta = 0.9, eta = 0.01) tau -> 0.4979662
+    # §6: h = [-0.2, -0.6], tau = 0.5, rho = 0.3, first visit: grad_tau = 0.2259739, after one LibAUC step
+    # (beta = 0.9, eta = 0.01) tau -> 0.4979662. u is the mean of e^{s/tau} over the raw negative similarities
+    # [0.5, 0.1] (LibAUC GCLoss_v1, official code): (e^1 + e^0.2)/2 = 1.9698419
+    # (= §6's 0.4857571 on h, times e^{0.7/0.5})
     loss = losses.get("isogclr", temperature=0.5, rho=0.3, beta=0.9, eta=0.01, tau_max=1.0).double()
     s, labels = _isogclr_batch()
     loss.from_similarity(s, labels, index=torch.tensor([7, 7, 3, 3]))
-    assert loss.log_u[[3, 7]].exp().tolist() == pytest.approx([0.4857571] * 2, abs=1e-7)
+    assert loss.log_u[[3, 7]].exp().tolist() == pytest.approx([(math.e + math.exp(0.2)) / 2] * 2, abs=1e-7)
     assert loss.momentum[[3, 7]].tolist() == pytest.approx([0.9 * 0.2259739] * 2, abs=1e-7)
     assert loss.tau[[3, 7]].tolist() == pytest.approx([0.4979662] * 2, abs=1e-7)
     assert loss.tau[0].item() == 0.5 and not loss.seen[0]  # untouched samples keep their state
@@ -248,7 +250,7 @@ def test_isogclr_moving_average_uses_gamma_after_the_first_visit():
     g1 = loss.log_u[0].exp().item()
     s2 = s.clone()
     s2[0, 2] = s2[2, 0] = s2[1, 3] = s2[3, 1] = 0.3  # lower the x similarities: a smaller g
-    s2_g = 0.5 * (math.exp(-0.4 / 0.5) + math.exp(-0.6 / 0.5))
+    s2_g = 0.5 * (math.exp(0.3 / 0.5) + math.exp(0.1 / 0.5))  # raw negative similarities [0.3, 0.1]
     loss.from_similarity(s2, labels, index=index)
     assert loss.log_u[0].exp().item() == pytest.approx(0.75 * g1 + 0.25 * s2_g, rel=1e-9)
     assert (loss.tau == 0.5).all()  # eta = 0: temperatures unchanged
@@ -269,6 +271,93 @@ def test_isogclr_stateless_gradient_is_that_of_the_decoupled_dro_objective():
     (g_ref,) = torch.autograd.grad(objective, t)
     assert torch.allclose(g_ours, g_ref, atol=1e-12)
     assert loss.from_similarity(s, labels).item() == pytest.approx(objective.item(), rel=1e-12)
+
+
+def _libauc_views(seed, b=8, d=5):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(b, 2, d, generator=g) for _ in range(4)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_isogclr_equals_libauc_gcloss_v1_over_several_steps(seed):
+    # Official code: LibAUC 2.0.1 ``libauc/losses/contrastive.py`` GCLoss_v1(enable_isogclr=True), which has no
+    # clip on the τ-gradient. Steps on two disjoint index sets and revisits (first visit γ = 1, then γ = 0.9):
+    # τ, u, the τ momentum and the embedding gradient (LibAUC adds the two directions: ours times 2) agree.
+    import contextlib
+    import io
+
+    gcloss_v1 = pytest.importorskip("libauc.losses").GCLoss_v1
+    with contextlib.redirect_stdout(io.StringIO()):  # GCLoss_v1 prints its gamma schedule
+        ref = gcloss_v1(N=20, tau=0.1, device=torch.device("cpu"), enable_isogclr=True)
+    ours = losses.get("isogclr", num_samples=20, grad_clip=math.inf)
+    first, second = torch.tensor([3, 17, 5, 0, 9, 12, 1, 8]), torch.tensor([2, 4, 6, 7, 10, 11, 13, 14])
+    for step, (x, index) in enumerate(zip(_libauc_views(seed), [first, second, first, first])):
+        a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+        ref(a[:, 0], a[:, 1], index).backward()
+        ours(b, None, index).backward()
+        assert torch.allclose(2 * b.grad, a.grad, rtol=1e-4, atol=1e-6), step
+        assert torch.allclose(ours.log_u[index].exp(), ref.u[index, 0], rtol=1e-5), step
+        assert torch.allclose(ours.momentum[index], ref.grad_tau[index, 0].detach(), rtol=1e-4, atol=1e-6), step
+        assert torch.allclose(ours.tau[index], ref.learnable_tau[index, 0].detach(), rtol=1e-5, atol=1e-7), step
+    assert (ours.tau[first] != 0.1).all()  # the temperatures did move
+
+
+def _sogclr_dro_step(state, index, features, first, *, gamma, rho, eta, beta_u, tau_min, tau_max, grad_clip=3.0):
+    """One call of the authors' ``SogCLR_DRO_Loss.forward`` (zhqiu/contrastive-learning-iSogCLR @4f28823,
+    ``unimodal_exps/losses.py``), transcribed for the CPU: ``state`` holds their buffers ``s`` (the moving
+    average), ``u`` (the τ momentum) and ``tau``; ``first`` is their ``epoch == 0`` branch. Returns the loss."""
+    contrast = torch.cat(torch.unbind(features, dim=1), dim=0)
+    bsz = contrast.shape[0] // 2
+    sim = contrast @ contrast.T
+    pos_sim = torch.cat([torch.diagonal(sim, offset=bsz), torch.diagonal(sim, offset=-bsz)])[:, None]
+    tau = state["tau"][index].repeat(2)
+    sim_d_temps = (sim / tau[:, None]).detach()
+    mask_neg, num_neg = (1.0 - torch.eye(bsz, dtype=sim.dtype)).repeat(2, 2), 2 * bsz - 2
+    exp_sim = torch.exp(sim_d_temps) * mask_neg
+    g = exp_sim.sum(1, keepdim=True) / num_neg
+    if first:
+        s1, s2 = g.squeeze()[:bsz], g.squeeze()[bsz:]
+    else:
+        s1 = (1.0 - gamma) * state["s"][index] + gamma * g.squeeze()[:bsz]
+        s2 = (1.0 - gamma) * state["s"][index] + gamma * g.squeeze()[bsz:]
+    state["s"][index] = (s1 + s2) / 2.0
+    w1, w2 = exp_sim[:bsz] / s1[:, None], exp_sim[bsz:] / s2[:, None]
+    loss_1 = (w1 * sim[:bsz]).sum(1, keepdim=True) / num_neg - pos_sim[:bsz]
+    loss_2 = (w2 * sim[bsz:]).sum(1, keepdim=True) / num_neg - pos_sim[bsz:]
+    grad_1 = torch.log(s1) + rho - (w1 * sim_d_temps[:bsz]).sum(1) / num_neg
+    grad_2 = torch.log(s2) + rho - (w2 * sim_d_temps[bsz:]).sum(1) / num_neg
+    grad_tau = ((grad_1 + grad_2) / 2.0).clamp(min=-grad_clip, max=grad_clip)
+    state["u"][index] = (1.0 - beta_u) * state["u"][index] + beta_u * grad_tau
+    state["tau"][index] = (state["tau"][index] - eta * state["u"][index]).clamp(min=tau_min, max=tau_max)
+    return (loss_1 + loss_2).mean()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_isogclr_equals_the_authors_sogclr_dro_loss_with_its_clip(seed):
+    # The authors' unimodal settings (main_supcon.py CLI: τ 0.1, ρ 6, γ 0.8, η 0.001, τ in [0.05, 1]) on unit
+    # features; with ρ = 6 the τ-gradient passes +3, so the ±3 clip (our default grad_clip) is exercised.
+    hyper = dict(gamma=0.8, rho=6.0, eta=0.001, beta_u=0.9, tau_min=0.05, tau_max=1.0)
+    ours = losses.get("isogclr", temperature=0.1, rho=6.0, gamma=0.8, beta=0.9, eta=0.001, tau_min=0.05,
+                      tau_max=1.0, num_samples=12).double()
+    # tau: our buffer (0.1 rounded to float32 before .double()), so both start from the same number
+    state = {"s": torch.zeros(12, dtype=torch.float64), "u": torch.zeros(12, dtype=torch.float64),
+             "tau": ours.tau.clone()}
+    g = torch.Generator().manual_seed(seed)
+    index = torch.randperm(12, generator=g)[:6]
+    clipped = False
+    for step in range(3):
+        x = F.normalize(torch.randn(6, 2, 4, generator=g, dtype=torch.float64), dim=-1)
+        a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+        m_before = state["u"][index].clone()
+        # their model normalises its features before the loss; ours normalises inside (same Jacobian)
+        _sogclr_dro_step(state, index, F.normalize(a, dim=-1), step == 0, **hyper).backward()
+        ours(b, None, index).backward()
+        clipped |= bool((((state["u"][index] - 0.1 * m_before) / 0.9).abs() >= 3.0 - 1e-12).any())
+        assert torch.allclose(2 * b.grad, a.grad, atol=1e-10), step
+        assert torch.allclose(ours.log_u[index].exp(), state["s"][index], rtol=1e-10), step
+        assert torch.allclose(ours.momentum[index], state["u"][index], atol=1e-12), step
+        assert torch.allclose(ours.tau[index], state["tau"][index], atol=1e-12), step
+    assert clipped
 
 
 def test_isogclr_temperatures_stay_in_bounds_and_follow_the_index():

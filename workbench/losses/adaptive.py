@@ -43,19 +43,29 @@ class ISogCLR(nn.Module):
     Per batch, for each anchor row r of sample i (every view of every instance is an anchor; its
     negatives are the rows of other labels, its positive similarity the mean over its positives):
 
-    1. :math:`g_i` = mean over the sample's rows and their negatives of :math:`e^{h/\tau_i}`;
-    2. :math:`u_i \leftarrow (1-\gamma) u_i + \gamma g_i` (first visit: :math:`u_i = g_i`), kept in log space;
+    1. :math:`g_r` = mean over the row's negatives of :math:`e^{s/\tau_i}` (raw similarities, as the
+       official code; the shift by :math:`s^+` cancels in the gradients but not in the moving average);
+    2. :math:`u_r = (1-\gamma) u_i + \gamma g_r`, one per row (the official code's ``u1``/``u2``, one per
+       view/direction; first visit: :math:`\gamma = 1`); the sample keeps :math:`u_i \leftarrow
+       \mathrm{mean}_r u_r` (the official ``(u1 + u2)/2``), kept in log space;
     3. the gradient is that of the surrogate :math:`\sum_j p_{rj} s_{rj}/|S^-| - \bar s_r^+` with
-       :math:`p_{rj} = e^{h_{rj}/\tau_i}/u_i` (detached);
-    4. :math:`\nabla\tau_i = \log u_i + \rho - \overline{p\,h}/\tau_i` clipped to [-3, 3], momentum
-       :math:`m_i \leftarrow (1-\beta) m_i + \beta\nabla\tau_i`, :math:`\tau_i \leftarrow
-       \mathrm{clip}(\tau_i - \eta m_i, \tau_{min}, \tau_{max})`.
+       :math:`p_{rj} = e^{s_{rj}/\tau_i}/u_r` (detached);
+    4. :math:`\nabla\tau_i = \mathrm{mean}_r\big(\log u_r + \rho - \sum_j p_{rj} s_{rj}/\tau_i/|S^-|\big)`
+       clipped to [-``grad_clip``, ``grad_clip``], momentum :math:`m_i \leftarrow (1-\beta) m_i + \beta
+       \nabla\tau_i`, :math:`\tau_i \leftarrow \mathrm{clip}(\tau_i - \eta m_i, \tau_{min}, \tau_{max})`.
 
-    Defaults follow LibAUC's unimodal ``GCLoss_v1`` (τ init 0.1, ρ 0.3, γ 0.9, β 0.9, η 0.01,
-    τ in [0.05, 0.7]); the ±3 clip of the τ-gradient is the official iSogCLR code's. The value returned is
-    the batch estimate of F (with the batch's g, per anchor row), its gradient the surrogate's, so the
-    number means something and the gradient is the algorithm's. We average over anchor rows where LibAUC
-    adds the two directions (a factor 2).
+    This is LibAUC's unimodal ``GCLoss_v1(enable_isogclr=True)`` step by step (tested against it over
+    several steps: same τ, u, momentum and, times 2, embedding gradient), plus the ±3 clip of the τ-gradient
+    of the authors' ``SogCLR_DRO_Loss`` (zhqiu/contrastive-learning-iSogCLR, ``unimodal_exps/losses.py``),
+    the default; ``grad_clip=math.inf`` is LibAUC's unclipped step. Defaults follow ``GCLoss_v1`` (τ init
+    0.1, ρ 0.3, γ 0.9, β 0.9, η 0.01, τ in [0.05, 0.7]); the authors' unimodal script uses τ 0.1, ρ 6,
+    γ 0.8, η 0.001, τ in [0.05, 1]. Two departures, neither of which changes a run in which every epoch
+    visits every sample once: the first visit is decided per sample (LibAUC: γ = 1 for the whole batch when
+    its stored u sum to 0; the authors: γ = 1 during the first epoch), and u lives in log space (no overflow
+    at small τ; LibAUC clamps u >= 1e-8 for the weights). The value returned is the batch estimate of F
+    (with each row's batch g), its gradient the surrogate's, so the number means something and the
+    gradient is the algorithm's. We average over anchor rows where LibAUC adds the two directions (a
+    factor 2).
 
     State: ``tau``, ``log_u``, ``momentum`` and ``seen`` are buffers indexed by sample id (``index``, the
     dataset rows of the batch's instances; ``train.fit`` passes it because ``uses_index`` is true). They
@@ -119,23 +129,24 @@ class ISogCLR(nn.Module):
         pos_f = positive.to(similarity.dtype)
         n_pos, n_neg = pos_f.sum(1), negative.sum(1).to(similarity.dtype)
         s_pos = (similarity * pos_f).sum(1) / n_pos.clamp(min=1)   # 0 for an anchor without a positive
-        h = similarity - s_pos[:, None]
         if row_index is None:
             tau = torch.full_like(s_pos, self.temperature)
         else:
             self._grow(int(row_index.max()) + 1)
             tau = self.tau[row_index].to(similarity.dtype)
         has_neg = n_neg > 0
-        logits = h / tau[:, None]
-        # log g_r = log mean over negatives of e^{h/τ}; 0 for a row without negatives (its loss is 0).
+        # Official code: the moving average is of e^{s/τ} on the raw similarities (not of e^{(s - s+)/τ}).
+        logits = similarity / tau[:, None]
+        # log g_r = log mean over negatives of e^{s/τ}; 0 for a row without negatives (its loss is 0).
         log_g = torch.where(has_neg, _masked_lse(logits, negative) - n_neg.clamp(min=1).log(), 0.0)
-        value = tau * (log_g + self.rho)
+        # batch estimate of F: τ log mean e^{(s - s+)/τ} + τρ = τ (log g + ρ) - s+
+        value = tau * (log_g + self.rho) - s_pos
         with torch.no_grad():
             samples = None if row_index is None else self._samples(row_index, has_neg)
             log_u = self._moving_average(log_g.detach(), samples)
             p = torch.exp(logits.detach() - log_u[:, None]).masked_fill(~negative, 0.0)
             if samples is not None and self.training:
-                self._update_tau(p, h.detach(), tau, log_u, samples, n_neg)
+                self._update_tau(p, logits.detach(), log_u, samples, n_neg)
         surrogate = (p * similarity).sum(1) / n_neg.clamp(min=1) - s_pos
         per_row = torch.where(has_neg, value.detach() + surrogate - surrogate.detach(), torch.zeros_like(value))
         return reduce(per_row, self.reduction)
@@ -149,24 +160,26 @@ class ISogCLR(nn.Module):
         return ids, inverse, member
 
     def _moving_average(self, log_g: Tensor, samples: tuple[Tensor, Tensor, Tensor] | None) -> Tensor:
-        """log u for every row: its own batch g when stateless, else the sample's updated moving average."""
+        """log u for every row: its own batch g when stateless; else the row's own moving average
+        ``u_r = (1 - γ) u_i + γ g_r`` (one per view, as the official code keeps u1 and u2 per direction),
+        and the sample's stored ``u_i`` becomes the mean of its rows' ``u_r`` (the official ``(u1 + u2)/2``)."""
         if samples is None:
             return log_g
         ids, inverse, member = samples
-        count = member.sum(1).clamp(min=1).to(log_g.dtype)
-        log_g_sample = torch.logsumexp(log_g[None, :].masked_fill(~member, float("-inf")), dim=1) - count.log()
-        gamma = torch.where(self.seen[ids], self.gamma, 1.0).to(log_g.dtype)
+        # built in log_g's dtype: a float32 γ would round the average of a float64 run
+        gamma = torch.where(self.seen[ids][inverse], log_g.new_tensor(self.gamma), log_g.new_tensor(1.0))
         old = self.log_u[ids].to(log_g.dtype)
-        new = torch.logaddexp(torch.log1p(-gamma) + old, gamma.log() + log_g_sample)
-        new = torch.where(member.any(1), new, old)
+        log_u_row = torch.logaddexp(torch.log1p(-gamma) + old[inverse], gamma.log() + log_g)
         if self.training:
-            self.log_u[ids] = new.to(self.log_u.dtype)
+            count = member.sum(1).clamp(min=1).to(log_g.dtype)
+            stored = torch.logsumexp(log_u_row[None, :].masked_fill(~member, float("-inf")), dim=1) - count.log()
+            self.log_u[ids] = torch.where(member.any(1), stored, old).to(self.log_u.dtype)
             self.seen[ids] = self.seen[ids] | member.any(1)
-        return new[inverse]
+        return log_u_row
 
-    def _update_tau(self, p, h, tau, log_u, samples, n_neg) -> None:
+    def _update_tau(self, p, logits, log_u, samples, n_neg) -> None:
         ids, _, member = samples
-        per_row = log_u + self.rho - (p * h).sum(1) / n_neg.clamp(min=1) / tau
+        per_row = log_u + self.rho - (p * logits).sum(1) / n_neg.clamp(min=1)
         grad = (per_row[None, :] * member).sum(1) / member.sum(1).clamp(min=1)
         grad = grad.clamp(-self.grad_clip, self.grad_clip).to(self.momentum.dtype)
         active = member.any(1)
