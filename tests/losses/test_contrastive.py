@@ -480,6 +480,24 @@ def test_cwcl_with_identity_weights_is_clip():
     assert losses.cwcl_loss(x, y, temperature=0.2, weights=3 * identity).item() == pytest.approx(cwcl.item())
 
 
+def test_cwcl_reverse_clip_uses_the_matching_row_in_the_y_to_x_direction():
+    # reverse="clip" (CellCLIP's use of CWCL, Lu, Weinberger, Kim & Lee 2025, §3.3): soft targets
+    # w_ij / Σ_j w_ij for x -> y, cross-entropy with the matching row for y -> x, averaged (hand formula)
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(5, 3, generator=g, dtype=torch.float64), torch.randn(5, 3, generator=g, dtype=torch.float64)
+    logits = F.normalize(x, dim=1) @ F.normalize(y, dim=1).T / 0.1
+    w = (F.normalize(y, dim=1) @ F.normalize(y, dim=1).T) / 2 + 0.5
+    forward = -((w / w.sum(1, keepdim=True)) * torch.log_softmax(logits, 1)).sum(1)
+    backward = F.cross_entropy(logits.T, torch.arange(5), reduction="none")
+    expected = ((forward + backward) / 2).mean()
+    assert losses.get("cwcl", temperature=0.1, reverse="clip")(x, y).item() == pytest.approx(expected.item(), rel=1e-12)
+    assert losses.cwcl_loss(x, y, temperature=0.1, reverse="clip").item() == pytest.approx(expected.item(), rel=1e-12)
+    both = -((w / w.sum(1, keepdim=True)) * torch.log_softmax(logits.T, 1)).sum(1)
+    assert losses.get("cwcl", temperature=0.1)(x, y).item() == pytest.approx(((forward + both) / 2).mean().item())
+    with pytest.raises(ValueError, match="reverse"):
+        losses.get("cwcl", reverse="text")
+
+
 def test_cwcl_is_invariant_to_scaling_weight_rows():
     # §9: weight rows are normalised, so positive row scalings change nothing
     g = torch.Generator().manual_seed(2)
