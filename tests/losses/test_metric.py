@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import make_inputs
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -357,6 +358,48 @@ def test_metrix_with_lambda_one_treats_the_mixed_points_as_positives():
     s_partner = sim.gather(1, partner[:, None])                    # s(a, u) = S[a, p(a)] for each copy
     expected = torch.log1p(negative.sum(1, keepdim=True) * torch.exp(-2.0 * (s_partner - 0.5))).squeeze(1) / 2
     assert torch.allclose(mixed, expected.mean())
+
+
+def _official_embed_mixed(z, y, lam, posneg):
+    """billpsomas/metrix @0f03b58, embedding mode, transcribed: ``mixup/utils.py``
+    ``embed_posneg_pair_mixup_for_pos_anchor`` / ``embed_neg_pair_mixup_without_posanchor``, then
+    ``mixup/losses.py`` ``loss_posneg_mixup`` (margins 0 and 0.5) with PML's AvgNonZeroReducer on LpDistance."""
+    from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
+    a1, pos, a2, neg = lmu.get_all_pairs_indices(y)
+    if posneg:
+        anc, negs, poss = [], [], []
+        for anchor_pos in a1:  # once per positive pair: an anchor's negatives repeat once per positive
+            idxs = torch.where(anchor_pos == a2)[0]
+            anc.append(a2[idxs]), negs.append(neg[idxs])
+            poss.append(pos[torch.where(anchor_pos == a1)[0]][:1].repeat(len(idxs)))  # its first positive
+        a, n, p = torch.cat(anc), torch.cat(negs), torch.cat(poss)
+    else:  # anchors without a positive, mixed with their own negatives
+        keep = ~torch.isin(a2, a1)
+        a, n = a2[keep], neg[keep]
+        p = a
+    mixed = lam * z[p] + (1 - lam) * z[n]
+    d = (F.normalize(z[a], dim=1) - F.normalize(mixed, dim=1)).norm(dim=1)
+    pos_loss, neg_loss = lam * d.relu(), (1 - lam) * (0.5 - d).relu()
+    return (pos_loss.sum() / (pos_loss > 0).sum().clamp(min=1) + neg_loss.sum() / (neg_loss > 0).sum().clamp(min=1))
+
+
+def test_metrix_official_embed_mode_equals_the_official_code():
+    y = torch.tensor([0, 0, 0, 1, 1, 2, 3])
+    z = F.normalize(torch.randn(7, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3)), dim=1)
+    posneg, ancneg = _official_embed_mixed(z, y, 0.3, True), _official_embed_mixed(z, y, 0.3, False)
+    seen = set()
+    for seed in range(8):
+        metrix = losses.get("metrix", loss="contrastive", lam=0.3, official_embed=True,
+                            loss_params={"neg_margin": 0.5}, generator=torch.Generator().manual_seed(seed))
+        mixed = metrix(z, y) - losses.get("contrastive", neg_margin=0.5)(z, y)
+        # train.py embed_metrix_contrastive: loss_clean + 0.4 * posneg, or + 0.3 * anchor-negative
+        if mixed.item() == pytest.approx(0.4 * posneg.item(), rel=1e-10):
+            seen.add("posneg")
+        else:
+            assert mixed.item() == pytest.approx(0.3 * ancneg.item(), rel=1e-10)
+            seen.add("ancneg")
+    assert seen == {"posneg", "ancneg"} and posneg.item() != ancneg.item()
+    assert not losses.get("metrix").official_embed and losses.info("metrix").defaults["weight"] == 0.4
 
 
 def test_metrix_mixed_similarities_match_explicit_mixing():

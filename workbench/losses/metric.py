@@ -637,11 +637,25 @@ class Metrix(nn.Module):
     implement the paper's formula for MS (the code multiplies the clean sums by λ and overwrites the
     clean negative mask, a bug). ``loss_params`` go to the wrapped loss (e.g. Metrix's tuned MS
     ``alpha=17.97, beta=75.66, base=0.77, epsilon=0.39``). Random: pass a ``generator``.
+
+    ``official_embed=True`` follows the official code's embedding-level mode (``train.py``
+    ``embed_metrix_contrastive``, ``mixup/utils.py``): each call picks one pairing at random, either
+    positive-negative mixing for the anchors that have a positive, with the anchor's *first* positive
+    (lowest row) and every (anchor, negative) pair counted once per positive of the anchor (the code loops
+    over positive pairs), weighted ``weight`` (0.4); or anchor-negative mixing for the anchors without a
+    positive, weighted 0.3 (``weight`` × 0.3/0.4; the feature mode uses 0.4 for both). Why not the default:
+    on small batches a random pairing type leaves half the calls without mixing for most anchors, and the
+    duplication by the number of positives weights anchors by their class size; the default mixes every
+    anchor in every call with the paper's single w.
     """
 
     def __init__(self, loss: str = "multi_similarity", weight: float = 0.4, alpha: float = 2.0,
-                 lam: float | None = None, loss_params: dict | None = None, generator: torch.Generator | None = None):
+                 lam: float | None = None, loss_params: dict | None = None, generator: torch.Generator | None = None,
+                 official_embed: bool = False):
         super().__init__()
+        if not isinstance(official_embed, bool):
+            raise ValueError(f"official_embed must be a bool, got {official_embed!r}")
+        self.official_embed = official_embed
         if loss not in METRIX_LOSSES:
             raise ValueError(f"loss must be one of {METRIX_LOSSES}, got {loss!r}")
         if not (isinstance(weight, (int, float)) and weight >= 0):
@@ -685,32 +699,58 @@ class Metrix(nn.Module):
         a, n = negative.nonzero(as_tuple=True)
         return F.normalize(lam * z[partner[a]] + (1 - lam) * z[n], dim=1)
 
-    def mixed_loss(self, similarity: Tensor, labels: Tensor, lam: float, partner: Tensor) -> Tensor:
-        """The mixed term :math:`\\tilde\\ell` alone."""
+    def mixed_loss(self, similarity: Tensor, labels: Tensor, lam: float, partner: Tensor,
+                   pairs: Tensor | None = None, counts: Tensor | None = None) -> Tensor:
+        """The mixed term :math:`\\tilde\\ell` alone, over the (anchor, negative) ``pairs`` (default: every
+        negative pair), each counted ``counts[a]`` times (default once)."""
         _, negative = pair_masks(labels)
+        pairs = negative if pairs is None else pairs
+        counts = similarity.new_ones(len(labels)) if counts is None else counts.to(similarity.dtype)
         mixed = self.mixed_similarity(similarity, labels, lam, partner)
         base = self.base_loss
         if isinstance(base, MultiSimilarityLoss):
             shifted = mixed - base.base
-            pos = _masked_logsumexp(-base.alpha * shifted + math.log(max(lam, 1e-300)), negative, add_one=True)
-            neg = _masked_logsumexp(base.beta * shifted + math.log(max(1 - lam, 1e-300)), negative, add_one=True)
-            return (pos / base.alpha + neg / base.beta).mean()
+            log_c = counts.clamp(min=1).log()[:, None]
+            pos = _masked_logsumexp(-base.alpha * shifted + math.log(max(lam, 1e-300)) + log_c, pairs, add_one=True)
+            neg = _masked_logsumexp(base.beta * shifted + math.log(max(1 - lam, 1e-300)) + log_c, pairs,
+                                    add_one=True)
+            anchors = pairs.any(1)
+            return (pos / base.alpha + neg / base.beta)[anchors].sum() / anchors.sum().clamp(min=1)
         distance = torch.rsub(mixed, 2.0, alpha=2.0).clamp(min=1e-12).sqrt()
-        pos = lam * (distance - base.pos_margin).relu() * negative
-        neg = (1 - lam) * (base.neg_margin - distance).relu() * negative
-        return pos.sum() / (pos > 0).sum().clamp(min=1) + neg.sum() / (neg > 0).sum().clamp(min=1)
+        weight = pairs * counts[:, None]
+        pos = lam * (distance - base.pos_margin).relu() * weight
+        neg = (1 - lam) * (base.neg_margin - distance).relu() * weight
+        # PML's AvgNonZeroReducer over the (duplicated) pairs
+        return (pos.sum() / (weight * (pos > 0)).sum().clamp(min=1)
+                + neg.sum() / (weight * (neg > 0)).sum().clamp(min=1))
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)
         clean = self.base_loss.from_similarity(similarity, labels)
         if self.weight == 0:
             return clean
+        if self.official_embed:
+            return clean + self._official_embed_mixed(similarity, labels)
         lam, partner = self.draw(labels)
         return clean + self.weight * self.mixed_loss(similarity, labels, lam, partner)
+
+    def _official_embed_mixed(self, similarity: Tensor, labels: Tensor) -> Tensor:
+        """One of the official embed mode's two pairings, chosen at random (see the class docstring)."""
+        lam, _ = self.draw(labels)
+        positive, negative = pair_masks(labels)
+        has_pos = positive.any(1)
+        rows = torch.arange(len(labels), device=labels.device)
+        if bool(torch.randint(0, 2, (1,), generator=self.generator)) is False:  # positive-negative mixing
+            first = torch.where(positive, rows[None, :], len(labels)).min(1).values
+            partner = torch.where(has_pos, first, rows)
+            pairs, counts, weight = negative & has_pos[:, None], positive.sum(1), self.weight
+        else:  # anchor-negative mixing for the anchors without a positive
+            partner, pairs, counts, weight = rows, negative & ~has_pos[:, None], None, self.weight * 0.3 / 0.4
+        return weight * self.mixed_loss(similarity, labels, lam, partner, pairs, counts)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
         return self.from_similarity(cosine_similarity_matrix(embeddings), labels)
 
     def extra_repr(self) -> str:
-        return f"weight={self.weight}, alpha={self.alpha}, lam={self.lam}"
+        return f"weight={self.weight}, alpha={self.alpha}, lam={self.lam}, official_embed={self.official_embed}"
