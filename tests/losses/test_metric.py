@@ -40,6 +40,20 @@ def test_triplet_all_equals_pml(seed):
     assert ours(x, y).item() == pytest.approx(pml_losses.TripletMarginLoss(margin=0.05)(x, y).item(), abs=1e-5)
 
 
+def test_triplet_recipes_are_a_keyword_away():
+    # reference §1.2 [N]: d_ap = 0.5, d_an = 0.8: FaceNet's squared form with α = 0.2 gives 0 (0.25 - 0.64 + 0.2 < 0),
+    # the non-squared default gives [0.5 - 0.8 + 0.2]_+ = 0; with d_an = 0.6: non-squared 0.1, squared 0.09
+    assert losses.info("triplet").defaults == {"margin": 0.2}
+    default = losses.get("triplet")
+    assert default.margin == 0.2 and not default.squared and default.mining == "all"
+    x = unit(0.0, 2 * math.degrees(math.asin(0.25)), 2 * math.degrees(math.asin(0.3)))  # d_ap = 0.5, d_an = 0.6
+    y = torch.tensor([0, 0, 1])
+    value = losses.get("triplet", reduction="none").from_similarity(x @ x.T, y)[0]
+    assert value.item() == pytest.approx(0.1, abs=1e-12)
+    facenet = losses.get("triplet", squared=True, mining="semi-hard", reduction="none").from_similarity(x @ x.T, y)[0]
+    assert facenet.item() == pytest.approx(0.25 - 0.36 + 0.2, abs=1e-12)
+
+
 @pytest.mark.parametrize("mining, miner", [("semi-hard", lambda: pml_miners.TripletMarginMiner(0.3, "semihard")),
                                            ("hardest", pml_miners.BatchHardMiner)])
 def test_triplet_mining_equals_pml_miners(mining, miner):
@@ -325,6 +339,19 @@ def test_icnn_reference_values():
     assert losses.get("icnn", normalize=False)(pts, y).item() == pytest.approx(0.1193951, abs=1e-6)
     both = torch.cat([pts, pts + 5])
     assert icnn_score(both @ both.T, torch.cat([y, y + 2])).item() == pytest.approx(0.6374571, abs=1e-6)
+
+
+def test_icnn_official_recipe_is_a_keyword_away():
+    # author code (maumruiz/FSL-Loss, fullicnn): ipc = shot + query, raw ProtoNet features
+    g = torch.Generator().manual_seed(4)
+    y = torch.arange(3).repeat_interleave(8)  # 8 per class, tight clusters: other classes beyond the 5 nearest
+    x = 3 * torch.eye(3, dtype=torch.float64)[y] + 0.3 * torch.randn(24, 3, generator=g, dtype=torch.float64)
+    official = losses.get("icnn", ipc="class", normalize=False)(x, y)
+    assert official.item() == pytest.approx(-icnn_score(x @ x.T, y, ipc=8).log().item(), rel=1e-12)
+    assert official.item() != pytest.approx(losses.get("icnn", normalize=False)(x, y).item(), rel=1e-6)
+    assert losses.get("icnn").ipc is None and losses.get("icnn").normalize and losses.get("proto_triplet").normalize
+    with pytest.raises(ValueError, match="ipc"):
+        losses.get("icnn", ipc="all")
 
 
 def test_icnn_and_proto_triplet_prefer_separated_episodes():

@@ -147,6 +147,13 @@ class TripletLoss(nn.Module):
     ``margin=0.2``). The loss and its gradient are computed from sorted distances (no B³ tensor), so
     "all" stays cheap at B = 1024. Anchors without a positive or a negative form no triplet; a batch
     without any valid triplet gives 0, never NaN.
+
+    Defaults (margin 0.2 on non-squared distances, every triplet) are neither recipe: FaceNet's is
+    ``squared=True, mining="semi-hard"`` (with the default margin 0.2, its α), pytorch-metric-learning's
+    ``TripletMarginLoss()`` is ``margin=0.05``. Why: on the unit sphere distances run from 0 to 2, and the
+    notebooks draw triplet weights against the same distances as the contrastive loss; a margin of 0.2 in
+    those units still acts on well-separated classes, where PML's 0.05 is met almost at once, and
+    non-squared distances keep the pull on close positives (squaring scales it by 2D).
     """
 
     def __init__(self, margin: float = 0.2, mining: str = "all", squared: bool = False, reduction: str = "mean"):
