@@ -403,43 +403,70 @@ def test_isogclr_is_trained_by_fit_with_the_sample_ids():
     assert len(loss.tau) == ds.n_train and loss.seen.all() and (loss.tau != 0.1).any()
 
 
-# --- AMCL (§7: structural tests only) ----------------------------------------------------------------
+# --- AMCL (§7): the authors' v2.0 code ---------------------------------------------------------------
 
-@pytest.mark.parametrize("labels", [None, torch.tensor([0, 1, 0, 2, 1, 2])])
-def test_amcl_one_head_fixed_temperature_no_regulariser_is_ntxent(labels):
-    views = random_views(6, 2, 5)
-    amcl = losses.get("amcl", num_heads=1, temperature=0.3, lam=0.0, learn_temperature=False).double()
-    assert amcl(views, labels).item() == pytest.approx(losses.get("ntxent", temperature=0.3)(views, labels).item(),
-                                                       rel=1e-9)
+def _official_amcl_ntxent(loss, z1, z2, beta, topk, tau_min=1e-5, tau_max=2.0):
+    """LeiWangR/cl v2.0 ``amcl/losses.py`` ``AMCLNTXentLoss.forward`` / ``_direction`` with ``TemperatureHead``
+    and ``omega``, transcribed (their float32 casts dropped, so float64 compares exactly); ``loss.phi`` is
+    their shared ``phi``. z1, z2: [B, H, D]."""
+    def temp(a, b):  # TemperatureHead.forward: tau_min + (tau_max - tau_min) * sigmoid(-(phi(a) . phi(b)))
+        return tau_min + (tau_max - tau_min) * torch.sigmoid(-(loss.phi(a) * loss.phi(b)).sum(-1))
+
+    def direction(anchor, positive, negatives):
+        anchor, positive, negatives = (F.normalize(t, dim=-1) for t in (anchor, positive, negatives))
+        pos_sim, tau_pos = (anchor * positive).sum(-1), temp(anchor, positive)
+        sim_neg = (anchor[:, None, :] * negatives).sum(-1)
+        tau_neg = temp(anchor[:, None, :].expand_as(negatives), negatives)
+        vals, idx = sim_neg.topk(k=min(topk, negatives.size(1)), dim=1, largest=True, sorted=False)
+        tau_top = tau_neg.gather(1, idx)
+        neg = (vals / tau_top).mean(dim=1)
+        reg_pos = beta * (0.5 * anchor.shape[-1] * torch.log(tau_pos) + 1 / tau_pos)  # omega(tau, dim)
+        reg_neg = beta * (torch.log(tau_top).sum(dim=1) + torch.reciprocal(tau_top).sum(dim=1))
+        return (-pos_sim / tau_pos + neg + reg_pos - reg_neg).mean()
+
+    b, c, d = z1.shape
+    eye = torch.eye(b, dtype=torch.bool)
+    terms = []
+    for h in range(c):
+        a, p = z1[:, h], z2[:, h]
+        same = a.unsqueeze(0).expand(b, -1, -1)[~eye].view(b, b - 1, d)
+        other = p.unsqueeze(0).expand(b, -1, -1)[~eye].view(b, b - 1, d)
+        terms += [direction(a, p, torch.cat([same, other], 1)), direction(p, a, torch.cat([other, same], 1))]
+    return torch.stack(terms).view(c, 2).mean(dim=1).sum()
 
 
-def test_amcl_is_invariant_to_permuting_heads_with_their_parameters():
+@pytest.mark.parametrize("topk, beta", [(100, 0.01), (3, 0.1)])
+def test_amcl_equals_the_authors_v2_code(topk, beta):
+    torch.manual_seed(0)
+    amcl = losses.get("amcl", num_heads=3, head_dim=4, beta=beta, topk=topk).double()
+    views = random_views(6, 2, 12).requires_grad_(True)
+    ours = amcl(views)
+    z = views.view(6, 2, 3, 4)
+    theirs = _official_amcl_ntxent(amcl, z[:, 0], z[:, 1], beta, topk)
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-10)
+    (g_ours,), (g_theirs,) = torch.autograd.grad(ours, views), torch.autograd.grad(theirs, views)
+    assert torch.allclose(g_ours, g_theirs, atol=1e-10)
+    g_phi = torch.autograd.grad(amcl(views), amcl.phi[0].weight)[0]
+    assert torch.isfinite(g_phi).all() and g_phi.abs().sum() > 0  # the temperature network learns
+
+
+def test_amcl_defaults_are_the_official_loss_settings():
+    amcl = losses.get("amcl")
+    assert (amcl.beta, amcl.topk, amcl.tau_min, amcl.tau_max) == (0.01, 100, 1e-5, 2.0)
+    views = random_views(4, 2, 4)
+    tau = amcl.double().pair_temperatures(views.reshape(8, 4))
+    assert tau.shape == (2, 8, 8) and ((tau > 1e-5) & (tau < 2.0)).all()
+    with pytest.raises(ValueError, match="tau_min"):
+        losses.get("amcl", tau_min=3.0)
+
+
+def test_amcl_is_invariant_to_permuting_heads():
+    # the temperature network is shared by the heads, so swapping the heads' parts changes nothing
+    torch.manual_seed(0)
+    amcl = losses.get("amcl", num_heads=3, head_dim=2).double()
     views = random_views(5, 2, 6)
-    amcl = losses.get("amcl", num_heads=3).double()
-    with torch.no_grad():
-        amcl.slope.copy_(torch.tensor([0.5, -0.3, 0.1]))
-        amcl.bias.copy_(torch.tensor([0.2, 0.0, -0.4]))
-    before = amcl(views)
-    perm = torch.tensor([2, 0, 1])
-    permuted = views.view(5, 2, 3, 2)[:, :, perm].reshape(5, 2, 6)
-    with torch.no_grad():
-        amcl.slope.copy_(amcl.slope[perm].clone())
-        amcl.bias.copy_(amcl.bias[perm].clone())
-    assert amcl(permuted).item() == pytest.approx(before.item(), rel=1e-12)
-
-
-def test_amcl_temperatures_are_positive_learned_and_regularised():
-    amcl = losses.get("amcl", num_heads=2, lam=0.5).double()
-    with torch.no_grad():
-        amcl.slope.fill_(-40.0)
-    heads = amcl.similarity_matrix(F.normalize(random_views(4, 2, 4).reshape(8, 4), dim=1))
-    assert heads.shape == (2, 8, 8) and (amcl.pair_temperatures(heads) > 0).all()
-    value = amcl(random_views(4, 2, 4))
-    value.backward()
-    assert amcl.slope.grad is not None and amcl.bias.grad is not None
-    no_reg = losses.get("amcl", num_heads=2, lam=0.0).double()
-    no_reg.load_state_dict(amcl.state_dict())
-    assert value.item() > no_reg(random_views(4, 2, 4)).item()  # the regulariser adds a positive cost
+    permuted = views.view(5, 2, 3, 2)[:, :, torch.tensor([2, 0, 1])].reshape(5, 2, 6)
+    assert amcl(permuted).item() == pytest.approx(amcl(views).item(), rel=1e-12)
 
 
 def test_amcl_rejects_an_indivisible_dimension():
@@ -535,7 +562,7 @@ def test_clip_learned_temperature_is_a_parameter_and_capped():
 @pytest.mark.parametrize("name, params", [("supcon", {"temperature": 0.01}),
                                           ("hard_contrastive", {"temperature": 0.01}),
                                           ("dhel", {"temperature": 0.01}), ("mv_infonce", {"temperature": 0.01}),
-                                          ("mv_dhel", {"temperature": 0.01}), ("amcl", {"temperature": 0.01}),
+                                          ("mv_dhel", {"temperature": 0.01}), ("amcl", {"tau_min": 1e-5}),
                                           ("isogclr", {"temperature": 0.01, "tau_min": 0.005}),
                                           ("clip", {"temperature": 0.01}), ("cwcl", {"temperature": 0.01})])
 def test_low_temperature_is_finite(name, params):

@@ -196,94 +196,142 @@ class ISogCLR(nn.Module):
 # --- AMCL ----------------------------------------------------------------------------------------
 
 
+def amcl_omega(tau: Tensor, dim: int) -> Tensor:
+    r"""AMCL's temperature regulariser :math:`\Omega(\tau) = \tfrac{d'}{2}\log\tau + 1/\tau` (d' = head dimension)."""
+    return 0.5 * dim * tau.log() + tau.reciprocal()
+
+
 @register(
     "amcl", family="contrastive", kind="views",
     paper=Paper("Adaptive Multi-head Contrastive Learning", 2024, "Wang, Koniusz, Gedeon, Zheng"),
-    formula=r"L = \frac1H\sum_h \overline{-\log\frac{e^{S^h_{ip}/\tau^h_{ip}}}{e^{S^h_{ip}/\tau^h_{ip}} + "
-            r"\sum_{k\in N_i} e^{S^h_{ik}/\tau^h_{ik}}}} + \lambda\,\overline{(\log\tau^h_{ij}/\tau_0)^2},\;"
-            r"\log\tau^h_{ij} = \log\tau_0 + b_h + a_h S^h_{ij}",
-    params={"temperature": Param(0.5, 0.01, 2.0, "τ_0, every pair's temperature at initialisation", log=True),
-            "num_heads": Param(2, 1, 8, "projection heads: the embedding is split into this many parts"),
-            "lam": Param(0.1, 0.0, 2.0, "weight of the regulariser that keeps log τ near log τ_0")},
+    formula=r"L = \sum_h \overline{-\frac{s^h_{ip}}{\tau^h_{ip}} + \frac1k\sum_{n\in\mathrm{top}_k}"
+            r"\frac{s^h_{in}}{\tau^h_{in}} + \beta\,\Omega(\tau^h_{ip}) - \beta\sum_{n\in\mathrm{top}_k}"
+            r"(\log\tau^h_{in} + 1/\tau^h_{in})},\;\tau = \tau_{min} + (\tau_{max}-\tau_{min})\,"
+            r"\sigma(-\phi(z_i)^\top\phi(z_j))",
+    params={"num_heads": Param(2, 1, 8, "projection heads: the embedding is split into this many parts"),
+            "beta": Param(0.01, 0.0, 0.1, "β: weight of the temperature regulariser"),
+            "topk": Param(100, 1, 256, "hardest negatives kept per anchor (the Top-k approximation)")},
 )
 class AMCL(nn.Module):
-    r"""Adaptive Multi-head Contrastive Learning (Wang, Koniusz, Gedeon & Zheng, ECCV 2024) -- a
-    documented reading, not the official formulation.
+    r"""Adaptive Multi-head Contrastive Learning (Wang, Koniusz, Gedeon & Zheng, ECCV 2024), SimCLR form,
+    following the authors' code (LeiWangR/cl v2.0, ``amcl/losses.py``: ``AMCLNTXentLoss``,
+    ``TemperatureHead``, ``omega``).
 
-    What the paper states (abstract; its full loss was not available to us): several projection heads on
-    one backbone each give a similarity for every pair; the loss comes from maximum likelihood over the
-    heads' posteriors of the positive; every positive and negative similarity is re-weighted by its own
-    adaptive temperature, and a regulariser prevents degenerate temperatures.
+    ``views[B, V, D]`` holds ``num_heads`` projection-head outputs side by side (D = H·d', each head its
+    own projection, as the authors' separate heads); each part is L2-normalised. One small network
+    :math:`\phi` (Linear d'→hidden, ReLU, Linear hidden→d'; hidden = d' by default), shared by the heads,
+    gives every pair a temperature
 
-    What we implement. The embedding ``views[B, V, D]`` is the concatenation of ``num_heads`` head
-    outputs (D divisible by H); each part is L2-normalised and gives its own similarity :math:`S^h`.
-    Every pair has a temperature :math:`\log\tau^h_{ij} = \log\tau_0 + b_h + a_h\,\mathrm{sg}(S^h_{ij})`
-    with learnable :math:`a_h, b_h` (``nn.Parameter``, initialised to 0; ``sg`` = no gradient through
-    the temperature into the embedding), so hard and easy pairs can get different temperatures. Per head,
-    NT-Xent with these per-pair temperatures (a term per positive pair, as :class:`NTXent`), averaged over
-    heads, plus :math:`\lambda\,\mathrm{mean}_{h,i\neq j}(\log\tau^h_{ij} - \log\tau_0)^2`, which stops the
-    temperatures from running to 0 (sharper is always cheaper on a separable batch) or to infinity.
+    .. math:: \tau_{ij} = \tau_{min} + (\tau_{max} - \tau_{min})\,\sigma(-\phi(z_i)^\top\phi(z_j)),
+              \qquad \tau \in (10^{-5}, 2)
 
-    Structural properties (tested): one head with fixed temperatures (``learn_temperature=False``) and
-    λ = 0 is NT-Xent; permuting the heads (parts and their parameters) leaves the loss unchanged;
-    temperatures are positive. Not a per-sample loss (the regulariser is a batch term): no ``reduction``.
-    ``from_similarity`` takes S as [H, N, N], or [N, N] shared by every head; ``similarity_matrix(rows)`` gives the
-    [H, N, N] head similarities, which ``analysis.pair_weights`` uses.
+    (gradients flow into the embeddings through φ too). For each head, anchor row i, positive p (the other
+    view; with labels, every same-label row) and the k most similar negatives (``topk``, the paper's
+    Top-k approximation of the log-sum-exp):
+
+    .. math:: \ell^h_{ip} = -\frac{s_{ip}}{\tau_{ip}} + \frac1k\sum_{n\in\mathrm{top}_k}\frac{s_{in}}{\tau_{in}}
+              + \beta\,\Omega(\tau_{ip}) - \beta\sum_{n\in\mathrm{top}_k}\big(\log\tau_{in} + 1/\tau_{in}\big),
+              \qquad \Omega(\tau) = \tfrac{d'}{2}\log\tau + \tfrac1\tau
+
+    averaged over the (anchor, positive) pairs (for two views: the mean of the two directions, as the
+    official code) and summed over heads. Defaults β = 0.01, τ in [1e-5, 2], top-k 100 are the
+    official ``AMCLNTXentLoss``'s; the official run uses 3 heads of 128 dimensions, here ``num_heads=2``
+    and ``head_dim=2`` so that the registry's default works on small test embeddings: pass
+    ``num_heads``/``head_dim`` to match your projection. φ is an ``nn.Module`` of the loss (``train.fit``
+    optimises it). The official code computes φ and τ in float32; we compute them in the input's dtype.
+
+    Earlier code in the same repository (``src/amcl_components/adaptive_temperature.py`` and
+    ``src/models.py``) differs and does not run on current PyTorch (an ``nn.ModuleList`` of Parameters, a
+    ``size(1)`` of a 1-D tensor): a per-head MLP on the concatenated pair with a sigmoid to [1e-5, 2],
+    the regulariser 0.1·((n/2) log τ + 1/τ), and only positive pairs, -log σ(2s/τ). Its evident intent
+    (n = the head dimension) is the v2.0 code's Ω, which we follow; Loss Lab's former per-head linear
+    temperature with a λ(log τ - log τ0)² penalty appears in neither and is gone.
+
+    ``from_similarity(S, labels, temperatures=None)``: S is [H, N, N] (``similarity_matrix(rows)``) or
+    [N, N] shared by the heads; the temperatures need the embeddings (``pair_temperatures(rows)``), and
+    without them every pair takes the temperature of a zero φ-score, (τ_min + τ_max)/2, so the pair-weight
+    lens shows the weights at that fixed temperature. Not a per-sample loss: no ``reduction``.
     """
 
-    def __init__(self, temperature: float = 0.5, num_heads: int = 2, lam: float = 0.1,
-                 learn_temperature: bool = True):
+    def __init__(self, num_heads: int = 2, head_dim: int = 2, beta: float = 0.01, topk: int = 100,
+                 tau_min: float = 1e-5, tau_max: float = 2.0, hidden_dim: int | None = None):
         super().__init__()
-        self.temperature = check_positive(temperature, "temperature")
-        if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1:
-            raise ValueError(f"num_heads must be an int >= 1, got {num_heads!r}")
-        self.num_heads = num_heads
-        self.lam = check_in_range(lam, "lam", 0.0, math.inf)
-        zeros = torch.zeros(num_heads)
-        if learn_temperature:
-            self.slope, self.bias = nn.Parameter(zeros.clone()), nn.Parameter(zeros.clone())
-        else:
-            self.register_buffer("slope", zeros.clone())
-            self.register_buffer("bias", zeros.clone())
+        for name, value in (("num_heads", num_heads), ("head_dim", head_dim), ("topk", topk)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        hidden = head_dim if hidden_dim is None else hidden_dim
+        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+            raise ValueError(f"hidden_dim must be an int >= 1 or None, got {hidden_dim!r}")
+        self.num_heads, self.head_dim, self.topk = num_heads, head_dim, topk
+        self.beta = check_in_range(beta, "beta", 0.0, math.inf)
+        self.tau_min, self.tau_max = check_positive(tau_min, "tau_min"), check_positive(tau_max, "tau_max")
+        if not self.tau_min < self.tau_max:
+            raise ValueError(f"tau_min must be < tau_max, got {tau_min} and {tau_max}")
+        self.phi = nn.Sequential(nn.Linear(head_dim, hidden), nn.ReLU(), nn.Linear(hidden, head_dim))
+
+    def _parts(self, rows: Tensor) -> Tensor:
+        n, d = rows.shape
+        if d != self.num_heads * self.head_dim:
+            raise ValueError(f"the embedding dimension D={d} must be num_heads * head_dim = "
+                             f"{self.num_heads} * {self.head_dim} (D divisible by num_heads, one part per head)")
+        return F.normalize(rows.reshape(n, self.num_heads, self.head_dim), dim=-1).transpose(0, 1)
 
     def similarity_matrix(self, rows: Tensor) -> Tensor:
         """The heads' cosine similarities [H, N, N] of ``rows[N, D]`` (D split into H parts)."""
-        n, d = rows.shape
-        if d % self.num_heads:
-            raise ValueError(f"the embedding dimension D={d} must be divisible by num_heads={self.num_heads}")
-        parts = F.normalize(rows.reshape(n, self.num_heads, d // self.num_heads), dim=-1).transpose(0, 1)
+        parts = self._parts(rows)
         return parts @ parts.transpose(1, 2)
 
-    def pair_temperatures(self, similarity: Tensor) -> Tensor:
-        """τ^h_ij for head similarities [H, N, N] (always positive)."""
-        log_tau = (math.log(self.temperature) + self.bias.to(similarity.dtype)[:, None, None]
-                   + self.slope.to(similarity.dtype)[:, None, None] * similarity.detach())
-        return log_tau.exp()
+    def _phi(self, x: Tensor) -> Tensor:
+        """φ in the input's dtype (its weights cast), so float64 checks stay exact with float32 weights."""
+        first, last = self.phi[0], self.phi[2]
+        hidden = F.relu(F.linear(x, first.weight.to(x.dtype), first.bias.to(x.dtype)))
+        return F.linear(hidden, last.weight.to(x.dtype), last.bias.to(x.dtype))
 
-    def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
-        # [N, N]: every head sees the same similarities (what the loss explorer's curves vary).
+    def _temperatures(self, parts: Tensor) -> Tensor:
+        p = self._phi(parts)
+        return self.tau_min + (self.tau_max - self.tau_min) * torch.sigmoid(-(p @ p.transpose(1, 2)))
+
+    def pair_temperatures(self, rows: Tensor) -> Tensor:
+        """τ^h_ij [H, N, N] of ``rows[N, D]``: in (tau_min, tau_max)."""
+        return self._temperatures(self._parts(rows))
+
+    def from_similarity(self, similarity: Tensor, labels: Tensor, temperatures: Tensor | None = None) -> Tensor:
         heads = similarity.expand(self.num_heads, -1, -1) if similarity.dim() == 2 else similarity
         if heads.dim() != 3 or heads.shape[0] != self.num_heads:
             raise ValueError(f"similarity must have shape [N, N] (one head) or [H={self.num_heads}, N, N], "
                              f"got {tuple(similarity.shape)}")
         for s in heads:
             check_similarity(s, labels)
-        return self._loss(heads, labels)
+        if temperatures is None:
+            temperatures = torch.full_like(heads, (self.tau_min + self.tau_max) / 2)
+        elif temperatures.shape != heads.shape:
+            raise ValueError(f"temperatures must have shape {tuple(heads.shape)}, got {tuple(temperatures.shape)}")
+        return self._loss(heads, temperatures, labels)
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         rows, row_labels = views_to_rows(views, labels)
-        return self._loss(self.similarity_matrix(rows), row_labels)
+        parts = self._parts(rows)
+        return self._loss(parts @ parts.transpose(1, 2), self._temperatures(parts), row_labels)
 
-    def _loss(self, heads: Tensor, labels: Tensor) -> Tensor:
+    def _loss(self, heads: Tensor, tau: Tensor, labels: Tensor) -> Tensor:
         positive, negative = pair_masks(labels)
-        tau = self.pair_temperatures(heads)
-        logits = heads / tau
-        neg_lse = _masked_lse(logits.flatten(0, 1), negative.repeat(len(heads), 1)).view(len(heads), -1, 1)
-        per_pair = F.softplus(neg_lse - logits)
-        contrastive = (per_pair * positive).sum((1, 2)) / positive.sum().clamp(min=1)
-        off = ~torch.eye(len(labels), dtype=torch.bool, device=heads.device)
-        reg = (tau.log() - math.log(self.temperature))[:, off].pow(2).mean() if off.any() else heads.new_zeros(())
-        return contrastive.mean() + self.lam * reg
+        if not positive.any():
+            return (heads * 0).sum()
+        n_neg = negative.sum(1)
+        k = min(self.topk, int(n_neg.max()))
+        if k > 0:
+            # the k most similar negatives of every anchor (fewer where a row has fewer negatives)
+            idx = heads.detach().masked_fill(~negative, -math.inf).topk(k, dim=-1).indices
+            valid = (torch.arange(k, device=heads.device) < n_neg.clamp(max=k)[:, None]).to(heads.dtype)
+            s_top, tau_top = heads.gather(-1, idx), tau.gather(-1, idx)
+            count = valid.sum(1).clamp(min=1)
+            neg = (s_top / tau_top * valid).sum(-1) / count
+            reg_neg = self.beta * ((tau_top.log() + tau_top.reciprocal()) * valid).sum(-1)
+        else:  # one class in the batch: no negatives
+            neg = reg_neg = heads.new_zeros(heads.shape[:2])
+        per_pair = -heads / tau + self.beta * amcl_omega(tau, self.head_dim) + (neg - reg_neg)[..., None]
+        return ((per_pair * positive).sum((1, 2)) / positive.sum()).sum()
 
     def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, num_heads={self.num_heads}, lam={self.lam}"
+        return (f"num_heads={self.num_heads}, head_dim={self.head_dim}, beta={self.beta}, topk={self.topk}, "
+                f"tau_min={self.tau_min}, tau_max={self.tau_max}")
