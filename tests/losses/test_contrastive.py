@@ -469,9 +469,11 @@ def test_amcl_is_invariant_to_permuting_heads():
     assert amcl(permuted).item() == pytest.approx(amcl(views).item(), rel=1e-12)
 
 
-def test_amcl_rejects_an_indivisible_dimension():
+def test_amcl_rejects_a_dimension_that_is_not_num_heads_times_head_dim():
     with pytest.raises(ValueError, match="divisible by num_heads"):
         losses.get("amcl", num_heads=2)(random_views(4, 2, 5))
+    with pytest.raises(ValueError, match="pass head_dim=16"):
+        losses.get("amcl", num_heads=2)(random_views(4, 2, 32))
 
 
 def test_amcl_pair_weights_are_per_head():

@@ -272,8 +272,10 @@ class AMCL(nn.Module):
     def _parts(self, rows: Tensor) -> Tensor:
         n, d = rows.shape
         if d != self.num_heads * self.head_dim:
-            raise ValueError(f"the embedding dimension D={d} must be num_heads * head_dim = "
-                             f"{self.num_heads} * {self.head_dim} (D divisible by num_heads, one part per head)")
+            hint = (f"pass head_dim={d // self.num_heads}" if d % self.num_heads == 0
+                    else f"D must be divisible by num_heads={self.num_heads}")
+            raise ValueError(f"the embedding dimension D={d} must equal num_heads * head_dim = "
+                             f"{self.num_heads} * {self.head_dim} (one part per head): {hint}")
         return F.normalize(rows.reshape(n, self.num_heads, self.head_dim), dim=-1).transpose(0, 1)
 
     def similarity_matrix(self, rows: Tensor) -> Tensor:
