@@ -446,7 +446,7 @@ def test_amcl_equals_the_authors_v2_code(topk, beta):
     assert ours.item() == pytest.approx(theirs.item(), rel=1e-10)
     (g_ours,), (g_theirs,) = torch.autograd.grad(ours, views), torch.autograd.grad(theirs, views)
     assert torch.allclose(g_ours, g_theirs, atol=1e-10)
-    g_phi = torch.autograd.grad(amcl(views), amcl.phi[0].weight)[0]
+    g_phi = torch.autograd.grad(amcl(views), amcl.phi.weight1)[0]
     assert torch.isfinite(g_phi).all() and g_phi.abs().sum() > 0  # the temperature network learns
 
 
@@ -473,7 +473,21 @@ def test_amcl_rejects_a_dimension_that_is_not_num_heads_times_head_dim():
     with pytest.raises(ValueError, match="divisible by num_heads"):
         losses.get("amcl", num_heads=2)(random_views(4, 2, 5))
     with pytest.raises(ValueError, match="pass head_dim=16"):
-        losses.get("amcl", num_heads=2)(random_views(4, 2, 32))
+        losses.get("amcl", num_heads=2, head_dim=2)(random_views(4, 2, 32))
+
+
+def test_amcl_reads_the_head_dimension_and_trains_its_lazy_network():
+    # head_dim=None: d' = D // num_heads at the first call; an optimiser built before it still trains φ
+    amcl = losses.get("amcl")
+    optimiser = torch.optim.SGD(amcl.parameters(), lr=0.1)
+    views = random_views(6, 2, 32).float()
+    amcl(views).backward()
+    before = amcl.phi.weight1.detach().clone()
+    optimiser.step()
+    assert amcl.head_dim == 16 and amcl.phi.weight1.shape == (16, 16)
+    assert not torch.equal(amcl.phi.weight1, before)
+    with pytest.raises(ValueError, match=r"2 \* 16"):  # fixed after the first call
+        amcl(random_views(6, 2, 8).float())
 
 
 def test_amcl_pair_weights_are_per_head():

@@ -9,6 +9,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.modules.lazy import LazyModuleMixin
+from torch.nn.parameter import UninitializedParameter
 
 from .._checks import check_in_range, check_index, check_positive, check_reduction, reduce
 from .multiview import _masked_lse
@@ -201,6 +203,52 @@ def amcl_omega(tau: Tensor, dim: int) -> Tensor:
     return 0.5 * dim * tau.log() + tau.reciprocal()
 
 
+class _Phi(nn.Module):
+    """AMCL's temperature network φ: Linear(d', h), ReLU, Linear(h, d') (nn.Linear's initialisation), run in
+    the input's dtype (its weights cast), so float64 checks stay exact with float32 weights."""
+
+    def __init__(self, dim: int, hidden: int | None = None):
+        super().__init__()
+        hidden = dim if hidden is None else hidden
+        self.weight1, self.bias1 = nn.Parameter(torch.empty(hidden, dim)), nn.Parameter(torch.empty(hidden))
+        self.weight2, self.bias2 = nn.Parameter(torch.empty(dim, hidden)), nn.Parameter(torch.empty(dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for weight, bias in ((self.weight1, self.bias1), (self.weight2, self.bias2)):
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+            bound = 1 / math.sqrt(weight.shape[1])
+            nn.init.uniform_(bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        hidden = F.relu(F.linear(x, self.weight1.to(x.dtype), self.bias1.to(x.dtype)))
+        return F.linear(hidden, self.weight2.to(x.dtype), self.bias2.to(x.dtype))
+
+
+class _LazyPhi(LazyModuleMixin, _Phi):
+    """φ whose head dimension d' is read from its first input (``AMCL(head_dim=None)``); its parameters exist
+    (uninitialised) from the start, so an optimiser built before the first batch still trains them."""
+
+    cls_to_become = _Phi
+
+    def __init__(self, hidden: int | None = None):
+        super().__init__(1, 1)  # LazyModuleMixin's hooks, then placeholders (as torch's LazyLinear does)
+        self.hidden = hidden
+        self.weight1, self.bias1 = UninitializedParameter(), UninitializedParameter()
+        self.weight2, self.bias2 = UninitializedParameter(), UninitializedParameter()
+
+    def initialize_parameters(self, x: Tensor) -> None:
+        if self.has_uninitialized_params():
+            dim = x.shape[-1]
+            hidden = dim if self.hidden is None else self.hidden
+            with torch.no_grad():
+                self.weight1.materialize((hidden, dim))
+                self.bias1.materialize((hidden,))
+                self.weight2.materialize((dim, hidden))
+                self.bias2.materialize((dim,))
+                self.reset_parameters()
+
+
 @register(
     "amcl", family="contrastive", kind="views",
     paper=Paper("Adaptive Multi-head Contrastive Learning", 2024, "Wang, Koniusz, Gedeon, Zheng"),
@@ -235,10 +283,12 @@ class AMCL(nn.Module):
 
     averaged over the (anchor, positive) pairs (for two views: the mean of the two directions, as the
     official code) and summed over heads. Defaults β = 0.01, τ in [1e-5, 2], top-k 100 are the
-    official ``AMCLNTXentLoss``'s; the official run uses 3 heads of 128 dimensions, here ``num_heads=2``
-    and ``head_dim=2`` so that the registry's default works on small test embeddings: pass
-    ``num_heads``/``head_dim`` to match your projection. φ is an ``nn.Module`` of the loss (``train.fit``
-    optimises it). The official code computes φ and τ in float32; we compute them in the input's dtype.
+    official ``AMCLNTXentLoss``'s; the official run uses 3 heads of 128 dimensions. Here ``num_heads=2``
+    (so that the default fits even embedding widths) and ``head_dim=None``: the head dimension is read from
+    the first embeddings (D // num_heads) and then fixed, and φ's parameters are created uninitialised and
+    filled at that first call (a lazy module), so an optimiser built before the first batch still trains
+    them; pass ``head_dim`` to fix it up front. φ is an ``nn.Module`` of the loss (``train.fit`` optimises
+    it). The official code computes φ and τ in float32; we compute them in the input's dtype.
 
     Earlier code in the same repository (``src/amcl_components/adaptive_temperature.py`` and
     ``src/models.py``) differs and does not run on current PyTorch (an ``nn.ModuleList`` of Parameters, a
@@ -250,28 +300,31 @@ class AMCL(nn.Module):
     ``from_similarity(S, labels, temperatures=None)``: S is [H, N, N] (``similarity_matrix(rows)``) or
     [N, N] shared by the heads; the temperatures need the embeddings (``pair_temperatures(rows)``), and
     without them every pair takes the temperature of a zero φ-score, (τ_min + τ_max)/2, so the pair-weight
-    lens shows the weights at that fixed temperature. Not a per-sample loss: no ``reduction``.
+    lens shows the weights at that fixed temperature (if no embedding has fixed d' yet, Ω's (d'/2) log τ, a
+    constant there, is left out of the value). Not a per-sample loss: no ``reduction``.
     """
 
-    def __init__(self, num_heads: int = 2, head_dim: int = 2, beta: float = 0.01, topk: int = 100,
+    def __init__(self, num_heads: int = 2, head_dim: int | None = None, beta: float = 0.01, topk: int = 100,
                  tau_min: float = 1e-5, tau_max: float = 2.0, hidden_dim: int | None = None):
         super().__init__()
-        for name, value in (("num_heads", num_heads), ("head_dim", head_dim), ("topk", topk)):
+        for name, value in (("num_heads", num_heads), ("topk", topk), ("head_dim", head_dim),
+                            ("hidden_dim", hidden_dim)):
+            if value is None and name in ("head_dim", "hidden_dim"):
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        hidden = head_dim if hidden_dim is None else hidden_dim
-        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
-            raise ValueError(f"hidden_dim must be an int >= 1 or None, got {hidden_dim!r}")
+                raise ValueError(f"{name} must be an int >= 1{' or None' if 'dim' in name else ''}, got {value!r}")
         self.num_heads, self.head_dim, self.topk = num_heads, head_dim, topk
         self.beta = check_in_range(beta, "beta", 0.0, math.inf)
         self.tau_min, self.tau_max = check_positive(tau_min, "tau_min"), check_positive(tau_max, "tau_max")
         if not self.tau_min < self.tau_max:
             raise ValueError(f"tau_min must be < tau_max, got {tau_min} and {tau_max}")
-        self.phi = nn.Sequential(nn.Linear(head_dim, hidden), nn.ReLU(), nn.Linear(hidden, head_dim))
+        self.phi = _LazyPhi(hidden_dim) if head_dim is None else _Phi(head_dim, hidden_dim)
 
     def _parts(self, rows: Tensor) -> Tensor:
         n, d = rows.shape
-        if d != self.num_heads * self.head_dim:
+        if self.head_dim is None and d % self.num_heads == 0:
+            self.head_dim = d // self.num_heads  # read from the first embeddings, then fixed
+        if d != self.num_heads * (self.head_dim or 0):
             hint = (f"pass head_dim={d // self.num_heads}" if d % self.num_heads == 0
                     else f"D must be divisible by num_heads={self.num_heads}")
             raise ValueError(f"the embedding dimension D={d} must equal num_heads * head_dim = "
@@ -283,14 +336,8 @@ class AMCL(nn.Module):
         parts = self._parts(rows)
         return parts @ parts.transpose(1, 2)
 
-    def _phi(self, x: Tensor) -> Tensor:
-        """φ in the input's dtype (its weights cast), so float64 checks stay exact with float32 weights."""
-        first, last = self.phi[0], self.phi[2]
-        hidden = F.relu(F.linear(x, first.weight.to(x.dtype), first.bias.to(x.dtype)))
-        return F.linear(hidden, last.weight.to(x.dtype), last.bias.to(x.dtype))
-
     def _temperatures(self, parts: Tensor) -> Tensor:
-        p = self._phi(parts)
+        p = self.phi(parts)
         return self.tau_min + (self.tau_max - self.tau_min) * torch.sigmoid(-(p @ p.transpose(1, 2)))
 
     def pair_temperatures(self, rows: Tensor) -> Tensor:
@@ -331,7 +378,8 @@ class AMCL(nn.Module):
             reg_neg = self.beta * ((tau_top.log() + tau_top.reciprocal()) * valid).sum(-1)
         else:  # one class in the batch: no negatives
             neg = reg_neg = heads.new_zeros(heads.shape[:2])
-        per_pair = -heads / tau + self.beta * amcl_omega(tau, self.head_dim) + (neg - reg_neg)[..., None]
+        # d' unknown only in from_similarity before any embedding was seen: Ω's (d'/2) log τ is then left out
+        per_pair = -heads / tau + self.beta * amcl_omega(tau, self.head_dim or 0) + (neg - reg_neg)[..., None]
         return ((per_pair * positive).sum((1, 2)) / positive.sum()).sum()
 
     def extra_repr(self) -> str:
