@@ -54,11 +54,17 @@ def test_cosine_matrix_helper_still_used_by_pair_weights():
 
 
 def test_gpw_dependence_reproduces_the_table():
-    # MS paper, GPW table: binomial deviance weights use S only; lifted structure N (negatives), P (positives);
+    # MS paper, GPW table: binomial deviance weights use S only; lifted structure (the paper's anchor-wise
+    # cosine form: generalized_lifted_structure, distance="cosine") N (negatives), P (positives);
     # MS uses all three (P for negatives via mining)
     assert analysis.gpw_dependence(losses.get("binomial_deviance")) == {"negative": {"S"}, "positive": {"S"}}
-    assert analysis.gpw_dependence(losses.get("lifted_structure")) == {"negative": {"S", "N"},
-                                                                       "positive": {"S", "P"}}
+    ms_lifted = losses.get("generalized_lifted_structure", distance="cosine", pos_margin=1.0, neg_margin=0.0)
+    assert analysis.gpw_dependence(ms_lifted) == {"negative": {"S", "N"}, "positive": {"S", "P"}}
+    # Song et al.'s per-pair form (derived): a negative (i, k) is weighted by [J_ij]_+ of the positive pairs
+    # (i, j), which holds D_ij, so negatives also use P; a positive's weight [J_ij]_+ holds its own D and the
+    # negatives' log-sum-exp, not the other positives
+    assert analysis.gpw_dependence(losses.get("lifted_structure")) == {"negative": {"S", "N", "P"},
+                                                                       "positive": {"S", "N"}}
     ms = analysis.gpw_dependence(losses.get("multi_similarity"))
     assert ms["negative"] == {"S", "N", "P"} and ms["positive"] == {"S", "N", "P"}
     assert analysis.gpw_dependence(losses.get("contrastive"))["positive"] == {"S"}

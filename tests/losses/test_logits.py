@@ -99,6 +99,10 @@ def test_aldr_kl_one_step_reference():  # spec 6.3: lam_new = 9.9962099, loss = 
     out = loss(H, Y0, index=torch.tensor([0]))
     assert float(out) == pytest.approx(0.576761, abs=1e-6)
     assert float(loss.lam_state[0]) == pytest.approx(9.9962099, abs=1e-6)
+    # the registry's defaults are the experiments' lam0, alpha, margin; only the preprocessing differs (docstring)
+    default = losses.get("aldr_kl")
+    assert (default.lam0, default.alpha, default.margin, default.preprocess) == (10.0, 2.0, 0.1, "none")
+    assert float(default(H, Y0, index=torch.tensor([0]))) != pytest.approx(0.576761, abs=1e-6)
 
 
 def test_bias_loss_reference_weights():  # spec 8: variances [1, 2, 3], local -> z = [0.7, 0.861834, 1.049859]

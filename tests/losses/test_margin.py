@@ -16,6 +16,7 @@ from workbench.losses.margin import (
     box_whisker_filter,
     cos_margin,
     elastic_margins,
+    sphereface_lambda,
     sphereface_psi,
 )
 
@@ -84,6 +85,33 @@ def test_sphereface_keeps_the_feature_norm_and_anneals_with_lam():
     plain = head.logits(x)
     assert torch.allclose(plain, 3 * F.normalize(x) @ F.normalize(head.weight).T)
     assert torch.allclose(head.logits(x, torch.tensor([0])), plain, atol=0.05)  # huge lam: almost no margin
+
+
+def test_sphereface_lambda_is_the_official_schedule():
+    # official Caffe layer: lambda = max(base (1 + gamma t)^-power, lambda_min), base 1000, gamma 0.12, power 1,
+    # lambda_min 5 (sphereface_model.prototxt); hand values: t=1 -> 1000/1.12, t=1000 -> 1000/121, t=2000 -> 5
+    assert sphereface_lambda(1) == pytest.approx(892.857142857, rel=1e-10)
+    assert sphereface_lambda(1000) == pytest.approx(8.26446281, rel=1e-8)
+    assert sphereface_lambda(2000) == 5.0 and sphereface_lambda(10**6) == 5.0
+    with pytest.raises(ValueError, match="iteration"):
+        sphereface_lambda(-1)
+
+
+def test_sphereface_anneal_counts_training_steps_and_uses_the_schedule():
+    torch.manual_seed(0)
+    head = losses.get("sphereface", num_classes=3, embedding_dim=2, anneal=True).double()
+    x, y = torch.randn(4, 2, dtype=torch.float64), torch.tensor([0, 1, 2, 0])
+    assert losses.info("sphereface").defaults["lam"] == 0.0 and not losses.get("sphereface", num_classes=3,
+                                                                                 embedding_dim=2).anneal
+    for _ in range(3):
+        value = head(x, y)
+    assert int(head.iteration) == 3 and head.current_lam == pytest.approx(1000 / 1.36)
+    fixed = losses.get("sphereface", num_classes=3, embedding_dim=2, lam=1000 / 1.36).double()
+    fixed.weight.data.copy_(head.weight.data)
+    assert value.item() == pytest.approx(fixed(x, y).item(), rel=1e-12)
+    head.eval()
+    head(x, y)
+    assert int(head.iteration) == 3  # evaluation does not advance the schedule
 
 
 @pytest.mark.parametrize("elastic, plain", [("elasticface_arc", "arcface"), ("elasticface_cos", "cosface")])

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import make_inputs
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,6 +38,20 @@ def test_triplet_all_equals_pml(seed):
     x, y = batch(seed=seed)
     ours = losses.get("triplet", margin=0.05)
     assert ours(x, y).item() == pytest.approx(pml_losses.TripletMarginLoss(margin=0.05)(x, y).item(), abs=1e-5)
+
+
+def test_triplet_recipes_are_a_keyword_away():
+    # reference §1.2 [N]: d_ap = 0.5, d_an = 0.8: FaceNet's squared form with α = 0.2 gives 0 (0.25 - 0.64 + 0.2 < 0),
+    # the non-squared default gives [0.5 - 0.8 + 0.2]_+ = 0; with d_an = 0.6: non-squared 0.1, squared 0.09
+    assert losses.info("triplet").defaults == {"margin": 0.2}
+    default = losses.get("triplet")
+    assert default.margin == 0.2 and not default.squared and default.mining == "all"
+    x = unit(0.0, 2 * math.degrees(math.asin(0.25)), 2 * math.degrees(math.asin(0.3)))  # d_ap = 0.5, d_an = 0.6
+    y = torch.tensor([0, 0, 1])
+    value = losses.get("triplet", reduction="none").from_similarity(x @ x.T, y)[0]
+    assert value.item() == pytest.approx(0.1, abs=1e-12)
+    facenet = losses.get("triplet", squared=True, mining="semi-hard", reduction="none").from_similarity(x @ x.T, y)[0]
+    assert facenet.item() == pytest.approx(0.25 - 0.36 + 0.2, abs=1e-12)
 
 
 @pytest.mark.parametrize("mining, miner", [("semi-hard", lambda: pml_miners.TripletMarginMiner(0.3, "semihard")),
@@ -196,6 +211,8 @@ def test_multi_similarity_is_finite_at_large_beta_in_float32():
 
 @pytest.mark.parametrize("name, params", [("triplet", {}), ("triplet", {"mining": "hardest"}),
                                           ("triplet", {"mining": "semi-hard"}), ("lifted_structure", {}),
+                                          ("generalized_lifted_structure", {}),
+                                          ("generalized_lifted_structure", {"skip_incomplete": False}),
                                           ("binomial_deviance", {}), ("multi_similarity", {}),
                                           ("multi_similarity", {"epsilon": None}), ("opl", {}), ("metrix", {})])
 @pytest.mark.parametrize("labels", [[0, 1, 2, 3, 4, 5], [0, 0, 0, 0, 0, 0], [0, 0, 1, 2, 3, 4]])
@@ -209,11 +226,70 @@ def test_anchors_without_positive_or_negative_never_crash_or_nan(name, params, l
 
 # --- lifted structure and binomial deviance: their GPW weights -----------------------------------------
 
-def test_lifted_structure_weights_are_softmax_shares():
-    # GPW table (§1.3): negative weight e^{S_ij}/Σ_N e^{S_ik}, positive weight -e^{λ-S_ij}/Σ_P e^{λ-S_ik}
+# The 6-point batch of the reference (losses-wave2.md §2.6/2.7), values derived by hand and matched to PML 2.8.1:
+# Song et al.'s lifted structure 2.90026, the generalized (Hermans et al.) form 1.70941.
+LIFTED_E = [(1, 0), (.9, .1), (0, 1), (.2, .9), (.5, .5), (.6, .4)]
+
+
+def test_lifted_structure_reference_values():
+    x, y = torch.tensor(LIFTED_E, dtype=torch.float64), torch.tensor([0, 0, 1, 1, 2, 2])
+    assert losses.get("lifted_structure")(x, y).item() == pytest.approx(2.90026, abs=1e-5)
+    assert losses.get("generalized_lifted_structure")(x, y).item() == pytest.approx(1.70941, abs=1e-5)
+    # all labels distinct: no positive pair, Song's loss is 0
+    assert losses.get("lifted_structure")(x, torch.arange(6)).item() == 0.0
+
+
+LIFTED_LABELS = [[0, 0, 1, 1, 2, 2], [0, 0, 0, 1, 1, 2, 3, 3], [0, 0, 1, 2, 2, 2, 1, 3], [0] * 5, [0, 1, 2, 3]]
+
+
+@pytest.mark.parametrize("labels", LIFTED_LABELS)
+@pytest.mark.parametrize("margins", [{}, {"neg_margin": 0.6, "pos_margin": 0.2}])
+def test_lifted_structure_equals_pml(labels, margins):
+    # Song et al. 2016 eq. 4 as PML's LiftedStructureLoss computes it (peer): same value and gradient
+    y = torch.tensor(labels)
+    x = torch.randn(len(y), 5, dtype=torch.float64, generator=torch.Generator().manual_seed(len(y))).requires_grad_()
+    ours = losses.get("lifted_structure", **margins)(x, y)
+    theirs = pml_losses.LiftedStructureLoss(**margins)(x, y)
+    assert ours.item() == pytest.approx(theirs.item(), abs=1e-10)
+    if theirs.requires_grad and ours.requires_grad:
+        (g_ours,), (g_theirs,) = torch.autograd.grad(ours, x), torch.autograd.grad(theirs, x)
+        assert torch.allclose(g_ours, g_theirs, atol=1e-10)
+
+
+@pytest.mark.parametrize("labels", LIFTED_LABELS)
+@pytest.mark.parametrize("kw, pml_kw", [
+    ({}, {}),
+    ({"neg_margin": 0.6, "pos_margin": 0.2}, {"neg_margin": 0.6, "pos_margin": 0.2}),
+    ({"distance": "cosine", "pos_margin": 1.0, "neg_margin": 0.0},
+     {"pos_margin": 1.0, "neg_margin": 0.0, "cosine": True}),
+])
+def test_generalized_lifted_structure_equals_pml(labels, kw, pml_kw):
+    # Hermans et al. 2017 as PML's GeneralizedLiftedStructureLoss computes it (peer); skip_incomplete=False is
+    # PML's handling of anchors without positives or negatives, the default differs only on such anchors
+    from pytorch_metric_learning.distances import CosineSimilarity
+    pml_kw = dict(pml_kw)
+    if pml_kw.pop("cosine", False):
+        pml_kw["distance"] = CosineSimilarity()
+    y = torch.tensor(labels)
+    x = torch.randn(len(y), 5, dtype=torch.float64, generator=torch.Generator().manual_seed(len(y))).requires_grad_()
+    theirs = pml_losses.GeneralizedLiftedStructureLoss(**pml_kw)(x, y)
+    ours = losses.get("generalized_lifted_structure", skip_incomplete=False, **kw)(x, y)
+    assert ours.item() == pytest.approx(theirs.item(), abs=1e-10)
+    (g_ours,), (g_theirs,) = torch.autograd.grad(ours, x), torch.autograd.grad(theirs, x)
+    assert torch.allclose(g_ours, g_theirs, atol=1e-10)
+    complete = all(labels.count(c) > 1 for c in labels) and len(set(labels)) > 1
+    default = losses.get("generalized_lifted_structure", **kw)(x, y).item()
+    assert (default == pytest.approx(theirs.item(), abs=1e-10)) == complete
+
+
+def test_generalized_lifted_structure_cosine_weights_are_softmax_shares():
+    # MS paper's GPW table (reference §1.3): with distance="cosine", pos_margin=λ=1, neg_margin=0 (Loss Lab's
+    # lifted_structure before issue 11): negative weight e^{S_ij}/Σ_N e^{S_ik}, positive -e^{λ-S_ij}/Σ_P e^{λ-S_ik}
     sim, y = _gpw_batch()
     sim.requires_grad_(True)
-    value = losses.get("lifted_structure", margin=1.0, reduction="none").from_similarity(sim, y)[0]
+    loss = losses.get("generalized_lifted_structure", distance="cosine", pos_margin=1.0, neg_margin=0.0,
+                      reduction="none")
+    value = loss.from_similarity(sim, y)[0]
     (grad,) = torch.autograd.grad(value, sim)
     s = sim.detach()[0]
     assert torch.allclose(grad[0, 3:], torch.softmax(s[3:], 0))
@@ -277,6 +353,19 @@ def test_icnn_reference_values():
     assert icnn_score(both @ both.T, torch.cat([y, y + 2])).item() == pytest.approx(0.6374571, abs=1e-6)
 
 
+def test_icnn_official_recipe_is_a_keyword_away():
+    # author code (maumruiz/FSL-Loss, fullicnn): ipc = shot + query, raw ProtoNet features
+    g = torch.Generator().manual_seed(4)
+    y = torch.arange(3).repeat_interleave(8)  # 8 per class, tight clusters: other classes beyond the 5 nearest
+    x = 3 * torch.eye(3, dtype=torch.float64)[y] + 0.3 * torch.randn(24, 3, generator=g, dtype=torch.float64)
+    official = losses.get("icnn", ipc="class", normalize=False)(x, y)
+    assert official.item() == pytest.approx(-icnn_score(x @ x.T, y, ipc=8).log().item(), rel=1e-12)
+    assert official.item() != pytest.approx(losses.get("icnn", normalize=False)(x, y).item(), rel=1e-6)
+    assert losses.get("icnn").ipc is None and losses.get("icnn").normalize and losses.get("proto_triplet").normalize
+    with pytest.raises(ValueError, match="ipc"):
+        losses.get("icnn", ipc="all")
+
+
 def test_icnn_and_proto_triplet_prefer_separated_episodes():
     g = torch.Generator().manual_seed(0)
     y = torch.arange(5).repeat_interleave(4)
@@ -310,6 +399,48 @@ def test_metrix_with_lambda_one_treats_the_mixed_points_as_positives():
     assert torch.allclose(mixed, expected.mean())
 
 
+def _official_embed_mixed(z, y, lam, posneg):
+    """billpsomas/metrix @0f03b58, embedding mode, transcribed: ``mixup/utils.py``
+    ``embed_posneg_pair_mixup_for_pos_anchor`` / ``embed_neg_pair_mixup_without_posanchor``, then
+    ``mixup/losses.py`` ``loss_posneg_mixup`` (margins 0 and 0.5) with PML's AvgNonZeroReducer on LpDistance."""
+    from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
+    a1, pos, a2, neg = lmu.get_all_pairs_indices(y)
+    if posneg:
+        anc, negs, poss = [], [], []
+        for anchor_pos in a1:  # once per positive pair: an anchor's negatives repeat once per positive
+            idxs = torch.where(anchor_pos == a2)[0]
+            anc.append(a2[idxs]), negs.append(neg[idxs])
+            poss.append(pos[torch.where(anchor_pos == a1)[0]][:1].repeat(len(idxs)))  # its first positive
+        a, n, p = torch.cat(anc), torch.cat(negs), torch.cat(poss)
+    else:  # anchors without a positive, mixed with their own negatives
+        keep = ~torch.isin(a2, a1)
+        a, n = a2[keep], neg[keep]
+        p = a
+    mixed = lam * z[p] + (1 - lam) * z[n]
+    d = (F.normalize(z[a], dim=1) - F.normalize(mixed, dim=1)).norm(dim=1)
+    pos_loss, neg_loss = lam * d.relu(), (1 - lam) * (0.5 - d).relu()
+    return (pos_loss.sum() / (pos_loss > 0).sum().clamp(min=1) + neg_loss.sum() / (neg_loss > 0).sum().clamp(min=1))
+
+
+def test_metrix_official_embed_mode_equals_the_official_code():
+    y = torch.tensor([0, 0, 0, 1, 1, 2, 3])
+    z = F.normalize(torch.randn(7, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3)), dim=1)
+    posneg, ancneg = _official_embed_mixed(z, y, 0.3, True), _official_embed_mixed(z, y, 0.3, False)
+    seen = set()
+    for seed in range(8):
+        metrix = losses.get("metrix", loss="contrastive", lam=0.3, official_embed=True,
+                            loss_params={"neg_margin": 0.5}, generator=torch.Generator().manual_seed(seed))
+        mixed = metrix(z, y) - losses.get("contrastive", neg_margin=0.5)(z, y)
+        # train.py embed_metrix_contrastive: loss_clean + 0.4 * posneg, or + 0.3 * anchor-negative
+        if mixed.item() == pytest.approx(0.4 * posneg.item(), rel=1e-10):
+            seen.add("posneg")
+        else:
+            assert mixed.item() == pytest.approx(0.3 * ancneg.item(), rel=1e-10)
+            seen.add("ancneg")
+    assert seen == {"posneg", "ancneg"} and posneg.item() != ancneg.item()
+    assert not losses.get("metrix").official_embed and losses.info("metrix").defaults["weight"] == 0.4
+
+
 def test_metrix_mixed_similarities_match_explicit_mixing():
     x, y = batch(n=10, classes=3, seed=15)
     metrix = losses.get("metrix", lam=0.3, generator=torch.Generator().manual_seed(1))
@@ -334,7 +465,8 @@ def test_utilization_properties():
 
 # --- invariances (hypothesis) --------------------------------------------------------------------------
 
-PAIRS = ["triplet", "lifted_structure", "binomial_deviance", "multi_similarity", "opl", "icnn", "proto_triplet"]
+PAIRS = ["triplet", "lifted_structure", "generalized_lifted_structure", "binomial_deviance",
+         "multi_similarity", "opl", "icnn", "proto_triplet"]
 SETTINGS = settings(max_examples=15, deadline=None)
 
 

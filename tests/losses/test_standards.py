@@ -11,7 +11,8 @@ NAMES += ["comp_sum", "gce", "mae", "z_loss", "ldr_kl", "bias_loss",  # logits
           "bce", "anyloss", "auc_margin", "mw"]  # binary
 NAMES += ["supcon", "hard_contrastive", "align_uniform", "dhel", "mv_infonce", "mv_dhel", "isogclr", "amcl", "clip",
           "cwcl"]  # views, crossmodal
-NAMES += ["triplet", "lifted_structure", "binomial_deviance", "multi_similarity", "proto_triplet", "icnn", "opl",
+NAMES += ["triplet", "lifted_structure", "generalized_lifted_structure",
+          "binomial_deviance", "multi_similarity", "proto_triplet", "icnn", "opl",
           "metrix", "sphereface", "cosface", "arcface", "elasticface_arc", "elasticface_cos", "unpg"]  # pairs, margin
 NAMES += ["aem", "acmil", "aggregate_response"]  # attention, aggregate
 

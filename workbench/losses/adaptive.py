@@ -9,6 +9,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.modules.lazy import LazyModuleMixin
+from torch.nn.parameter import UninitializedParameter
 
 from .._checks import check_in_range, check_index, check_positive, check_reduction, reduce
 from .multiview import _masked_lse
@@ -43,19 +45,29 @@ class ISogCLR(nn.Module):
     Per batch, for each anchor row r of sample i (every view of every instance is an anchor; its
     negatives are the rows of other labels, its positive similarity the mean over its positives):
 
-    1. :math:`g_i` = mean over the sample's rows and their negatives of :math:`e^{h/\tau_i}`;
-    2. :math:`u_i \leftarrow (1-\gamma) u_i + \gamma g_i` (first visit: :math:`u_i = g_i`), kept in log space;
+    1. :math:`g_r` = mean over the row's negatives of :math:`e^{s/\tau_i}` (raw similarities, as the
+       official code; the shift by :math:`s^+` cancels in the gradients but not in the moving average);
+    2. :math:`u_r = (1-\gamma) u_i + \gamma g_r`, one per row (the official code's ``u1``/``u2``, one per
+       view/direction; first visit: :math:`\gamma = 1`); the sample keeps :math:`u_i \leftarrow
+       \mathrm{mean}_r u_r` (the official ``(u1 + u2)/2``), kept in log space;
     3. the gradient is that of the surrogate :math:`\sum_j p_{rj} s_{rj}/|S^-| - \bar s_r^+` with
-       :math:`p_{rj} = e^{h_{rj}/\tau_i}/u_i` (detached);
-    4. :math:`\nabla\tau_i = \log u_i + \rho - \overline{p\,h}/\tau_i` clipped to [-3, 3], momentum
-       :math:`m_i \leftarrow (1-\beta) m_i + \beta\nabla\tau_i`, :math:`\tau_i \leftarrow
-       \mathrm{clip}(\tau_i - \eta m_i, \tau_{min}, \tau_{max})`.
+       :math:`p_{rj} = e^{s_{rj}/\tau_i}/u_r` (detached);
+    4. :math:`\nabla\tau_i = \mathrm{mean}_r\big(\log u_r + \rho - \sum_j p_{rj} s_{rj}/\tau_i/|S^-|\big)`
+       clipped to [-``grad_clip``, ``grad_clip``], momentum :math:`m_i \leftarrow (1-\beta) m_i + \beta
+       \nabla\tau_i`, :math:`\tau_i \leftarrow \mathrm{clip}(\tau_i - \eta m_i, \tau_{min}, \tau_{max})`.
 
-    Defaults follow LibAUC's unimodal ``GCLoss_v1`` (τ init 0.1, ρ 0.3, γ 0.9, β 0.9, η 0.01,
-    τ in [0.05, 0.7]); the ±3 clip of the τ-gradient is the official iSogCLR code's. The value returned is
-    the batch estimate of F (with the batch's g, per anchor row), its gradient the surrogate's, so the
-    number means something and the gradient is the algorithm's. We average over anchor rows where LibAUC
-    adds the two directions (a factor 2).
+    This is LibAUC's unimodal ``GCLoss_v1(enable_isogclr=True)`` step by step (tested against it over
+    several steps: same τ, u, momentum and, times 2, embedding gradient), plus the ±3 clip of the τ-gradient
+    of the authors' ``SogCLR_DRO_Loss`` (zhqiu/contrastive-learning-iSogCLR, ``unimodal_exps/losses.py``),
+    the default; ``grad_clip=math.inf`` is LibAUC's unclipped step. Defaults follow ``GCLoss_v1`` (τ init
+    0.1, ρ 0.3, γ 0.9, β 0.9, η 0.01, τ in [0.05, 0.7]); the authors' unimodal script uses τ 0.1, ρ 6,
+    γ 0.8, η 0.001, τ in [0.05, 1]. Two departures, neither of which changes a run in which every epoch
+    visits every sample once: the first visit is decided per sample (LibAUC: γ = 1 for the whole batch when
+    its stored u sum to 0; the authors: γ = 1 during the first epoch), and u lives in log space (no overflow
+    at small τ; LibAUC clamps u >= 1e-8 for the weights). The value returned is the batch estimate of F
+    (with each row's batch g), its gradient the surrogate's, so the number means something and the
+    gradient is the algorithm's. We average over anchor rows where LibAUC adds the two directions (a
+    factor 2).
 
     State: ``tau``, ``log_u``, ``momentum`` and ``seen`` are buffers indexed by sample id (``index``, the
     dataset rows of the batch's instances; ``train.fit`` passes it because ``uses_index`` is true). They
@@ -119,23 +131,24 @@ class ISogCLR(nn.Module):
         pos_f = positive.to(similarity.dtype)
         n_pos, n_neg = pos_f.sum(1), negative.sum(1).to(similarity.dtype)
         s_pos = (similarity * pos_f).sum(1) / n_pos.clamp(min=1)   # 0 for an anchor without a positive
-        h = similarity - s_pos[:, None]
         if row_index is None:
             tau = torch.full_like(s_pos, self.temperature)
         else:
             self._grow(int(row_index.max()) + 1)
             tau = self.tau[row_index].to(similarity.dtype)
         has_neg = n_neg > 0
-        logits = h / tau[:, None]
-        # log g_r = log mean over negatives of e^{h/τ}; 0 for a row without negatives (its loss is 0).
+        # Official code: the moving average is of e^{s/τ} on the raw similarities (not of e^{(s - s+)/τ}).
+        logits = similarity / tau[:, None]
+        # log g_r = log mean over negatives of e^{s/τ}; 0 for a row without negatives (its loss is 0).
         log_g = torch.where(has_neg, _masked_lse(logits, negative) - n_neg.clamp(min=1).log(), 0.0)
-        value = tau * (log_g + self.rho)
+        # batch estimate of F: τ log mean e^{(s - s+)/τ} + τρ = τ (log g + ρ) - s+
+        value = tau * (log_g + self.rho) - s_pos
         with torch.no_grad():
             samples = None if row_index is None else self._samples(row_index, has_neg)
             log_u = self._moving_average(log_g.detach(), samples)
             p = torch.exp(logits.detach() - log_u[:, None]).masked_fill(~negative, 0.0)
             if samples is not None and self.training:
-                self._update_tau(p, h.detach(), tau, log_u, samples, n_neg)
+                self._update_tau(p, logits.detach(), log_u, samples, n_neg)
         surrogate = (p * similarity).sum(1) / n_neg.clamp(min=1) - s_pos
         per_row = torch.where(has_neg, value.detach() + surrogate - surrogate.detach(), torch.zeros_like(value))
         return reduce(per_row, self.reduction)
@@ -149,24 +162,26 @@ class ISogCLR(nn.Module):
         return ids, inverse, member
 
     def _moving_average(self, log_g: Tensor, samples: tuple[Tensor, Tensor, Tensor] | None) -> Tensor:
-        """log u for every row: its own batch g when stateless, else the sample's updated moving average."""
+        """log u for every row: its own batch g when stateless; else the row's own moving average
+        ``u_r = (1 - γ) u_i + γ g_r`` (one per view, as the official code keeps u1 and u2 per direction),
+        and the sample's stored ``u_i`` becomes the mean of its rows' ``u_r`` (the official ``(u1 + u2)/2``)."""
         if samples is None:
             return log_g
         ids, inverse, member = samples
-        count = member.sum(1).clamp(min=1).to(log_g.dtype)
-        log_g_sample = torch.logsumexp(log_g[None, :].masked_fill(~member, float("-inf")), dim=1) - count.log()
-        gamma = torch.where(self.seen[ids], self.gamma, 1.0).to(log_g.dtype)
+        # built in log_g's dtype: a float32 γ would round the average of a float64 run
+        gamma = torch.where(self.seen[ids][inverse], log_g.new_tensor(self.gamma), log_g.new_tensor(1.0))
         old = self.log_u[ids].to(log_g.dtype)
-        new = torch.logaddexp(torch.log1p(-gamma) + old, gamma.log() + log_g_sample)
-        new = torch.where(member.any(1), new, old)
+        log_u_row = torch.logaddexp(torch.log1p(-gamma) + old[inverse], gamma.log() + log_g)
         if self.training:
-            self.log_u[ids] = new.to(self.log_u.dtype)
+            count = member.sum(1).clamp(min=1).to(log_g.dtype)
+            stored = torch.logsumexp(log_u_row[None, :].masked_fill(~member, float("-inf")), dim=1) - count.log()
+            self.log_u[ids] = torch.where(member.any(1), stored, old).to(self.log_u.dtype)
             self.seen[ids] = self.seen[ids] | member.any(1)
-        return new[inverse]
+        return log_u_row
 
-    def _update_tau(self, p, h, tau, log_u, samples, n_neg) -> None:
+    def _update_tau(self, p, logits, log_u, samples, n_neg) -> None:
         ids, _, member = samples
-        per_row = log_u + self.rho - (p * h).sum(1) / n_neg.clamp(min=1) / tau
+        per_row = log_u + self.rho - (p * logits).sum(1) / n_neg.clamp(min=1)
         grad = (per_row[None, :] * member).sum(1) / member.sum(1).clamp(min=1)
         grad = grad.clamp(-self.grad_clip, self.grad_clip).to(self.momentum.dtype)
         active = member.any(1)
@@ -183,94 +198,190 @@ class ISogCLR(nn.Module):
 # --- AMCL ----------------------------------------------------------------------------------------
 
 
+def amcl_omega(tau: Tensor, dim: int) -> Tensor:
+    r"""AMCL's temperature regulariser :math:`\Omega(\tau) = \tfrac{d'}{2}\log\tau + 1/\tau` (d' = head dimension)."""
+    return 0.5 * dim * tau.log() + tau.reciprocal()
+
+
+class _Phi(nn.Module):
+    """AMCL's temperature network φ: Linear(d', h), ReLU, Linear(h, d') (nn.Linear's initialisation), run in
+    the input's dtype (its weights cast), so float64 checks stay exact with float32 weights."""
+
+    def __init__(self, dim: int, hidden: int | None = None):
+        super().__init__()
+        hidden = dim if hidden is None else hidden
+        self.weight1, self.bias1 = nn.Parameter(torch.empty(hidden, dim)), nn.Parameter(torch.empty(hidden))
+        self.weight2, self.bias2 = nn.Parameter(torch.empty(dim, hidden)), nn.Parameter(torch.empty(dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for weight, bias in ((self.weight1, self.bias1), (self.weight2, self.bias2)):
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+            bound = 1 / math.sqrt(weight.shape[1])
+            nn.init.uniform_(bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        hidden = F.relu(F.linear(x, self.weight1.to(x.dtype), self.bias1.to(x.dtype)))
+        return F.linear(hidden, self.weight2.to(x.dtype), self.bias2.to(x.dtype))
+
+
+class _LazyPhi(LazyModuleMixin, _Phi):
+    """φ whose head dimension d' is read from its first input (``AMCL(head_dim=None)``); its parameters exist
+    (uninitialised) from the start, so an optimiser built before the first batch still trains them."""
+
+    cls_to_become = _Phi
+
+    def __init__(self, hidden: int | None = None):
+        super().__init__(1, 1)  # LazyModuleMixin's hooks, then placeholders (as torch's LazyLinear does)
+        self.hidden = hidden
+        self.weight1, self.bias1 = UninitializedParameter(), UninitializedParameter()
+        self.weight2, self.bias2 = UninitializedParameter(), UninitializedParameter()
+
+    def initialize_parameters(self, x: Tensor) -> None:
+        if self.has_uninitialized_params():
+            dim = x.shape[-1]
+            hidden = dim if self.hidden is None else self.hidden
+            with torch.no_grad():
+                self.weight1.materialize((hidden, dim))
+                self.bias1.materialize((hidden,))
+                self.weight2.materialize((dim, hidden))
+                self.bias2.materialize((dim,))
+                self.reset_parameters()
+
+
 @register(
     "amcl", family="contrastive", kind="views",
     paper=Paper("Adaptive Multi-head Contrastive Learning", 2024, "Wang, Koniusz, Gedeon, Zheng"),
-    formula=r"L = \frac1H\sum_h \overline{-\log\frac{e^{S^h_{ip}/\tau^h_{ip}}}{e^{S^h_{ip}/\tau^h_{ip}} + "
-            r"\sum_{k\in N_i} e^{S^h_{ik}/\tau^h_{ik}}}} + \lambda\,\overline{(\log\tau^h_{ij}/\tau_0)^2},\;"
-            r"\log\tau^h_{ij} = \log\tau_0 + b_h + a_h S^h_{ij}",
-    params={"temperature": Param(0.5, 0.01, 2.0, "τ_0, every pair's temperature at initialisation", log=True),
-            "num_heads": Param(2, 1, 8, "projection heads: the embedding is split into this many parts"),
-            "lam": Param(0.1, 0.0, 2.0, "weight of the regulariser that keeps log τ near log τ_0")},
+    formula=r"L = \sum_h \overline{-\frac{s^h_{ip}}{\tau^h_{ip}} + \frac1k\sum_{n\in\mathrm{top}_k}"
+            r"\frac{s^h_{in}}{\tau^h_{in}} + \beta\,\Omega(\tau^h_{ip}) - \beta\sum_{n\in\mathrm{top}_k}"
+            r"(\log\tau^h_{in} + 1/\tau^h_{in})},\;\tau = \tau_{min} + (\tau_{max}-\tau_{min})\,"
+            r"\sigma(-\phi(z_i)^\top\phi(z_j))",
+    params={"num_heads": Param(2, 1, 8, "projection heads: the embedding is split into this many parts"),
+            "beta": Param(0.01, 0.0, 0.1, "β: weight of the temperature regulariser"),
+            "topk": Param(100, 1, 256, "hardest negatives kept per anchor (the Top-k approximation)")},
 )
 class AMCL(nn.Module):
-    r"""Adaptive Multi-head Contrastive Learning (Wang, Koniusz, Gedeon & Zheng, ECCV 2024) -- a
-    documented reading, not the official formulation.
+    r"""Adaptive Multi-head Contrastive Learning (Wang, Koniusz, Gedeon & Zheng, ECCV 2024), SimCLR form,
+    following the authors' code (LeiWangR/cl v2.0, ``amcl/losses.py``: ``AMCLNTXentLoss``,
+    ``TemperatureHead``, ``omega``).
 
-    What the paper states (abstract; its full loss was not available to us): several projection heads on
-    one backbone each give a similarity for every pair; the loss comes from maximum likelihood over the
-    heads' posteriors of the positive; every positive and negative similarity is re-weighted by its own
-    adaptive temperature, and a regulariser prevents degenerate temperatures.
+    ``views[B, V, D]`` holds ``num_heads`` projection-head outputs side by side (D = H·d', each head its
+    own projection, as the authors' separate heads); each part is L2-normalised. One small network
+    :math:`\phi` (Linear d'→hidden, ReLU, Linear hidden→d'; hidden = d' by default), shared by the heads,
+    gives every pair a temperature
 
-    What we implement. The embedding ``views[B, V, D]`` is the concatenation of ``num_heads`` head
-    outputs (D divisible by H); each part is L2-normalised and gives its own similarity :math:`S^h`.
-    Every pair has a temperature :math:`\log\tau^h_{ij} = \log\tau_0 + b_h + a_h\,\mathrm{sg}(S^h_{ij})`
-    with learnable :math:`a_h, b_h` (``nn.Parameter``, initialised to 0; ``sg`` = no gradient through
-    the temperature into the embedding), so hard and easy pairs can get different temperatures. Per head,
-    NT-Xent with these per-pair temperatures (a term per positive pair, as :class:`NTXent`), averaged over
-    heads, plus :math:`\lambda\,\mathrm{mean}_{h,i\neq j}(\log\tau^h_{ij} - \log\tau_0)^2`, which stops the
-    temperatures from running to 0 (sharper is always cheaper on a separable batch) or to infinity.
+    .. math:: \tau_{ij} = \tau_{min} + (\tau_{max} - \tau_{min})\,\sigma(-\phi(z_i)^\top\phi(z_j)),
+              \qquad \tau \in (10^{-5}, 2)
 
-    Structural properties (tested): one head with fixed temperatures (``learn_temperature=False``) and
-    λ = 0 is NT-Xent; permuting the heads (parts and their parameters) leaves the loss unchanged;
-    temperatures are positive. Not a per-sample loss (the regulariser is a batch term): no ``reduction``.
-    ``from_similarity`` takes S as [H, N, N], or [N, N] shared by every head; ``similarity_matrix(rows)`` gives the
-    [H, N, N] head similarities, which ``analysis.pair_weights`` uses.
+    (gradients flow into the embeddings through φ too). For each head, anchor row i, positive p (the other
+    view; with labels, every same-label row) and the k most similar negatives (``topk``, the paper's
+    Top-k approximation of the log-sum-exp):
+
+    .. math:: \ell^h_{ip} = -\frac{s_{ip}}{\tau_{ip}} + \frac1k\sum_{n\in\mathrm{top}_k}\frac{s_{in}}{\tau_{in}}
+              + \beta\,\Omega(\tau_{ip}) - \beta\sum_{n\in\mathrm{top}_k}\big(\log\tau_{in} + 1/\tau_{in}\big),
+              \qquad \Omega(\tau) = \tfrac{d'}{2}\log\tau + \tfrac1\tau
+
+    averaged over the (anchor, positive) pairs (for two views: the mean of the two directions, as the
+    official code) and summed over heads. Defaults β = 0.01, τ in [1e-5, 2], top-k 100 are the
+    official ``AMCLNTXentLoss``'s; the official run uses 3 heads of 128 dimensions. Here ``num_heads=2``
+    (so that the default fits even embedding widths) and ``head_dim=None``: the head dimension is read from
+    the first embeddings (D // num_heads) and then fixed, and φ's parameters are created uninitialised and
+    filled at that first call (a lazy module), so an optimiser built before the first batch still trains
+    them; pass ``head_dim`` to fix it up front. φ is an ``nn.Module`` of the loss (``train.fit`` optimises
+    it). The official code computes φ and τ in float32; we compute them in the input's dtype.
+
+    Earlier code in the same repository (``src/amcl_components/adaptive_temperature.py`` and
+    ``src/models.py``) differs and does not run on current PyTorch (an ``nn.ModuleList`` of Parameters, a
+    ``size(1)`` of a 1-D tensor): a per-head MLP on the concatenated pair with a sigmoid to [1e-5, 2],
+    the regulariser 0.1·((n/2) log τ + 1/τ), and only positive pairs, -log σ(2s/τ). Its evident intent
+    (n = the head dimension) is the v2.0 code's Ω, which we follow; Loss Lab's former per-head linear
+    temperature with a λ(log τ - log τ0)² penalty appears in neither and is gone.
+
+    ``from_similarity(S, labels, temperatures=None)``: S is [H, N, N] (``similarity_matrix(rows)``) or
+    [N, N] shared by the heads; the temperatures need the embeddings (``pair_temperatures(rows)``), and
+    without them every pair takes the temperature of a zero φ-score, (τ_min + τ_max)/2, so the pair-weight
+    lens shows the weights at that fixed temperature (if no embedding has fixed d' yet, Ω's (d'/2) log τ, a
+    constant there, is left out of the value). Not a per-sample loss: no ``reduction``.
     """
 
-    def __init__(self, temperature: float = 0.5, num_heads: int = 2, lam: float = 0.1,
-                 learn_temperature: bool = True):
+    def __init__(self, num_heads: int = 2, head_dim: int | None = None, beta: float = 0.01, topk: int = 100,
+                 tau_min: float = 1e-5, tau_max: float = 2.0, hidden_dim: int | None = None):
         super().__init__()
-        self.temperature = check_positive(temperature, "temperature")
-        if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1:
-            raise ValueError(f"num_heads must be an int >= 1, got {num_heads!r}")
-        self.num_heads = num_heads
-        self.lam = check_in_range(lam, "lam", 0.0, math.inf)
-        zeros = torch.zeros(num_heads)
-        if learn_temperature:
-            self.slope, self.bias = nn.Parameter(zeros.clone()), nn.Parameter(zeros.clone())
-        else:
-            self.register_buffer("slope", zeros.clone())
-            self.register_buffer("bias", zeros.clone())
+        for name, value in (("num_heads", num_heads), ("topk", topk), ("head_dim", head_dim),
+                            ("hidden_dim", hidden_dim)):
+            if value is None and name in ("head_dim", "hidden_dim"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1{' or None' if 'dim' in name else ''}, got {value!r}")
+        self.num_heads, self.head_dim, self.topk = num_heads, head_dim, topk
+        self.beta = check_in_range(beta, "beta", 0.0, math.inf)
+        self.tau_min, self.tau_max = check_positive(tau_min, "tau_min"), check_positive(tau_max, "tau_max")
+        if not self.tau_min < self.tau_max:
+            raise ValueError(f"tau_min must be < tau_max, got {tau_min} and {tau_max}")
+        self.phi = _LazyPhi(hidden_dim) if head_dim is None else _Phi(head_dim, hidden_dim)
+
+    def _parts(self, rows: Tensor) -> Tensor:
+        n, d = rows.shape
+        if self.head_dim is None and d % self.num_heads == 0:
+            self.head_dim = d // self.num_heads  # read from the first embeddings, then fixed
+        if d != self.num_heads * (self.head_dim or 0):
+            hint = (f"pass head_dim={d // self.num_heads}" if d % self.num_heads == 0
+                    else f"D must be divisible by num_heads={self.num_heads}")
+            raise ValueError(f"the embedding dimension D={d} must equal num_heads * head_dim = "
+                             f"{self.num_heads} * {self.head_dim} (one part per head): {hint}")
+        return F.normalize(rows.reshape(n, self.num_heads, self.head_dim), dim=-1).transpose(0, 1)
 
     def similarity_matrix(self, rows: Tensor) -> Tensor:
         """The heads' cosine similarities [H, N, N] of ``rows[N, D]`` (D split into H parts)."""
-        n, d = rows.shape
-        if d % self.num_heads:
-            raise ValueError(f"the embedding dimension D={d} must be divisible by num_heads={self.num_heads}")
-        parts = F.normalize(rows.reshape(n, self.num_heads, d // self.num_heads), dim=-1).transpose(0, 1)
+        parts = self._parts(rows)
         return parts @ parts.transpose(1, 2)
 
-    def pair_temperatures(self, similarity: Tensor) -> Tensor:
-        """τ^h_ij for head similarities [H, N, N] (always positive)."""
-        log_tau = (math.log(self.temperature) + self.bias.to(similarity.dtype)[:, None, None]
-                   + self.slope.to(similarity.dtype)[:, None, None] * similarity.detach())
-        return log_tau.exp()
+    def _temperatures(self, parts: Tensor) -> Tensor:
+        p = self.phi(parts)
+        return self.tau_min + (self.tau_max - self.tau_min) * torch.sigmoid(-(p @ p.transpose(1, 2)))
 
-    def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
-        # [N, N]: every head sees the same similarities (what the loss explorer's curves vary).
+    def pair_temperatures(self, rows: Tensor) -> Tensor:
+        """τ^h_ij [H, N, N] of ``rows[N, D]``: in (tau_min, tau_max)."""
+        return self._temperatures(self._parts(rows))
+
+    def from_similarity(self, similarity: Tensor, labels: Tensor, temperatures: Tensor | None = None) -> Tensor:
         heads = similarity.expand(self.num_heads, -1, -1) if similarity.dim() == 2 else similarity
         if heads.dim() != 3 or heads.shape[0] != self.num_heads:
             raise ValueError(f"similarity must have shape [N, N] (one head) or [H={self.num_heads}, N, N], "
                              f"got {tuple(similarity.shape)}")
         for s in heads:
             check_similarity(s, labels)
-        return self._loss(heads, labels)
+        if temperatures is None:
+            temperatures = torch.full_like(heads, (self.tau_min + self.tau_max) / 2)
+        elif temperatures.shape != heads.shape:
+            raise ValueError(f"temperatures must have shape {tuple(heads.shape)}, got {tuple(temperatures.shape)}")
+        return self._loss(heads, temperatures, labels)
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         rows, row_labels = views_to_rows(views, labels)
-        return self._loss(self.similarity_matrix(rows), row_labels)
+        parts = self._parts(rows)
+        return self._loss(parts @ parts.transpose(1, 2), self._temperatures(parts), row_labels)
 
-    def _loss(self, heads: Tensor, labels: Tensor) -> Tensor:
+    def _loss(self, heads: Tensor, tau: Tensor, labels: Tensor) -> Tensor:
         positive, negative = pair_masks(labels)
-        tau = self.pair_temperatures(heads)
-        logits = heads / tau
-        neg_lse = _masked_lse(logits.flatten(0, 1), negative.repeat(len(heads), 1)).view(len(heads), -1, 1)
-        per_pair = F.softplus(neg_lse - logits)
-        contrastive = (per_pair * positive).sum((1, 2)) / positive.sum().clamp(min=1)
-        off = ~torch.eye(len(labels), dtype=torch.bool, device=heads.device)
-        reg = (tau.log() - math.log(self.temperature))[:, off].pow(2).mean() if off.any() else heads.new_zeros(())
-        return contrastive.mean() + self.lam * reg
+        if not positive.any():
+            return (heads * 0).sum()
+        n_neg = negative.sum(1)
+        k = min(self.topk, int(n_neg.max()))
+        if k > 0:
+            # the k most similar negatives of every anchor (fewer where a row has fewer negatives)
+            idx = heads.detach().masked_fill(~negative, -math.inf).topk(k, dim=-1).indices
+            valid = (torch.arange(k, device=heads.device) < n_neg.clamp(max=k)[:, None]).to(heads.dtype)
+            s_top, tau_top = heads.gather(-1, idx), tau.gather(-1, idx)
+            count = valid.sum(1).clamp(min=1)
+            neg = (s_top / tau_top * valid).sum(-1) / count
+            reg_neg = self.beta * ((tau_top.log() + tau_top.reciprocal()) * valid).sum(-1)
+        else:  # one class in the batch: no negatives
+            neg = reg_neg = heads.new_zeros(heads.shape[:2])
+        # d' unknown only in from_similarity before any embedding was seen: Ω's (d'/2) log τ is then left out
+        per_pair = -heads / tau + self.beta * amcl_omega(tau, self.head_dim or 0) + (neg - reg_neg)[..., None]
+        return ((per_pair * positive).sum((1, 2)) / positive.sum()).sum()
 
     def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, num_heads={self.num_heads}, lam={self.lam}"
+        return (f"num_heads={self.num_heads}, head_dim={self.head_dim}, beta={self.beta}, topk={self.topk}, "
+                f"tau_min={self.tau_min}, tau_max={self.tau_max}")

@@ -332,7 +332,8 @@ class HardContrastive(nn.Module):
 
     Everything else is :class:`NTXent` (a term per positive pair, averaged over positive pairs; with two
     views that is the mean over the 2B anchors). ``k`` at least the number of negatives gives NT-Xent.
-    The paper keeps K = 4095 of a 16384-sample queue (as we recall it; not verified); here ``k`` counts
+    The paper's own setting (we recall K = 4095 of a 16384-sample MoCo queue) is unverified: only the
+    abstract of arXiv 2012.09740 could be read, not its experiments section or code; here ``k`` counts
     negatives in the batch, default 128 (half the 254 negatives of a 128-instance batch). The point of the
     loss: hardness comes from the truncation, so a large τ (0.7-1.0), which keeps semantically similar
     samples together (tolerance), no longer costs uniformity.

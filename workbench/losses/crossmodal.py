@@ -120,14 +120,23 @@ class CLIP(_CrossModal):
         return _clip(logits, self.reduction)
 
 
+REVERSE = ("weighted", "clip")
+
+
+def _check_reverse(reverse: str) -> str:
+    if reverse not in REVERSE:
+        raise ValueError(f"reverse must be one of {REVERSE}, got {reverse!r}")
+    return reverse
+
+
 def cwcl_loss(x: Tensor, y: Tensor, *, temperature: float = 0.07, weights: Tensor | None = None,
-              reduction: str = "mean") -> Tensor:
+              reverse: str = "weighted", reduction: str = "mean") -> Tensor:
     """Functional twin of :class:`CWCL`; ``weights[B, B]`` overrides the targets computed from ``y``
     (the identity gives CLIP)."""
     _check_pair(x, y)
     logits = crossmodal_logits(x, y, check_positive(temperature, "temperature"))
     return _cwcl(logits, _check_weights(weights, len(x)) if weights is not None else cwcl_weights(y),
-                 check_reduction(reduction))
+                 check_reduction(reduction), _check_reverse(reverse))
 
 
 def _check_weights(weights: Tensor, n: int) -> Tensor:
@@ -138,10 +147,12 @@ def _check_weights(weights: Tensor, n: int) -> Tensor:
     return weights
 
 
-def _cwcl(logits: Tensor, weights: Tensor, reduction: str) -> Tensor:
-    # Each anchor's targets are its weight row normalised by the weight mass, in both directions.
+def _cwcl(logits: Tensor, weights: Tensor, reduction: str, reverse: str = "weighted") -> Tensor:
+    # Each anchor's targets are its weight row normalised by the weight mass; the y -> x direction uses the
+    # same weights ("weighted") or the matching row only ("clip").
     targets = weights / weights.sum(1, keepdim=True)
-    per_pair = (_soft_cross_entropy(logits, targets) + _soft_cross_entropy(logits.T, targets)) / 2
+    back = targets if reverse == "weighted" else torch.eye(len(logits), dtype=logits.dtype, device=logits.device)
+    per_pair = (_soft_cross_entropy(logits, targets) + _soft_cross_entropy(logits.T, back)) / 2
     return reduce(per_pair, reduction)
 
 
@@ -163,11 +174,25 @@ class CWCL(_CrossModal):
 
     .. math:: \ell_i^{x\to y} = -\frac{1}{\sum_j w_{ij}}\sum_j w_{ij}\log\mathrm{softmax}_j(\hat x_i^\top\hat y_j/\tau)
 
-    and the same weights for the y→x direction (the logits transposed). We average the two directions,
-    as :class:`CLIP` does, so that identity weights give exactly CLIP (the paper adds them; a factor 2).
-    The weight mapping and the use of the frozen modality's weights in both directions are our reading
-    of the paper (no official code was available). ``reduction="none"`` gives [B].
+    and, by default, the same weights for the y→x direction (the logits transposed). We average the two
+    directions, as :class:`CLIP` does, so that identity weights give exactly CLIP (the paper adds them; a
+    factor 2). ``reverse="clip"`` uses plain CLIP targets (the matching row) in the y→x direction instead.
+
+    Evidence, unverified: which targets the y→x direction uses is not settled here. Neither the paper's
+    text (only its abstract was available to us) nor official code (none found) could be read. The one
+    published use we could read, CellCLIP (Lu, Weinberger, Kim & Lee, 2025, §3.3), applies CWCL with the
+    frozen modality's weights :math:`w^U_{ij} = \langle\cdot,\cdot\rangle/2 + 0.5` in the U→V direction and "the
+    standard CLIP loss" in V→U, adding the two, because similarities in their V gave no useful soft labels:
+    that is ``reverse="clip"``, but it is their adaptation, not the CWCL paper's equation. Our default keeps
+    the frozen modality's weights in both directions (the structure of the frozen space is what CWCL
+    transfers, and both directions train the same x). What is missing: CWCL's equation for V→U.
+    ``reduction="none"`` gives [B].
     """
 
+    def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reverse: str = "weighted",
+                 reduction: str = "mean"):
+        super().__init__(temperature, learn_temperature, reduction)
+        self.reverse = _check_reverse(reverse)
+
     def _from_logits(self, logits: Tensor, y: Tensor) -> Tensor:
-        return _cwcl(logits, cwcl_weights(y), self.reduction)
+        return _cwcl(logits, cwcl_weights(y), self.reduction, self.reverse)

@@ -80,7 +80,12 @@ class ProtoTripletLoss(nn.Module):
     eps). Default margin 0.5 (author code). ``reduction="mean"`` averages over queries, ``"none"``
     gives one value per row (0 for supports). The author code ignores a wrong prototype at distance
     exactly 0; with the eps inside the root no distance is 0, so we do not copy that quirk.
-    ``normalize=False`` uses the raw embeddings (ProtoNet geometry) instead of unit vectors.
+
+    Default ``normalize=True``: distances between unit vectors. The authors train on the raw ProtoNet
+    features (``normalize=False``, their recipe, one keyword away). Why not the default: an absolute margin
+    of 0.5 on unbounded features can be met by scaling the embedding up, and Loss Lab's other pair losses
+    and its prototype accuracy (``analysis.prototype_accuracy``) work on the unit sphere, so comparisons
+    stay on one geometry.
     """
 
     def __init__(self, margin: float = 0.5, shot: int = 1, normalize: bool = True, reduction: str = "mean"):
@@ -156,23 +161,31 @@ class ICNNLoss(nn.Module):
 
     The score rewards same-class neighbours that are close relative to the nearest other-class point
     (λ_sc), different-class neighbours that are far (λ_dc) and neighbourhoods that are pure (γ). It is
-    a batch-level quantity: no per-sample reduction. ``normalize=False`` uses raw embeddings.
-    The author trains with ``(CE + Σ extra losses) / number of losses``.
+    a batch-level quantity: no per-sample reduction. The author trains with ``(CE + Σ extra losses) /
+    number of losses``.
+
+    The authors' ``fullicnn`` recipe is ``ipc="class"`` (ipc = shot + query, the rows per class of the
+    episode: here the largest class count of the batch) with ``normalize=False`` (raw ProtoNet features).
+    Defaults ``ipc=None`` (k + 1, ``modified_score``'s own default) and ``normalize=True`` (unit vectors).
+    Why: the score uses distances relative to the nearest other-class point and to the batch's largest
+    one, so it is scale-free anyway, and with ipc = k + 1 the score reads the same neighbourhood size
+    whatever the episode's shot and query counts, which keeps notebook episodes of different sizes comparable.
     """
 
-    def __init__(self, k: int = 4, ipc: int | None = None, normalize: bool = True):
+    def __init__(self, k: int = 4, ipc: int | str | None = None, normalize: bool = True):
         super().__init__()
         if not (isinstance(k, int) and k >= 1):
             raise ValueError(f"k must be an int >= 1, got {k!r}")
-        if ipc is not None and not (isinstance(ipc, int) and ipc >= 1):
-            raise ValueError(f"ipc must be an int >= 1 or None, got {ipc!r}")
+        if ipc is not None and ipc != "class" and (isinstance(ipc, bool) or not (isinstance(ipc, int) and ipc >= 1)):
+            raise ValueError(f"ipc must be an int >= 1, 'class' or None, got {ipc!r}")
         self.k, self.ipc, self.normalize = k, ipc, bool(normalize)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)
         if len(labels) < 3:
             raise ValueError(f"labels must hold at least 3 samples for neighbour scores, got {len(labels)}")
-        return -icnn_score(similarity, labels, k=self.k, ipc=self.ipc).log()
+        ipc = int(torch.unique(labels, return_counts=True)[1].max()) if self.ipc == "class" else self.ipc
+        return -icnn_score(similarity, labels, k=self.k, ipc=ipc).log()
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)

@@ -132,8 +132,11 @@ class ALDRKL(nn.Module):
     updated at every call with an index. Without ``index`` every sample uses lam_old = lam0 and nothing is
     stored. ``reset()`` puts every lam back to lam0. ``alpha`` must be > 1 so that lam stays positive.
     Experiment defaults of the official code: lam0 = 10, alpha = 2, margin = 0.1; its code always divides
-    the scores by their mean absolute value (``preprocess="normalize"``); the default here is the paper's
-    formula on raw logits.
+    the scores by their mean absolute value (``preprocess="normalize"``, one keyword away; the one-step
+    reference of ``ALDRLoss_V1`` is tested with it). The default here is the paper's formula on raw logits
+    (``preprocess="none"``). Why: the paper defines the loss on the model's scores, and the normalisation
+    makes the loss blind to the logits' scale, which would hide from the notebooks what lam does to
+    confident (large-logit) samples.
     """
 
     uses_index = True

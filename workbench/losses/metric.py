@@ -1,5 +1,6 @@
 """Pair-based metric-learning losses (kind ``pairs``) beyond the plain contrastive loss: triplet with
-mining, lifted structure, binomial deviance, Multi-Similarity, Orthogonal Projection Loss and Metrix.
+mining, lifted structure (Song et al.'s and the generalized form), binomial deviance, Multi-Similarity,
+Orthogonal Projection Loss and Metrix.
 
 Every loss here is a function of the similarity matrix ``S`` and the labels, so each has
 ``from_similarity(S, labels)`` and :func:`workbench.analysis.pair_weights` draws its gradient as pair
@@ -126,6 +127,13 @@ class TripletLoss(nn.Module):
     ``margin=0.2``). The loss and its gradient are computed from sorted distances (no B³ tensor), so
     "all" stays cheap at B = 1024. Anchors without a positive or a negative form no triplet; a batch
     without any valid triplet gives 0, never NaN.
+
+    Defaults (margin 0.2 on non-squared distances, every triplet) are neither recipe: FaceNet's is
+    ``squared=True, mining="semi-hard"`` (with the default margin 0.2, its α), pytorch-metric-learning's
+    ``TripletMarginLoss()`` is ``margin=0.05``. Why: on the unit sphere distances run from 0 to 2, and the
+    notebooks draw triplet weights against the same distances as the contrastive loss; a margin of 0.2 in
+    those units still acts on well-separated classes, where PML's 0.05 is met almost at once, and
+    non-squared distances keep the pull on close positives (squaring scales it by 2D).
     """
 
     def __init__(self, margin: float = 0.2, mining: str = "all", squared: bool = False, reduction: str = "mean"):
@@ -150,53 +158,163 @@ class TripletLoss(nn.Module):
 
 # --- lifted structure -------------------------------------------------------------------------------
 
-def lifted_structure_from_similarity(similarity: Tensor, labels: Tensor, *, margin: float = 1.0,
-                                     reduction: str = "mean") -> Tensor:
-    r"""Lifted structure loss (MS-paper form) from a similarity matrix; see :class:`LiftedStructureLoss`."""
+DISTANCES = ("euclidean", "cosine")
+
+
+def _unit_distance_autograd(similarity: Tensor) -> Tensor:
+    """``sqrt(2 - 2S)`` through autograd, with a zero gradient where the distance is 0 (the diagonal,
+    coincident points) instead of the NaN of ``sqrt``'s derivative at 0."""
+    squared = torch.rsub(similarity, 2.0, alpha=2.0).clamp(min=0)
+    return torch.where(squared > 0, squared.clamp(min=torch.finfo(squared.dtype).tiny).sqrt(), 0.0)
+
+
+def lifted_structure_from_similarity(similarity: Tensor, labels: Tensor, *, neg_margin: float = 1.0,
+                                     pos_margin: float = 0.0, reduction: str = "mean") -> Tensor:
+    r"""Song et al.'s lifted structure loss from a cosine-similarity matrix; see :class:`LiftedStructureLoss`."""
     check_similarity(similarity, labels)
     check_reduction(reduction)
     positive, negative = pair_masks(labels)
-    pos = _masked_logsumexp(margin - similarity, positive)
-    neg = _masked_logsumexp(similarity, negative)
-    per_anchor = torch.where(positive.any(1) & negative.any(1), (pos + neg).relu(), 0.0)
-    return reduce(per_anchor, reduction)
+    d = _unit_distance_autograd(similarity)
+    neg = _masked_logsumexp(neg_margin - d, negative)  # log Σ_{k∈N(i)} e^{α - D_ik} per row
+    # J_ij = log(Σ_{k∈N(i)} e^{α - D_ik} + Σ_{l∈N(j)} e^{α - D_jl}) + D_ij - m+; a batch of one class has
+    # no negative at all (with two classes every row has one), so it has no term.
+    j = torch.logaddexp(neg[:, None], neg[None, :]) + d - pos_margin
+    per_pair = torch.where(positive & negative.any(), j.relu().square() / 2, 0.0)
+    if reduction == "none":
+        return per_pair
+    if reduction == "sum":
+        return per_pair.sum()
+    return per_pair.sum() / positive.sum().clamp(min=1)
+
+
+def _lifted_margins(neg_margin, pos_margin) -> tuple[float, float]:
+    for name, value in (("neg_margin", neg_margin), ("pos_margin", pos_margin)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(neg_margin), float(pos_margin)
 
 
 @register(
     "lifted_structure", family="pairs", kind="pairs",
     paper=Paper("Deep Metric Learning via Lifted Structured Feature Embedding", 2016,
                 "Song, Xiang, Jegelka, Savarese"),
-    formula=r"\ell_i = \Big[\log\sum_{k\in P_i} e^{\lambda - S_{ik}} + \log\sum_{k\in N_i} e^{S_{ik}}\Big]_+",
-    params={"margin": Param(1.0, 0.0, 2.0, "λ: how far positives must lead the soft-max negative")},
+    formula=r"L = \frac{1}{2|P|}\sum_{(i,j)\in P}\Big[\log\Big(\sum_{k\in N_i} e^{\alpha - D_{ik}}"
+            r" + \sum_{l\in N_j} e^{\alpha - D_{jl}}\Big) + D_{ij}\Big]_+^2",
+    params={"neg_margin": Param(1.0, 0.0, 2.0, "α: how far beyond the positive distance negatives are pushed"),
+            "pos_margin": Param(0.0, 0.0, 1.0, "positives closer than this pay nothing of their own distance")},
 )
 class LiftedStructureLoss(nn.Module):
-    r"""Lifted structure loss in the cosine form of the Multi-Similarity paper's GPW analysis:
+    r"""Lifted structure loss of Song, Xiang, Jegelka & Savarese (CVPR 2016), eq. 4, one term per positive pair:
 
-    .. math:: \ell_i = \Big[\log\sum_{k\in P_i} e^{\lambda - S_{ik}} + \log\sum_{k\in N_i} e^{S_{ik}}\Big]_+
+    .. math:: J_{ij} = \log\Big(\sum_{k\in N_i} e^{\alpha - D_{ik}} + \sum_{l\in N_j} e^{\alpha - D_{jl}}\Big)
+              + D_{ij} - m_+, \qquad L = \frac{1}{2|P|}\sum_{(i,j)\in P} [J_{ij}]_+^2
 
-    averaged over anchors (anchors without a positive or a negative give 0). The log-sum-exps make
-    every weight relative: a negative's weight is its softmax share among the anchor's negatives,
-    :math:`e^{S_{ij}}/\sum_{k\in N_i} e^{S_{ik}}` (the "N" of GPW), a positive's the softmax share of
-    :math:`\lambda - S` among the positives. Song et al.'s original uses distances per positive pair;
-    this anchor-wise form is the generalised one (PML's ``GeneralizedLiftedStructureLoss`` with
-    similarities). ``reduction="none"`` gives the per-anchor losses.
+    with :math:`D` the Euclidean distance of the L2-normalised embeddings (:math:`\sqrt{2-2S}` of the
+    cosine similarity S), P the positive pairs and :math:`N_i` the negatives of i: every positive pair is
+    pushed against the negatives of *both* its ends (the "lifted" batch). Defaults α = ``neg_margin`` = 1
+    (the paper's α) and ``pos_margin`` = 0 (the paper has none) are pytorch-metric-learning's
+    ``LiftedStructureLoss()``, which this equals on the same embeddings (PML sums over ordered pairs with
+    ``relu(J)²/2`` and averages: the same number). ``reduction="none"`` gives the [B, B] matrix of ordered
+    positive pairs' ``[J]_+²/2`` (0 elsewhere), ``"mean"`` its mean over the ordered positive pairs,
+    ``"sum"`` its sum. A batch without a positive pair or without a negative gives 0.
+
+    The paper trains on raw embeddings with an L2 penalty; like PML we normalise. The anchor-wise form
+    of Hermans et al. (and the one the Multi-Similarity paper's GPW table analyses) is
+    :class:`GeneralizedLiftedStructureLoss`.
     """
 
-    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
+    def __init__(self, neg_margin: float = 1.0, pos_margin: float = 0.0, reduction: str = "mean"):
         super().__init__()
-        if not isinstance(margin, (int, float)):
-            raise ValueError(f"margin must be a number, got {margin!r}")
-        self.margin, self.reduction = float(margin), check_reduction(reduction)
+        self.neg_margin, self.pos_margin = _lifted_margins(neg_margin, pos_margin)
+        self.reduction = check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
-        return lifted_structure_from_similarity(similarity, labels, margin=self.margin, reduction=self.reduction)
+        return lifted_structure_from_similarity(similarity, labels, neg_margin=self.neg_margin,
+                                                pos_margin=self.pos_margin, reduction=self.reduction)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
         return self.from_similarity(cosine_similarity_matrix(embeddings), labels)
 
     def extra_repr(self) -> str:
-        return f"margin={self.margin}"
+        return f"neg_margin={self.neg_margin}, pos_margin={self.pos_margin}"
+
+
+def generalized_lifted_structure_from_similarity(similarity: Tensor, labels: Tensor, *, neg_margin: float = 1.0,
+                                                 pos_margin: float = 0.0, distance: str = "euclidean",
+                                                 skip_incomplete: bool = True, reduction: str = "mean") -> Tensor:
+    r"""Generalized (anchor-wise) lifted structure loss from a cosine-similarity matrix; see
+    :class:`GeneralizedLiftedStructureLoss`."""
+    check_similarity(similarity, labels)
+    check_reduction(reduction)
+    positive, negative = pair_masks(labels)
+    if _check_distance(distance) == "euclidean":
+        d = _unit_distance_autograd(similarity)
+        pos_terms, neg_terms = d - pos_margin, neg_margin - d
+    else:
+        pos_terms, neg_terms = pos_margin - similarity, similarity - neg_margin
+    per_anchor = (_masked_logsumexp(pos_terms, positive) + _masked_logsumexp(neg_terms, negative)).relu()
+    if skip_incomplete:
+        per_anchor = torch.where(positive.any(1) & negative.any(1), per_anchor, 0.0)
+    return reduce(per_anchor, reduction)
+
+
+def _check_distance(distance: str) -> str:
+    if distance not in DISTANCES:
+        raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
+    return distance
+
+
+@register(
+    "generalized_lifted_structure", family="pairs", kind="pairs",
+    paper=Paper("In Defense of the Triplet Loss for Person Re-Identification", 2017, "Hermans, Beyer, Leibe"),
+    formula=r"\ell_i = \Big[\log\sum_{p\in P_i} e^{D_{ip} - m_+} + \log\sum_{n\in N_i} e^{m_- - D_{in}}\Big]_+",
+    params={"neg_margin": Param(1.0, 0.0, 2.0, "m-: how far negatives are pushed (in the soft-max)"),
+            "pos_margin": Param(0.0, 0.0, 1.0, "m+: subtracted from the positives' distances")},
+)
+class GeneralizedLiftedStructureLoss(nn.Module):
+    r"""Generalized lifted structure loss (Hermans, Beyer & Leibe 2017, §2), one term per anchor:
+
+    .. math:: \ell_i = \Big[\log\sum_{p\in P_i} e^{D_{ip} - m_+} + \log\sum_{n\in N_i} e^{m_- - D_{in}}\Big]_+
+
+    averaged over all anchors, with :math:`D` the Euclidean distance of the L2-normalised embeddings.
+    Defaults ``neg_margin`` = 1, ``pos_margin`` = 0 are pytorch-metric-learning's
+    ``GeneralizedLiftedStructureLoss()``, which this equals whenever every anchor has a positive and a
+    negative. Anchors without a positive or a negative give 0 (the paper's reading: the log of an empty
+    sum is -∞ and the hinge clips it); ``skip_incomplete=False`` follows PML, which replaces an empty
+    log-sum-exp by 0, so such an anchor still pays ``[log Σ_n e^{m_- - D_in}]_+`` (and equals PML on every
+    batch).
+
+    ``distance="cosine"`` uses the similarity itself, :math:`\ell_i = [\log\sum_P e^{m_+ - S_{ip}} +
+    \log\sum_N e^{S_{in} - m_-}]_+` (PML with ``CosineSimilarity()``); with ``pos_margin=1, neg_margin=0``
+    it is the form of the Multi-Similarity paper's GPW analysis (its λ = 1), whose weights are softmax
+    shares: a negative's :math:`e^{S_{ij}}/\sum_{k\in N_i} e^{S_{ik}}` (the "N" of GPW), a positive's the
+    share of :math:`\lambda - S` among the positives. This was Loss Lab's ``lifted_structure`` before it
+    became Song et al.'s per-pair loss (:class:`LiftedStructureLoss`). ``reduction="none"`` gives the
+    per-anchor losses.
+    """
+
+    def __init__(self, neg_margin: float = 1.0, pos_margin: float = 0.0, distance: str = "euclidean",
+                 skip_incomplete: bool = True, reduction: str = "mean"):
+        super().__init__()
+        self.neg_margin, self.pos_margin = _lifted_margins(neg_margin, pos_margin)
+        if not isinstance(skip_incomplete, bool):
+            raise ValueError(f"skip_incomplete must be a bool, got {skip_incomplete!r}")
+        self.distance, self.skip_incomplete = _check_distance(distance), skip_incomplete
+        self.reduction = check_reduction(reduction)
+
+    def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
+        return generalized_lifted_structure_from_similarity(
+            similarity, labels, neg_margin=self.neg_margin, pos_margin=self.pos_margin, distance=self.distance,
+            skip_incomplete=self.skip_incomplete, reduction=self.reduction)
+
+    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        check_embeddings(embeddings, labels)
+        return self.from_similarity(cosine_similarity_matrix(embeddings), labels)
+
+    def extra_repr(self) -> str:
+        return (f"neg_margin={self.neg_margin}, pos_margin={self.pos_margin}, distance={self.distance!r}, "
+                f"skip_incomplete={self.skip_incomplete}")
 
 
 # --- binomial deviance ------------------------------------------------------------------------------
@@ -494,11 +612,25 @@ class Metrix(nn.Module):
     implement the paper's formula for MS (the code multiplies the clean sums by λ and overwrites the
     clean negative mask, a bug). ``loss_params`` go to the wrapped loss (e.g. Metrix's tuned MS
     ``alpha=17.97, beta=75.66, base=0.77, epsilon=0.39``). Random: pass a ``generator``.
+
+    ``official_embed=True`` follows the official code's embedding-level mode (``train.py``
+    ``embed_metrix_contrastive``, ``mixup/utils.py``): each call picks one pairing at random, either
+    positive-negative mixing for the anchors that have a positive, with the anchor's *first* positive
+    (lowest row) and every (anchor, negative) pair counted once per positive of the anchor (the code loops
+    over positive pairs), weighted ``weight`` (0.4); or anchor-negative mixing for the anchors without a
+    positive, weighted 0.3 (``weight`` × 0.3/0.4; the feature mode uses 0.4 for both). Why not the default:
+    on small batches a random pairing type leaves half the calls without mixing for most anchors, and the
+    duplication by the number of positives weights anchors by their class size; the default mixes every
+    anchor in every call with the paper's single w.
     """
 
     def __init__(self, loss: str = "multi_similarity", weight: float = 0.4, alpha: float = 2.0,
-                 lam: float | None = None, loss_params: dict | None = None, generator: torch.Generator | None = None):
+                 lam: float | None = None, loss_params: dict | None = None, generator: torch.Generator | None = None,
+                 official_embed: bool = False):
         super().__init__()
+        if not isinstance(official_embed, bool):
+            raise ValueError(f"official_embed must be a bool, got {official_embed!r}")
+        self.official_embed = official_embed
         if loss not in METRIX_LOSSES:
             raise ValueError(f"loss must be one of {METRIX_LOSSES}, got {loss!r}")
         if not (isinstance(weight, (int, float)) and weight >= 0):
@@ -543,32 +675,58 @@ class Metrix(nn.Module):
         a, n = negative.nonzero(as_tuple=True)
         return F.normalize(lam * z[partner[a]] + (1 - lam) * z[n], dim=1)
 
-    def mixed_loss(self, similarity: Tensor, labels: Tensor, lam: float, partner: Tensor) -> Tensor:
-        """The mixed term :math:`\\tilde\\ell` alone."""
+    def mixed_loss(self, similarity: Tensor, labels: Tensor, lam: float, partner: Tensor,
+                   pairs: Tensor | None = None, counts: Tensor | None = None) -> Tensor:
+        """The mixed term :math:`\\tilde\\ell` alone, over the (anchor, negative) ``pairs`` (default: every
+        negative pair), each counted ``counts[a]`` times (default once)."""
         _, negative = pair_masks(labels)
+        pairs = negative if pairs is None else pairs
+        counts = similarity.new_ones(len(labels)) if counts is None else counts.to(similarity.dtype)
         mixed = self.mixed_similarity(similarity, labels, lam, partner)
         base = self.base_loss
         if isinstance(base, MultiSimilarityLoss):
             shifted = mixed - base.base
-            pos = _masked_logsumexp(-base.alpha * shifted + math.log(max(lam, 1e-300)), negative, add_one=True)
-            neg = _masked_logsumexp(base.beta * shifted + math.log(max(1 - lam, 1e-300)), negative, add_one=True)
-            return (pos / base.alpha + neg / base.beta).mean()
+            log_c = counts.clamp(min=1).log()[:, None]
+            pos = _masked_logsumexp(-base.alpha * shifted + math.log(max(lam, 1e-300)) + log_c, pairs, add_one=True)
+            neg = _masked_logsumexp(base.beta * shifted + math.log(max(1 - lam, 1e-300)) + log_c, pairs,
+                                    add_one=True)
+            anchors = pairs.any(1)
+            return (pos / base.alpha + neg / base.beta)[anchors].sum() / anchors.sum().clamp(min=1)
         distance = torch.rsub(mixed, 2.0, alpha=2.0).clamp(min=1e-12).sqrt()
-        pos = lam * (distance - base.pos_margin).relu() * negative
-        neg = (1 - lam) * (base.neg_margin - distance).relu() * negative
-        return pos.sum() / (pos > 0).sum().clamp(min=1) + neg.sum() / (neg > 0).sum().clamp(min=1)
+        weight = pairs * counts[:, None]
+        pos = lam * (distance - base.pos_margin).relu() * weight
+        neg = (1 - lam) * (base.neg_margin - distance).relu() * weight
+        # PML's AvgNonZeroReducer over the (duplicated) pairs
+        return (pos.sum() / (weight * (pos > 0)).sum().clamp(min=1)
+                + neg.sum() / (weight * (neg > 0)).sum().clamp(min=1))
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)
         clean = self.base_loss.from_similarity(similarity, labels)
         if self.weight == 0:
             return clean
+        if self.official_embed:
+            return clean + self._official_embed_mixed(similarity, labels)
         lam, partner = self.draw(labels)
         return clean + self.weight * self.mixed_loss(similarity, labels, lam, partner)
+
+    def _official_embed_mixed(self, similarity: Tensor, labels: Tensor) -> Tensor:
+        """One of the official embed mode's two pairings, chosen at random (see the class docstring)."""
+        lam, _ = self.draw(labels)
+        positive, negative = pair_masks(labels)
+        has_pos = positive.any(1)
+        rows = torch.arange(len(labels), device=labels.device)
+        if bool(torch.randint(0, 2, (1,), generator=self.generator)) is False:  # positive-negative mixing
+            first = torch.where(positive, rows[None, :], len(labels)).min(1).values
+            partner = torch.where(has_pos, first, rows)
+            pairs, counts, weight = negative & has_pos[:, None], positive.sum(1), self.weight
+        else:  # anchor-negative mixing for the anchors without a positive
+            partner, pairs, counts, weight = rows, negative & ~has_pos[:, None], None, self.weight * 0.3 / 0.4
+        return weight * self.mixed_loss(similarity, labels, lam, partner, pairs, counts)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
         return self.from_similarity(cosine_similarity_matrix(embeddings), labels)
 
     def extra_repr(self) -> str:
-        return f"weight={self.weight}, alpha={self.alpha}, lam={self.lam}"
+        return f"weight={self.weight}, alpha={self.alpha}, lam={self.lam}, official_embed={self.official_embed}"

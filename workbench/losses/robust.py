@@ -54,10 +54,15 @@ def comp_sum(logits: Tensor, target: Tensor, *, tau: float = 1.0, reduction: str
     like :math:`e^{(1-\tau)\ell_{CE}}`, so it overflows to inf once that exceeds the dtype (float32: about
     88 nats of cross-entropy at tau = 0).
 
-    The paper's *smooth adversarial* comp-sum losses (an extra term, the supremum over an input
-    perturbation ball of the change in score differences, approximated by PGD) are not implemented: the
-    reference we work from recalls their definition only from memory and we could not confirm it against
-    the paper.
+    The paper's *smooth adversarial* comp-sum losses are not implemented. What blocks them: their
+    definition is in the body of the paper (its adversarial-robustness section: the smooth term added to
+    the comp-sum loss, its weight, the perturbation set and norm, and the PGD settings of the ADV-COMP-SUM
+    algorithm), and none of it could be read here: only the abstract is available (arXiv 2304.07288, ICML
+    2023 proceedings page), the authors published no code (Papers with Code lists none) and no
+    implementation exists in the repositories we can search. The abstract confirms only that they are
+    "derived from their comp-sum counterparts by adding in a related smooth term". They also need the model
+    and its inputs (a supremum over an input ball), so they would be a training objective in
+    ``workbench.train`` rather than a loss of kind ``logits``.
     """
     check_in_range(tau, "tau", 0.0, math.inf)
     check_reduction(reduction)
