@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[lab,dev]"
+	# LibAUC's loss module is the reference of iSogCLR's test; its package metadata pulls torchvision and
+	# graph libraries the loss never imports (and PyPI's torchvision breaks this torch), so no dependencies.
+	$(PY) -m pip install --quiet --no-deps libauc==2.0.1
 	touch $(STAMP)
 
 # Authentication stays on: JupyterLab generates a token and prints the URL that carries it.
