@@ -1,4 +1,4 @@
-"""LossExplorer driven headless: build, switch loss, move a slider, and the sliders themselves."""
+"""The explorers driven headless (their shared base and the four explorers) and the sliders."""
 
 import ipywidgets as W
 import numpy as np
