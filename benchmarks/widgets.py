@@ -16,6 +16,7 @@ Prints the median and worst update per loss and kind against the target (default
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 
 import matplotlib
@@ -29,8 +30,19 @@ def is_log(slider) -> bool:
     return type(slider).__name__ == "FloatLogSlider"
 
 
+def is_switch(slider) -> bool:
+    return type(slider).__name__ == "Checkbox"
+
+
+def toggles(slider, repeats: int) -> list:
+    """A flag (a Checkbox) has no range: switch it ``repeats`` times."""
+    return [bool(slider.value) ^ (k % 2 == 0) for k in range(repeats)]
+
+
 def sweep_values(slider, repeats: int) -> list:
     """``repeats`` values spread over the slider's range."""
+    if is_switch(slider):
+        return toggles(slider, repeats)
     low, high = slider.min, slider.max  # exponents for a log slider
     values = [low + (high - low) * (k + 1) / (repeats + 1) for k in range(repeats)]
     return [10**v for v in values] if is_log(slider) else values
@@ -38,8 +50,9 @@ def sweep_values(slider, repeats: int) -> list:
 
 def nudge_values(slider, repeats: int) -> list:
     """``repeats`` successive single steps from the default, towards the larger side of the range."""
+    if is_switch(slider):
+        return toggles(slider, repeats)
     if is_log(slider):
-        import math
         exponent = math.log10(slider.value)
         sign = 1 if slider.max - exponent > exponent - slider.min else -1
         return [10 ** (exponent + sign * slider.step * (k + 1)) for k in range(repeats)]
@@ -53,20 +66,30 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5, help="changes per slider and kind")
     args = parser.parse_args()
 
-    print(f"{'loss':<16}{'change':<8}{'updates':>8}{'full':>6}{'median ms':>11}{'worst ms':>10}  check")
+    print(f"{'loss':<18}{'change':<8}{'updates':>8}{'full':>6}{'median ms':>11}{'worst ms':>10}  check")
     worst = {"nudge": 0.0, "sweep": 0.0}
+    refused: dict[str, int] = {}
     for name in widgets.explorable_losses():
         for kind, values_for in (("nudge", nudge_values), ("sweep", sweep_values)):
             explorer = widgets.LossExplorer(name)
             times = []
             for slider in explorer.sliders.values():
                 for value in values_for(slider, args.repeats):
+                    explorer.last_update_s = math.nan
                     slider.value = value
-                    times.append(explorer.last_update_s * 1000)
+                    if not math.isnan(explorer.last_update_s):  # an int slider may round to the value it had
+                        times.append(explorer.last_update_s * 1000)
+                    if explorer.message.value:  # a combination the loss refuses: say so, time it anyway
+                        refused[name] = refused.get(name, 0) + 1
+            if not times:  # a loss without hyper-parameters has nothing to move
+                print(f"{name:<18}{kind:<8}{0:>8}  ({'no slider value changed' if explorer.sliders else 'no sliders'})")
+                continue
             worst[kind] = max(worst[kind], max(times))
             check = "ok" if max(times) <= args.target_ms else f"> {args.target_ms:.0f} ms"
-            print(f"{name:<16}{kind:<8}{len(times):>8}{explorer.full_redraws:>6}"
+            print(f"{name:<18}{kind:<8}{len(times):>8}{explorer.full_redraws:>6}"
                   f"{statistics.median(times):>11.1f}{max(times):>10.1f}  {check}")
+    for name, count in refused.items():
+        print(f"{name}: {count} slider values refused by the loss (shown in the explorer's message)")
     print(f"worst update: nudge {worst['nudge']:.1f} ms, sweep {worst['sweep']:.1f} ms "
           f"(target {args.target_ms:.0f} ms)")
     return 0

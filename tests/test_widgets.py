@@ -1,4 +1,4 @@
-"""LossExplorer driven headless: build, switch loss, move a slider, and the sliders themselves."""
+"""The explorers driven headless (their shared base and the four explorers) and the sliders."""
 
 import ipywidgets as W
 import numpy as np
@@ -194,3 +194,17 @@ def test_figure_explorer_redraws_on_slider_change():
     assert explorer.renders == 2 and explorer.image.value != first
     with pytest.raises(ValueError, match="parameter"):
         widgets.FigureExplorer(lambda: None)
+
+
+def test_a_combination_the_loss_refuses_is_shown_not_raised():
+    explorer = widgets.LossExplorer("isogclr")
+    png, y = bytes(explorer.image.value), curve(explorer.figure)[1]
+    temperature = explorer.sliders["temperature"].value
+    explorer.sliders["tau_max"].value = 0.06  # below the temperature (0.1): isogclr refuses it
+    assert temperature > 0.06
+    assert "temperature" in explorer.message.value and explorer.message in explorer.widget.children
+    assert bytes(explorer.image.value) == png and np.array_equal(curve(explorer.figure)[1], y)  # last image stays
+    assert explorer.last_update_s >= 0
+    explorer.sliders["tau_max"].value = 1.0
+    assert explorer.message.value == "" and bytes(explorer.image.value).startswith(b"\x89PNG")
+    assert explorer.params["tau_max"] == pytest.approx(1.0)

@@ -6,6 +6,7 @@ Python to drive an explorer headless, as the tests do.
 
 from __future__ import annotations
 
+import html
 import io
 import time
 
@@ -105,17 +106,20 @@ def figure_png(figure: Figure, dpi: int = 72) -> bytes:
 class Explorer:
     """What every explorer shares: controls above a PNG image, redrawn when a control is released.
 
-    ``widget`` stacks ``header`` (a dropdown, a caption), ``controls`` (the sliders), ``footer`` and the
-    image. ``update()`` asks the subclass's ``render()`` for the PNG and records how long it took in
-    ``last_update_s``; ``sliders`` and ``params`` hold the sliders and their values.
+    ``widget`` stacks ``header`` (a dropdown, a caption), ``controls`` (the sliders), ``footer``, a
+    ``message`` line and the image. ``update()`` asks the subclass's ``render()`` for the PNG and records
+    how long it took in ``last_update_s``; ``sliders`` and ``params`` hold the sliders and their values.
+    Sliders move one at a time, so they can reach a combination the loss refuses (iSogCLR's temperature
+    outside [tau_min, tau_max]): its ValueError is shown in ``message`` and the last image stays.
     """
 
     def __init__(self, header=(), footer=()):
         self.sliders: dict[str, W.Widget] = {}
         self.controls = W.VBox()
+        self.message = W.HTML()
         self.image = W.Image(format="png")
         self.last_update_s = float("nan")
-        self.widget = W.VBox([*header, self.controls, *footer, self.image])
+        self.widget = W.VBox([*header, self.controls, *footer, self.message, self.image])
 
     @property
     def params(self) -> dict:
@@ -133,7 +137,11 @@ class Explorer:
     def update(self) -> None:
         """Redraw the image for the current control values."""
         start = time.perf_counter()
-        self.image.value = self.render()
+        try:
+            self.image.value = self.render()
+            self.message.value = ""
+        except ValueError as error:  # raised out of a slider's observer it would only reach the log
+            self.message.value = f'<span style="color: #b00020">{html.escape(str(error))}</span>'
         self.last_update_s = time.perf_counter() - start
 
     def _ipython_display_(self):
