@@ -190,8 +190,8 @@ class CWCL(_CrossModal):
     """
 
     def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reverse: str = "weighted",
-                 reduction: str = "mean"):
-        super().__init__(temperature, learn_temperature, reduction)
+                 reduction: str = "mean", gather: bool = False):
+        super().__init__(temperature, learn_temperature, reduction, gather)
         self.reverse = _check_reverse(reverse)
 
     def _from_logits(self, logits: Tensor, y: Tensor) -> Tensor:
