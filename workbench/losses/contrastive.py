@@ -155,7 +155,9 @@ def _ntxent_views(views: Tensor, labels: Tensor | None, temperature: float, redu
     "ntxent", family="contrastive", kind="views",
     paper=Paper("A Simple Framework for Contrastive Learning of Visual Representations (SimCLR)", 2020,
                 "Chen, Kornblith, Norouzi, Hinton"),
-    formula=r"\ell_{i} = -\log\frac{e^{S_{i,j(i)}/\tau}}{\sum_{k\neq i} e^{S_{ik}/\tau}},\;"
+    # One term per positive pair (i, p) with the anchor's negatives N(i): with two views and no labels,
+    # p is the other view j(i) and N(i) every other row, so the denominator is SimCLR's sum over k != i.
+    formula=r"\ell_{ip} = -\log\frac{e^{S_{ip}/\tau}}{e^{S_{ip}/\tau} + \sum_{k\in N(i)} e^{S_{ik}/\tau}},\;"
             r"S_{ik} = \hat z_i^\top \hat z_k",
     params={"temperature": Param(0.5, 0.01, 2.0, "τ: small τ concentrates the push on the hardest negatives",
                                  log=True)},
