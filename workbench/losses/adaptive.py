@@ -10,7 +10,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_in_range, check_index, check_positive, check_reduction, reduce
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    UNIT,
+    check_in_range,
+    check_index,
+    check_positive,
+    check_reduction,
+    reduce,
+)
 from .multiview import _masked_lse
 from .registry import Paper, Param, register
 from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
@@ -24,13 +34,16 @@ from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, 
                 "Temperature Individualization", 2023, "Qiu, Hu, Zhou, Yuan, Yang"),
     formula=r"F = \frac1n\sum_i \tau_i \log \frac{1}{|S_i^-|}\sum_{z\in S_i^-} e^{(s(a_i,z)-s(a_i,a_i^+))/\tau_i}"
             r" + \tau_i\rho",
-    params={"temperature": Param(0.1, 0.05, 0.7, "initial τ_i of every sample", log=True),
-            "rho": Param(0.3, 0.0, 8.0, "KL radius ρ: larger ρ pushes the temperatures up"),
-            "gamma": Param(0.9, 0.0, 1.0, "weight of the new batch estimate in the moving average u_i"),
-            "beta": Param(0.9, 0.0, 1.0, "weight of the new τ-gradient in its momentum"),
-            "eta": Param(0.01, 0.0, 0.1, "step size of the temperature update"),
-            "tau_min": Param(0.05, 0.005, 0.5, "lower bound of τ_i", log=True),
-            "tau_max": Param(0.7, 0.05, 2.0, "upper bound of τ_i", log=True)},
+    params={"temperature": Param(0.1, 0.05, 0.7, "initial τ_i of every sample", log=True, valid=POSITIVE),
+            "rho": Param(0.3, 0.0, 8.0, "KL radius ρ: larger ρ pushes the temperatures up", valid=NONNEGATIVE),
+            "gamma": Param(0.9, 0.0, 1.0, "weight of the new batch estimate in the moving average u_i", valid=UNIT),
+            "beta": Param(0.9, 0.0, 1.0, "weight of the new τ-gradient in its momentum", valid=UNIT),
+            "eta": Param(0.01, 0.0, 0.1, "step size of the temperature update", valid=NONNEGATIVE),
+            # the tau_min/tau_max sliders stop at the default temperature 0.1, which must lie between them
+            "tau_min": Param(0.05, 0.005, 0.1, "lower bound of τ_i (at most the temperature)", log=True,
+                             valid=POSITIVE),
+            "tau_max": Param(0.7, 0.1, 2.0, "upper bound of τ_i (at least the temperature)", log=True,
+                             valid=POSITIVE)},
 )
 class ISogCLR(nn.Module):
     r"""iSogCLR: robust global contrastive loss with a temperature per sample (Qiu et al., ICML 2023).
@@ -189,9 +202,11 @@ class ISogCLR(nn.Module):
     formula=r"L = \frac1H\sum_h \overline{-\log\frac{e^{S^h_{ip}/\tau^h_{ip}}}{e^{S^h_{ip}/\tau^h_{ip}} + "
             r"\sum_{k\in N_i} e^{S^h_{ik}/\tau^h_{ik}}}} + \lambda\,\overline{(\log\tau^h_{ij}/\tau_0)^2},\;"
             r"\log\tau^h_{ij} = \log\tau_0 + b_h + a_h S^h_{ij}",
-    params={"temperature": Param(0.5, 0.01, 2.0, "τ_0, every pair's temperature at initialisation", log=True),
-            "num_heads": Param(2, 1, 8, "projection heads: the embedding is split into this many parts"),
-            "lam": Param(0.1, 0.0, 2.0, "weight of the regulariser that keeps log τ near log τ_0")},
+    params={"temperature": Param(0.5, 0.01, 2.0, "τ_0, every pair's temperature at initialisation", log=True,
+                                 valid=POSITIVE),
+            "num_heads": Param(2, 1, 8, "projection heads: the embedding is split into this many parts",
+                               valid=POSITIVE_INT),
+            "lam": Param(0.1, 0.0, 2.0, "weight of the regulariser that keeps log τ near log τ_0", valid=NONNEGATIVE)},
 )
 class AMCL(nn.Module):
     r"""Adaptive Multi-head Contrastive Learning (Wang, Koniusz, Gedeon & Zheng, ECCV 2024) -- a

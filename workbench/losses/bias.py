@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_reduction, reduce
+from .._checks import NONNEGATIVE, UNIT, check_float_tensor, check_reduction, reduce
 from .classification import per_sample_ce
 from .registry import Paper, Param, register
 
@@ -19,8 +19,9 @@ NORMALISATIONS = ("global", "local")
     paper=Paper("Bias Loss for Mobile Neural Networks", 2021, "Abrahamyan, Ziatchin, Chen, Deligiannis"),
     formula=r"\ell_i = \big(e^{\alpha \hat v_i} - \beta\big)\,\mathrm{CE}(z_i, y_i),\;"
             r"\hat v_i = \frac{v_i - m}{\max_j v_j - \min_j v_j},\; v_i = \mathrm{Var}(\text{features}_i)",
-    params={"alpha": Param(0.3, 0.0, 2.0, "how strongly high-variance samples are up-weighted"),
-            "beta": Param(0.3, 0.0, 1.0, "subtracted from every weight: low-variance samples count 1 - beta")},
+    params={"alpha": Param(0.3, 0.0, 2.0, "how strongly high-variance samples are up-weighted", valid=NONNEGATIVE),
+            "beta": Param(0.3, 0.0, 1.0, "subtracted from every weight: low-variance samples count 1 - beta",
+                          valid=UNIT)},
 )
 class BiasLoss(nn.Module):
     r"""Bias loss: cross-entropy weighted per sample by the (normalised) variance of its features.

@@ -13,7 +13,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_nonnegative, check_positive, check_reduction
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE,
+    REAL,
+    check_float_tensor,
+    check_nonnegative,
+    check_positive,
+    check_reduction,
+)
 from .registry import Paper, Param, register
 
 
@@ -159,7 +167,7 @@ def pairwise_auc_surrogate(logits: Tensor, target: Tensor, scale: float = 1.0) -
     paper=Paper("The Regression Analysis of Binary Sequences (logistic regression)", 1958, "Cox"),
     formula=r"\ell_i = -w\,y_i \log\sigma(z_i) - (1 - y_i)\log(1 - \sigma(z_i))",
     params={"pos_weight": Param(1.0, 0.1, 50.0, "weight w of the positive class (imbalance: about #neg/#pos)",
-                                log=True)},
+                                log=True, valid=POSITIVE)},
 )
 class BCE(nn.Module):
     """Binary cross-entropy on raw scores (``F.binary_cross_entropy_with_logits``): the baseline the
@@ -185,9 +193,10 @@ class BCE(nn.Module):
     formula=r"\ell = 1 - \mathrm{metric}(\mathrm{TP}, \mathrm{FP}, \mathrm{FN}, \mathrm{TN}),\;"
             r"\mathrm{TP} = \sum_i y_i A(\sigma(z_i)),\; A(p) = \frac{1}{1 + e^{-L(p - 1/2)}}",
     params={"metric": Param("f1", doc=f"one of {METRICS}"),
-            "L": Param(73.0, 1.0, 100.0, "amplification: larger is closer to the hard metric, flatter gradient"),
+            "L": Param(73.0, 1.0, 100.0, "amplification: larger is closer to the hard metric, flatter gradient",
+                       valid=POSITIVE),
             "beta": Param(1.0, 0.1, 5.0, "F-beta's beta (metric='fbeta'): recall counts beta^2 times precision",
-                          log=True)},
+                          log=True, valid=POSITIVE)},
 )
 class AnyLoss(nn.Module):
     """Module form of :func:`anyloss`; ``forward(logits[B], target[B])`` -> scalar (batch-level)."""
@@ -210,7 +219,8 @@ class AnyLoss(nn.Module):
                 2025, "Dai et al."),
     formula=r"\nabla_{f_i} = \frac{y_i\, g_i}{B},\; g = \mathrm{sort}\big(\max(-BC^{-1}_\lambda(\varepsilon), -1)\big)"
             r"\text{ matched to } \mathrm{sort}(y_i f_i),\; \varepsilon \sim N(0, 1)",
-    params={"lam": Param(0.0, -1.0, 1.0, "Box-Cox lambda of the derivative law: 0 is a negative log-normal")},
+    params={"lam": Param(0.0, -1.0, 1.0, "Box-Cox lambda of the derivative law: 0 is a negative log-normal",
+                         valid=REAL)},
 )
 class EnsLoss(nn.Module):
     r"""EnsLoss (Dai et al., ICML 2025): at every call a fresh random convex, calibrated loss, given by its
@@ -264,7 +274,8 @@ class EnsLoss(nn.Module):
                 "Medical Image Classification", 2021, "Yuan, Yan, Sonka, Yang"),
     formula=r"\min_{a,b}\max_{\alpha\ge0} (1-p)E[(h-a)^2 1_{y=1}] + pE[(h-b)^2 1_{y=0}]"
             r" + 2\alpha\big(p(1-p)m + E[p h 1_{y=0} - (1-p) h 1_{y=1}]\big) - p(1-p)\alpha^2",
-    params={"margin": Param(1.0, 0.0, 2.0, "desired gap between mean positive and mean negative score")},
+    params={"margin": Param(1.0, 0.0, 2.0, "desired gap between mean positive and mean negative score",
+                            valid=NONNEGATIVE)},
 )
 class AUCMargin(nn.Module):
     r"""AUC-M, the AUC margin loss (Yuan et al., ICCV 2021), version v1 of LibAUC's ``AUCMLoss``.
@@ -335,7 +346,7 @@ class AUCMargin(nn.Module):
     paper=Paper("Optimizing What Matters: AUC-Driven Learning for Robust Neural Retrieval", 2025,
                 "Sheikholeslami et al."),
     formula=r"\ell = \frac{1}{|P||N|}\sum_{i\in P}\sum_{j\in N}\log\big(1 + e^{-\,\mathrm{scale}\,(s_i - s_j)}\big)",
-    params={"scale": Param(1.0, 0.1, 10.0, "multiplies every score difference", log=True)},
+    params={"scale": Param(1.0, 0.1, 10.0, "multiplies every score difference", log=True, valid=POSITIVE)},
 )
 class MW(nn.Module):
     r"""MW loss: binary cross-entropy on every positive-minus-negative score difference (the Mann-Whitney

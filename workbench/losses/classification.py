@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_in_range, check_labels, check_positive, check_reduction
+from .._checks import POSITIVE, Range, check_float_tensor, check_in_range, check_labels, check_positive, check_reduction
 from .registry import Paper, Param, register
 
 
@@ -46,8 +46,9 @@ def cross_entropy(logits: Tensor, target: Tensor, *, temperature: float = 1.0, l
                 "Szegedy et al."),
     formula=r"\ell = -\sum_k q_k \log \mathrm{softmax}(z/T)_k,\; q_k = (1-\varepsilon)[k=y] + \varepsilon/C",
     params={
-        "temperature": Param(1.0, 0.05, 10.0, "divides the logits before the softmax", log=True),
-        "label_smoothing": Param(0.0, 0.0, 0.5, "target mass spread uniformly over the classes"),
+        "temperature": Param(1.0, 0.05, 10.0, "divides the logits before the softmax", log=True, valid=POSITIVE),
+        "label_smoothing": Param(0.0, 0.0, 0.5, "target mass spread uniformly over the classes",
+                                 valid=Range(0.0, 1.0, high_open=True)),
     },
 )
 class CrossEntropy(nn.Module):

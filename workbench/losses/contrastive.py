@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_positive, check_reduction, reduce
+from .._checks import POSITIVE, POSITIVE_INT, check_positive, check_reduction, reduce
 from .registry import Paper, Param, register
 from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
 
@@ -53,7 +53,7 @@ def _ntxent(similarity: Tensor, labels: Tensor, temperature: float, reduction: s
     formula=r"\ell_{i} = -\log\frac{e^{S_{i,j(i)}/\tau}}{\sum_{k\neq i} e^{S_{ik}/\tau}},\;"
             r"S_{ik} = \hat z_i^\top \hat z_k",
     params={"temperature": Param(0.5, 0.01, 2.0, "τ: small τ concentrates the push on the hardest negatives",
-                                 log=True)},
+                                 log=True, valid=POSITIVE)},
 )
 class NTXent(nn.Module):
     r"""NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR (Chen et al. 2020).
@@ -127,8 +127,8 @@ def _supcon(similarity: Tensor, labels: Tensor, temperature: float, base_tempera
                 "Khosla, Teterwak, Wang, Sarna, Tian, Isola, Maschinot, Liu, Krishnan"),
     formula=r"\ell_i = -\frac{\tau}{\tau_b}\frac{1}{|P(i)|}\sum_{p\in P(i)}"
             r"\log\frac{e^{S_{ip}/\tau}}{\sum_{a\neq i} e^{S_{ia}/\tau}}",
-    params={"temperature": Param(0.07, 0.01, 2.0, "τ of the softmax over all other rows", log=True),
-            "base_temperature": Param(0.07, 0.01, 2.0, "the loss is scaled by τ/τ_base", log=True)},
+    params={"temperature": Param(0.07, 0.01, 2.0, "τ of the softmax over all other rows", log=True, valid=POSITIVE),
+            "base_temperature": Param(0.07, 0.01, 2.0, "the loss is scaled by τ/τ_base", log=True, valid=POSITIVE)},
 )
 class SupCon(nn.Module):
     r"""Supervised contrastive loss, the "L_out" form (Khosla et al. 2020; official HobbitLong/SupContrast).
@@ -189,8 +189,8 @@ def hard_contrastive_from_similarity(similarity: Tensor, labels: Tensor, *, temp
     formula=r"\ell_{ip} = -\log\frac{e^{S_{ip}/\tau}}"
             r"{e^{S_{ip}/\tau} + \sum_{k\in \mathrm{top}_K(N_i)} e^{S_{ik}/\tau}}",
     params={"temperature": Param(0.2, 0.01, 2.0, "τ: with only hard negatives kept, large τ works well",
-                                 log=True),
-            "k": Param(128, 1, 512, "negatives kept per anchor: the K most similar ones")},
+                                 log=True, valid=POSITIVE),
+            "k": Param(128, 1, 512, "negatives kept per anchor: the K most similar ones", valid=POSITIVE_INT)},
 )
 class HardContrastive(nn.Module):
     r"""The hard contrastive loss of Wang & Liu (CVPR 2021): NT-Xent whose denominator keeps only each

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_positive, check_reduction, reduce
+from .._checks import POSITIVE, check_float_tensor, check_positive, check_reduction, reduce
 from .registry import Paper, Param, register
 
 
@@ -97,7 +97,8 @@ class _CrossModal(nn.Module):
                 "Radford, Kim, Hallacy, Ramesh, Goh, Agarwal, Sastry, Askell, Mishkin, Clark, Krueger, Sutskever"),
     formula=r"\ell_i = \tfrac12\Big(-\log\frac{e^{\hat x_i^\top\hat y_i/\tau}}{\sum_j e^{\hat x_i^\top\hat y_j/\tau}}"
             r" - \log\frac{e^{\hat x_i^\top\hat y_i/\tau}}{\sum_j e^{\hat x_j^\top\hat y_i/\tau}}\Big)",
-    params={"temperature": Param(0.07, 0.01, 1.0, "τ (CLIP initialises 1/τ at 1/0.07 and learns it)", log=True)},
+    params={"temperature": Param(0.07, 0.01, 1.0, "τ (CLIP initialises 1/τ at 1/0.07 and learns it)", log=True,
+                                 valid=POSITIVE)},
 )
 class CLIP(_CrossModal):
     r"""CLIP's symmetric InfoNCE (Radford et al. 2021): cross-entropy of x_i against every y_j and of y_i
@@ -145,7 +146,7 @@ def _cwcl(logits: Tensor, weights: Tensor, reduction: str) -> Tensor:
                 "Srinivasa, Cho, Yang, Mo, Kim, Jin, Sui, Seo"),
     formula=r"\ell_i = -\frac{1}{\sum_j w_{ij}}\sum_j w_{ij}\log\frac{e^{\hat x_i^\top\hat y_j/\tau}}"
             r"{\sum_k e^{\hat x_i^\top\hat y_k/\tau}},\; w_{ij} = \tfrac12\hat y_i^\top\hat y_j + \tfrac12",
-    params={"temperature": Param(0.07, 0.01, 1.0, "τ", log=True)},
+    params={"temperature": Param(0.07, 0.01, 1.0, "τ", log=True, valid=POSITIVE)},
 )
 class CWCL(_CrossModal):
     r"""Continuously Weighted Contrastive Loss (Srinivasa et al., NeurIPS 2023).

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_reduction
+from .._checks import NONNEGATIVE, POSITIVE_INT, check_reduction
 from .registry import Paper, Param, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix
 
@@ -68,7 +68,8 @@ def proto_triplet_from_similarity(gram: Tensor, labels: Tensor, *, margin: float
     "proto_triplet", family="pairs", kind="pairs", paper=PAPER,
     formula=r"\ell_q = \big[d(q, c_{y_q}) - \min_{k\neq y_q} d(q, c_k) + m\big]_+,\;"
             r"c_k = \tfrac{1}{K}\textstyle\sum_{s\in S_k} z_s",
-    params={"margin": Param(0.5, 0.0, 2.0, "how much nearer the own prototype must be than the nearest other")},
+    params={"margin": Param(0.5, 0.0, 2.0, "how much nearer the own prototype must be than the nearest other",
+                            valid=NONNEGATIVE)},
 )
 class ProtoTripletLoss(nn.Module):
     r"""Proto-Triplet loss (Mendez-Ruiz et al. 2023): a triplet loss on few-shot prototypes.
@@ -146,7 +147,7 @@ def icnn_score(gram: Tensor, labels: Tensor, *, k: int = 4, ipc: int | None = No
 @register(
     "icnn", family="pairs", kind="pairs", paper=PAPER,
     formula=r"\mathcal L_{ICNN} = -\log\Big(\tfrac12\big(\tfrac{\lambda_{sc} + \lambda_{dc}}{2} + \gamma\big)\Big)",
-    params={"k": Param(4, 2, 10, "neighbours per sample in the score")},
+    params={"k": Param(4, 2, 10, "neighbours per sample in the score", valid=POSITIVE_INT)},
 )
 class ICNNLoss(nn.Module):
     r"""ICNN loss (Mendez-Ruiz et al. 2023): :math:`-\log` of the inter- and intra-class nearest-neighbour

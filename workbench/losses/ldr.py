@@ -17,7 +17,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_index, check_nonnegative, check_positive, check_reduction, reduce
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE,
+    Range,
+    check_index,
+    check_nonnegative,
+    check_positive,
+    check_reduction,
+    reduce,
+)
 from .classification import check_logits_target
 from .registry import Paper, Param, register
 
@@ -83,8 +92,8 @@ def ldr_kl(logits: Tensor, target: Tensor, *, lam: float = 10.0, margin: float =
     "ldr_kl", family="classification", kind="logits", paper=PAPER,
     formula=r"\ell = \lambda \log \frac1K \sum_k \exp\frac{c\,[k\ne y] + f_k - f_y}{\lambda}",
     params={"lam": Param(10.0, 0.05, 20.0, "KL penalty: small -> hinge on the worst class, large -> average "
-                                          "margin", log=True),
-            "margin": Param(0.1, 0.0, 2.0, "margin c added to every wrong class")},
+                                          "margin", log=True, valid=POSITIVE),
+            "margin": Param(0.1, 0.0, 2.0, "margin c added to every wrong class", valid=NONNEGATIVE)},
 )
 class LDRKL(nn.Module):
     """Module form of :func:`ldr_kl`; ``forward(logits[B, C], target[B])``."""
@@ -108,9 +117,10 @@ class LDRKL(nn.Module):
     formula=r"\ell_i = \lambda_i \log \frac1K \sum_k \exp\frac{c\,[k\ne y_i] + f_k - f_{y_i}}{\lambda_i}"
             r" - \frac{\alpha \log K}{2\lambda_0}(\lambda_i - \lambda_0)^2,\;"
             r"\lambda_i = \lambda_0\Big(1 - \frac{\mathrm{KL}(p_i \,\|\, 1/K)}{\alpha \log K}\Big)",
-    params={"lam0": Param(10.0, 0.1, 20.0, "largest (and initial) lam of every sample", log=True),
-            "alpha": Param(2.0, 1.1, 10.0, "lam stays in [lam0 (1 - 1/alpha), lam0]"),
-            "margin": Param(0.1, 0.0, 2.0, "margin c added to every wrong class")},
+    params={"lam0": Param(10.0, 0.1, 20.0, "largest (and initial) lam of every sample", log=True, valid=POSITIVE),
+            "alpha": Param(2.0, 1.1, 10.0, "lam stays in [lam0 (1 - 1/alpha), lam0]",
+                           valid=Range(1.0, math.inf, low_open=True)),
+            "margin": Param(0.1, 0.0, 2.0, "margin c added to every wrong class", valid=NONNEGATIVE)},
 )
 class ALDRKL(nn.Module):
     r"""ALDR-KL: LDR-KL with a lam per training sample that adapts to how confident the model is on it.

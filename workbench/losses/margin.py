@@ -13,7 +13,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_labels, check_nonnegative, check_positive, check_reduction
+from .._checks import (
+    ANGLE,
+    NONNEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    check_float_tensor,
+    check_labels,
+    check_nonnegative,
+    check_positive,
+    check_reduction,
+)
 from .registry import Paper, Param, register
 from .similarity import cosine_similarity_matrix, pair_masks
 
@@ -79,7 +89,7 @@ def normface_scale_bound(num_classes: int, probability: float) -> float:
     formula=r"\ell = -\log \frac{e^{s\cos\theta_y}}{\sum_j e^{s\cos\theta_j}},\;"
             r"\cos\theta_j = \frac{x^\top w_j}{\lVert x\rVert\,\lVert w_j\rVert}",
     params={"scale": Param(20.0, 1.0, 64.0, "s: logits are s·cos θ; too small caps the reachable probability",
-                           log=True)},
+                           log=True, valid=POSITIVE)},
 )
 class NormFace(MarginHead):
     r"""NormFace: cross-entropy on cosine logits :math:`s\cos\theta_j` (features and weights L2-normalised,
@@ -144,8 +154,9 @@ def sphereface_psi(cosine: Tensor, margin: int) -> Tensor:
                 "Liu, Wen, Yu, Li, Raj, Song"),
     formula=r"\ell = -\log\frac{e^{\lVert x\rVert\psi(\theta_y)}}{e^{\lVert x\rVert\psi(\theta_y)}"
             r" + \sum_{j\neq y} e^{\lVert x\rVert\cos\theta_j}},\; \psi(\theta) = (-1)^k\cos(m\theta) - 2k",
-    params={"margin": Param(4, 1, 6, "m: multiplicative angular margin (integer)"),
-            "lam": Param(0.0, 0.0, 10.0, "annealing λ: target (λ cos θ + ψ(θ))/(1 + λ); 0 = pure A-Softmax")},
+    params={"margin": Param(4, 1, 6, "m: multiplicative angular margin (integer)", valid=POSITIVE_INT),
+            "lam": Param(0.0, 0.0, 10.0, "annealing λ: target (λ cos θ + ψ(θ))/(1 + λ); 0 = pure A-Softmax",
+                         valid=NONNEGATIVE)},
 )
 class SphereFace(MarginHead):
     r"""SphereFace / A-Softmax (Liu et al. 2017): multiplicative angular margin, feature norm kept.
@@ -178,8 +189,8 @@ class SphereFace(MarginHead):
     paper=Paper("CosFace: Large Margin Cosine Loss for Deep Face Recognition", 2018,
                 "Wang, Wang, Zhou, Ji, Gong, Zhou, Li, Liu"),
     formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m)}}{e^{s(\cos\theta_y - m)} + \sum_{j\neq y} e^{s\cos\theta_j}}",
-    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
-            "margin": Param(0.35, 0.0, 0.8, "m: subtracted from the target cosine")},
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True, valid=POSITIVE),
+            "margin": Param(0.35, 0.0, 0.8, "m: subtracted from the target cosine", valid=ANGLE)},
 )
 class CosFace(MarginHead):
     r"""CosFace / LMCL (Wang et al. 2018): target logit :math:`s(\cos\theta_y - m)`, others :math:`s\cos\theta_j`.
@@ -207,8 +218,8 @@ def _check_margin(margin) -> float:
     paper=Paper("ArcFace: Additive Angular Margin Loss for Deep Face Recognition", 2019,
                 "Deng, Guo, Xue, Zafeiriou"),
     formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m)}}{e^{s\cos(\theta_y + m)} + \sum_{j\neq y} e^{s\cos\theta_j}}",
-    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
-            "margin": Param(0.5, 0.0, 0.8, "m: added to the target angle (radians)")},
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True, valid=POSITIVE),
+            "margin": Param(0.5, 0.0, 0.8, "m: added to the target angle (radians)", valid=ANGLE)},
 )
 class ArcFace(MarginHead):
     r"""ArcFace (Deng et al. 2019): target logit :math:`s\cos(\theta_y + m)` (see :func:`arc_margin` for the
@@ -264,7 +275,7 @@ class _ElasticFace(MarginHead):
 
 ELASTIC_PAPER = Paper("ElasticFace: Elastic Margin Loss for Deep Face Recognition", 2022,
                       "Boutros, Damer, Kirchbuchner, Kuijper")
-ELASTIC_DOC = {"sigma": Param(0.05, 0.0, 0.2, "σ: spread of the per-sample margins N(m, σ²)")}
+ELASTIC_DOC = {"sigma": Param(0.05, 0.0, 0.2, "σ: spread of the per-sample margins N(m, σ²)", valid=NONNEGATIVE)}
 
 
 @register(
@@ -273,8 +284,8 @@ ELASTIC_DOC = {"sigma": Param(0.05, 0.0, 0.2, "σ: spread of the per-sample marg
     formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m_i)}}{e^{s\cos(\theta_y + m_i)}"
             r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
             r"\; m_i\sim\mathcal N(m, \sigma^2)",
-    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
-            "margin": Param(0.5, 0.0, 0.8, "m: mean angular margin (radians)"), **ELASTIC_DOC},
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True, valid=POSITIVE),
+            "margin": Param(0.5, 0.0, 0.8, "m: mean angular margin (radians)", valid=ANGLE), **ELASTIC_DOC},
 )
 class ElasticFaceArc(_ElasticFace):
     r"""ElasticFace-Arc (Boutros et al. 2022): ArcFace with a margin drawn per sample and step,
@@ -301,8 +312,8 @@ class ElasticFaceArc(_ElasticFace):
     formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m_i)}}{e^{s(\cos\theta_y - m_i)}"
             r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
             r"\; m_i\sim\mathcal N(m, \sigma^2)",
-    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
-            "margin": Param(0.35, 0.0, 0.8, "m: mean cosine margin"), **ELASTIC_DOC},
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True, valid=POSITIVE),
+            "margin": Param(0.35, 0.0, 0.8, "m: mean cosine margin", valid=ANGLE), **ELASTIC_DOC},
 )
 class ElasticFaceCos(_ElasticFace):
     r"""ElasticFace-Cos (Boutros et al. 2022): CosFace with :math:`m_i\sim\mathcal N(m, \sigma^2)` per sample.
@@ -343,9 +354,10 @@ def batch_negative_similarities(embeddings: Tensor, labels: Tensor) -> Tensor:
                 2022, "Jung, Son, Lee, Ko, Lee, Jang"),
     formula=r"\ell = -\log\frac{e^{s\,\phi(\theta_y)}}{e^{s\,\phi(\theta_y)} + \sum_{j\neq y}e^{s\cos\theta_j}"
             r" + \sum_{k\in\mathcal N'} e^{s\,\hat z_a^\top\hat z_b}}",
-    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
-            "margin": Param(0.5, 0.0, 0.8, "m of the underlying ArcFace/CosFace head"),
-            "wisk": Param(1.5, 0.0, 5.0, "box-and-whisker width: negatives beyond Q1/Q3 ± wisk·IQR are dropped")},
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True, valid=POSITIVE),
+            "margin": Param(0.5, 0.0, 0.8, "m of the underlying ArcFace/CosFace head", valid=ANGLE),
+            "wisk": Param(1.5, 0.0, 5.0, "box-and-whisker width: negatives beyond Q1/Q3 ± wisk·IQR are dropped",
+                          valid=NONNEGATIVE)},
 )
 class UNPG(MarginHead):
     r"""UNPG (Jung et al. 2022): a margin head whose softmax also sees the batch's negative pairs.

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_nonnegative, check_positive, check_reduction, reduce
+from .._checks import NONNEGATIVE, POSITIVE, REAL, check_nonnegative, check_positive, check_reduction, reduce
 from .pairs import _distance_backward, _unit_distance
 from .registry import Paper, Param, get, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
@@ -125,7 +125,8 @@ def _triplet(similarity, labels, margin, mining, squared, reduction):
                 "Schroff, Kalenichenko, Philbin"),
     formula=r"\ell = \overline{[D_{ap} - D_{an} + m]_+}^{\,\text{active triplets}},"
             r"\; D_{ij} = \lVert \hat z_i - \hat z_j\rVert_2",
-    params={"margin": Param(0.2, 0.0, 1.0, "how much closer the positive must be than the negative")},
+    params={"margin": Param(0.2, 0.0, 1.0, "how much closer the positive must be than the negative",
+                            valid=NONNEGATIVE)},
 )
 class TripletLoss(nn.Module):
     r"""Triplet margin loss on L2-normalised embeddings, with mining.
@@ -187,7 +188,7 @@ def lifted_structure_from_similarity(similarity: Tensor, labels: Tensor, *, marg
     paper=Paper("Deep Metric Learning via Lifted Structured Feature Embedding", 2016,
                 "Song, Xiang, Jegelka, Savarese"),
     formula=r"\ell_i = \Big[\log\sum_{k\in P_i} e^{\lambda - S_{ik}} + \log\sum_{k\in N_i} e^{S_{ik}}\Big]_+",
-    params={"margin": Param(1.0, 0.0, 2.0, "λ: how far positives must lead the soft-max negative")},
+    params={"margin": Param(1.0, 0.0, 2.0, "λ: how far positives must lead the soft-max negative", valid=NONNEGATIVE)},
 )
 class LiftedStructureLoss(nn.Module):
     r"""Lifted structure loss in the cosine form of the Multi-Similarity paper's GPW analysis:
@@ -242,9 +243,9 @@ def binomial_deviance_from_similarity(similarity: Tensor, labels: Tensor, *, alp
     formula=r"\ell = \overline{\log(1+e^{-\alpha(S_{ij}-\lambda)})}^{\,\mathrm{pos}}"
             r" + \overline{\log(1+e^{\beta(S_{ij}-\lambda)})}^{\,\mathrm{neg}}",
     params={
-        "alpha": Param(2.0, 0.1, 20.0, "slope of the positive-pair softplus", log=True),
-        "beta": Param(50.0, 1.0, 100.0, "slope of the negative-pair softplus", log=True),
-        "base": Param(0.5, 0.0, 1.0, "λ: the similarity where a pair's weight is one half"),
+        "alpha": Param(2.0, 0.1, 20.0, "slope of the positive-pair softplus", log=True, valid=POSITIVE),
+        "beta": Param(50.0, 1.0, 100.0, "slope of the negative-pair softplus", log=True, valid=POSITIVE),
+        "base": Param(0.5, 0.0, 1.0, "λ: the similarity where a pair's weight is one half", valid=REAL),
     },
 )
 class BinomialDevianceLoss(nn.Module):
@@ -357,11 +358,12 @@ def _multi_similarity(similarity, labels, alpha, beta, base, epsilon, reduction)
     formula=r"\ell_i = \frac{1}{\alpha}\log\Big[1+\sum_{k\in\tilde P_i} e^{-\alpha(S_{ik}-\lambda)}\Big]"
             r" + \frac{1}{\beta}\log\Big[1+\sum_{k\in\tilde N_i} e^{\beta(S_{ik}-\lambda)}\Big]",
     params={
-        "alpha": Param(2.0, 0.1, 20.0, "positive-pair scale: how sharply the hardest positives dominate", log=True),
+        "alpha": Param(2.0, 0.1, 20.0, "positive-pair scale: how sharply the hardest positives dominate", log=True,
+                       valid=POSITIVE),
         "beta": Param(50.0, 1.0, 100.0, "negative-pair scale: how sharply the hardest negatives dominate",
-                      log=True),
-        "base": Param(0.5, 0.0, 1.0, "λ: similarity threshold; negatives above it weigh more than half"),
-        "epsilon": Param(0.1, 0.0, 0.5, "mining margin ε (None switches mining off)"),
+                      log=True, valid=POSITIVE),
+        "base": Param(0.5, 0.0, 1.0, "λ: similarity threshold; negatives above it weigh more than half", valid=REAL),
+        "epsilon": Param(0.1, 0.0, 0.5, "mining margin ε (None switches mining off)", valid=NONNEGATIVE),
     },
 )
 class MultiSimilarityLoss(nn.Module):
@@ -440,7 +442,7 @@ def opl_from_similarity(similarity: Tensor, labels: Tensor, *, gamma: float = 0.
     paper=Paper("Orthogonal Projection Loss", 2021, "Ranasinghe, Naseer, Hayat, Khan, Khan"),
     formula=r"\mathcal L_{OPL} = (1 - \overline{S_{ij}}^{\,\mathrm{pos}})"
             r" + \gamma\,\overline{|S_{ij}|}^{\,\mathrm{neg}}",
-    params={"gamma": Param(0.5, 0.0, 2.0, "weight of the orthogonality (negative) term")},
+    params={"gamma": Param(0.5, 0.0, 2.0, "weight of the orthogonality (negative) term", valid=NONNEGATIVE)},
 )
 class OrthogonalProjectionLoss(nn.Module):
     r"""Orthogonal Projection Loss (Ranasinghe et al., ICCV 2021), added to cross-entropy on the
@@ -500,8 +502,8 @@ METRIX_LOSSES = ("contrastive", "multi_similarity")
             r" u = \frac{\lambda\hat z_p + (1-\lambda)\hat z_n}"
             r"{\lVert\lambda\hat z_p + (1-\lambda)\hat z_n\rVert},\; \lambda\sim\mathrm{Beta}(\alpha,\alpha)",
     params={
-        "weight": Param(0.4, 0.0, 1.0, "w: weight of the mixed loss"),
-        "alpha": Param(2.0, 0.1, 10.0, "Beta(α, α) parameter of the mixing factor λ", log=True),
+        "weight": Param(0.4, 0.0, 1.0, "w: weight of the mixed loss", valid=NONNEGATIVE),
+        "alpha": Param(2.0, 0.1, 10.0, "Beta(α, α) parameter of the mixing factor λ", log=True, valid=POSITIVE),
     },
 )
 class Metrix(nn.Module):

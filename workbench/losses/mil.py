@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_in_range, check_labels, check_reduction, reduce
+from .._checks import NONNEGATIVE, UNIT, check_float_tensor, check_in_range, check_labels, check_reduction, reduce
 from .registry import Paper, Param, register
 
 # --------------------------------------------------------------------------------------------------
@@ -44,11 +44,9 @@ def attention_inputs(attention_logits: Tensor, mask: Tensor | None) -> tuple[Ten
     """
     ndim = attention_logits.dim() if isinstance(attention_logits, Tensor) else 0
     check_float_tensor(attention_logits, "attention_logits", ndim if ndim in (1, 2, 3) else -1,
-                       "[N], [K, N] or [B, K, N]")
+                       "[N], [K, N] or [B, K, N]", allow_neginf=True)
     if attention_logits.shape[-1] == 0:
         raise ValueError("attention_logits must have at least one instance (N >= 1), got N = 0")
-    if torch.isposinf(attention_logits).any():
-        raise ValueError("attention_logits contains +inf")
     batched = attention_logits.dim() == 3
     logits = attention_logits if batched else attention_logits.reshape(1, -1, attention_logits.shape[-1])
     B, _, N = logits.shape
@@ -112,7 +110,8 @@ def aem(attention_logits: Tensor, mask: Tensor | None = None, *, weight: float =
     formula=r"\mathcal{L} = \mathcal{L}_{\mathrm{bag}} + \lambda \sum_i a_i \log a_i,\;"
             r"a = \mathrm{softmax}(A)",
     params={"weight": Param(0.1, 0.0, 2.0, "lambda: how strongly attention entropy is rewarded "
-                                           "(official default 0 = plain ABMIL; README example 0.1)")},
+                                           "(official default 0 = plain ABMIL; README example 0.1)",
+                                           valid=NONNEGATIVE)},
 )
 class AEM(nn.Module):
     """Module form of :func:`aem`; ``forward(attention_logits, mask=None)``."""
@@ -173,7 +172,7 @@ def _branch_loss(branch_logits: Tensor, target: Tensor) -> Tensor:
                 "Zhang et al."),
     formula=r"\mathcal{L} = \mathcal{L}_{\mathrm{slide}} + \frac1K\sum_k \mathcal{L}_{\mathrm{CE}}(\hat y_k, y)"
             r" + \lambda \tfrac{2}{K(K-1)}\sum_{i<j}\cos(a_i, a_j)",
-    params={"weight": Param(1.0, 0.0, 5.0, "weight of the branch-diversity term (official: 1)")},
+    params={"weight": Param(1.0, 0.0, 5.0, "weight of the branch-diversity term (official: 1)", valid=NONNEGATIVE)},
 )
 class ACMIL(nn.Module):
     r"""ACMIL's losses on a multiple-branch attention model (Zhang et al., ECCV 2024).
@@ -274,7 +273,8 @@ def instance_level_loss(predictions: Tensor, target: Tensor, mask: Tensor | None
     paper=Paper("Learning from Aggregate responses: Instance Level versus Bag Level Loss Functions", 2024,
                 "Javanmard et al."),
     formula=r"\ell_b = (\bar y_b - \bar f_b)^2 + \rho\,\tfrac{1}{k_b}\textstyle\sum_{i\in b}(f_i-\bar f_b)^2",
-    params={"rho": Param(1.0, 0.0, 1.0, "0 = bag-level loss, 1 = instance-level loss, between: interpolation")},
+    params={"rho": Param(1.0, 0.0, 1.0, "0 = bag-level loss, 1 = instance-level loss, between: interpolation",
+                         valid=UNIT)},
 )
 class AggregateResponseLoss(nn.Module):
     """Module form of :func:`aggregate_response_loss`; ``forward(predictions[B, N], target[B], mask=None)``."""

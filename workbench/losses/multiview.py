@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_positive, check_reduction, reduce
+from .._checks import NONNEGATIVE, POSITIVE, check_positive, check_reduction, reduce
 from .registry import Paper, Param, register
 from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
 
@@ -91,10 +91,10 @@ def _per_instance(row_values: Tensor, instance: Tensor, n_instances: int, how: s
                 "Hypersphere", 2020, "Wang, Isola"),
     formula=r"L = w_a\,\mathbb{E}\lVert \hat z_i^{(1)} - \hat z_i^{(2)}\rVert^{\alpha} + "
             r"w_u\,\tfrac{1}{V}\sum_v \log \mathbb{E}_{i<j} e^{-t\lVert \hat z_i^{(v)} - \hat z_j^{(v)}\rVert^2}",
-    params={"alpha": Param(2.0, 1.0, 4.0, "exponent of the positive-pair distance"),
-            "t": Param(2.0, 0.5, 8.0, "sharpness of the uniformity kernel"),
-            "alignment_weight": Param(1.0, 0.0, 4.0, "weight of the alignment term"),
-            "uniformity_weight": Param(1.0, 0.0, 4.0, "weight of the uniformity term")},
+    params={"alpha": Param(2.0, 1.0, 4.0, "exponent of the positive-pair distance", valid=POSITIVE),
+            "t": Param(2.0, 0.5, 8.0, "sharpness of the uniformity kernel", valid=POSITIVE),
+            "alignment_weight": Param(1.0, 0.0, 4.0, "weight of the alignment term", valid=NONNEGATIVE),
+            "uniformity_weight": Param(1.0, 0.0, 4.0, "weight of the uniformity term", valid=NONNEGATIVE)},
 )
 class AlignUniform(nn.Module):
     r"""Alignment plus uniformity as a training objective (Wang & Isola 2020; official ssnl/align_uniform):
@@ -164,7 +164,7 @@ def _check_instances(n: int) -> None:
                 "Kernel-Based Losses", 2024, "Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis"),
     formula=r"\ell_i = -\log\frac{e^{u_i^\top v_i/\tau}}{\sum_{j\neq i} e^{u_i^\top u_j/\tau}"
             r"\,\sum_{j\neq i} e^{v_i^\top v_j/\tau}}",
-    params={"temperature": Param(0.3, 0.01, 2.0, "τ of both energy terms", log=True),
+    params={"temperature": Param(0.3, 0.01, 2.0, "τ of both energy terms", log=True, valid=POSITIVE),
             "include_augs": Param(True, doc="also repel the positives' view (the v-v energy factor)")},
 )
 class DHEL(nn.Module):
@@ -252,7 +252,7 @@ class _MultiView(nn.Module):
                 "Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis"),
     formula=r"\ell_i = -\log\frac{\sum_{l\neq l'} e^{U_{il}^\top U_{il'}/\tau}}"
             r"{\sum_l \sum_{(j,m)\neq(i,l)} e^{U_{il}^\top U_{jm}/\tau}}",
-    params={"temperature": Param(0.2, 0.01, 2.0, "τ", log=True)},
+    params={"temperature": Param(0.2, 0.01, 2.0, "τ", log=True, valid=POSITIVE)},
 )
 class MVInfoNCE(_MultiView):
     r"""MV-InfoNCE (Koromilas et al. 2025; official pakoromilas/Multi-View-CL): one term per instance
@@ -283,7 +283,7 @@ class MVInfoNCE(_MultiView):
                 "Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis"),
     formula=r"\ell_i = -\log\frac{\sum_{l<l'} e^{U_{il}^\top U_{il'}/\tau}}"
             r"{\prod_l \sum_{j\neq i} e^{U_{il}^\top U_{jl}/\tau}}",
-    params={"temperature": Param(0.2, 0.01, 2.0, "τ", log=True)},
+    params={"temperature": Param(0.2, 0.01, 2.0, "τ", log=True, valid=POSITIVE)},
 )
 class MVDHEL(_MultiView):
     r"""MV-DHEL (Koromilas et al. 2025; official pakoromilas/Multi-View-CL): DHEL for V views,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_reduction
+from .._checks import NONNEGATIVE, check_reduction
 from .registry import Paper, Param, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
 
@@ -87,8 +87,8 @@ def _contrastive(similarity: Tensor, labels: Tensor, pos_margin: float, neg_marg
     formula=r"\ell = \overline{[D_{ij}-m_+]_+}^{\,\mathrm{pos}} + \overline{[m_- - D_{ij}]_+}^{\,\mathrm{neg}},"
             r"\; D_{ij} = \lVert \hat z_i - \hat z_j \rVert_2",
     params={
-        "pos_margin": Param(0.0, 0.0, 1.0, "positives closer than this are left alone"),
-        "neg_margin": Param(1.0, 0.0, 2.0, "negatives farther than this are left alone"),
+        "pos_margin": Param(0.0, 0.0, 1.0, "positives closer than this are left alone", valid=NONNEGATIVE),
+        "neg_margin": Param(1.0, 0.0, 2.0, "negatives farther than this are left alone", valid=NONNEGATIVE),
     },
 )
 class ContrastiveLoss(nn.Module):

@@ -18,6 +18,8 @@ from typing import Any
 
 from torch import nn
 
+from .._checks import Range
+
 FAMILIES = ("classification", "binary", "margin", "pairs", "contrastive", "distill", "mil")
 KINDS = ("logits", "binary", "margin", "pairs", "views", "crossmodal", "distill", "attention",
          "aggregate")  # aggregate: (predictions[B, N], target[B], mask) for aggregate-response regression
@@ -25,13 +27,16 @@ KINDS = ("logits", "binary", "margin", "pairs", "views", "crossmodal", "distill"
 
 @dataclass(frozen=True)
 class Param:
-    """A hyper-parameter: its default, the range a slider should cover, and what it does."""
+    """A hyper-parameter: its default, the range a slider should cover (``low``, ``high``), what it does, and
+    ``valid``, the range of values the loss accepts (its constructor raises a ValueError outside it; the
+    slider range lies inside it). ``valid`` is None for non-numeric parameters (a choice, a flag)."""
 
     default: Any
     low: float | None = None
     high: float | None = None
     doc: str = ""
     log: bool = False  # True when the range is best explored on a log scale (temperatures, scales)
+    valid: Range | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,12 @@ def register(name: str, *, family: str, kind: str, paper: Paper, formula: str,
         missing = set(params) - accepted
         if missing:
             raise ValueError(f"{cls.__name__} does not accept the registered params {sorted(missing)}")
+        for key, p in params.items():  # every slider value must be a value the loss accepts
+            if p.valid is not None:
+                bad = [v for v in (p.default, p.low, p.high) if v is not None and v not in p.valid]
+                if bad:
+                    raise ValueError(f"{name}: param {key!r} has default/slider values {bad} outside its "
+                                     f"validity range {p.valid}")
         cls.name, cls.kind, cls.family = name, kind, family
         _REGISTRY[name] = LossInfo(name, family, kind, paper, formula, dict(params), cls)
         return cls

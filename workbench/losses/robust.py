@@ -17,7 +17,7 @@ import math
 
 from torch import Tensor, nn
 
-from .._checks import check_in_range, check_reduction, reduce
+from .._checks import NONNEGATIVE, Range, check_in_range, check_reduction, reduce
 from .classification import per_sample_ce
 from .registry import Paper, Param, register
 
@@ -103,7 +103,8 @@ def mae(logits: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
     "comp_sum", family="classification", kind="logits", paper=COMP_SUM_PAPER,
     formula=r"\ell = \Phi^\tau\!\Big(\sum_{k\ne y} e^{z_k - z_y}\Big),\;"
             r"\Phi^\tau(u) = \frac{(1+u)^{1-\tau}-1}{1-\tau},\; \Phi^1(u) = \log(1+u)",
-    params={"tau": Param(1.0, 0.0, 2.0, "0 sum-exp, 1 cross-entropy, (1,2) GCE with q = tau-1, 2 MAE")},
+    params={"tau": Param(1.0, 0.0, 2.0, "0 sum-exp, 1 cross-entropy, (1,2) GCE with q = tau-1, 2 MAE",
+                         valid=NONNEGATIVE)},
 )
 class CompSum(nn.Module):
     """Module form of :func:`comp_sum`; ``forward(logits[B, C], target[B])``."""
@@ -123,8 +124,9 @@ class CompSum(nn.Module):
 @register(
     "gce", family="classification", kind="logits", paper=GCE_PAPER,
     formula=r"\ell = \frac{1 - \max(p_y, k)^q}{q}",
-    params={"q": Param(0.7, 0.05, 1.0, "0 -> cross-entropy, 1 -> MAE"),
-            "k": Param(0.0, 0.0, 0.9, "truncation: samples with p_y <= k get no gradient (0 = off)")},
+    params={"q": Param(0.7, 0.05, 1.0, "0 -> cross-entropy, 1 -> MAE", valid=Range(0.0, 1.0, low_open=True)),
+            "k": Param(0.0, 0.0, 0.9, "truncation: samples with p_y <= k get no gradient (0 = off)",
+                       valid=Range(0.0, 1.0, high_open=True))},
 )
 class GCE(nn.Module):
     """Module form of :func:`gce`; ``forward(logits[B, C], target[B])``."""

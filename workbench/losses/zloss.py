@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_positive, check_reduction, reduce
+from .._checks import POSITIVE, REAL, check_positive, check_reduction, reduce
 from .classification import check_logits_target
 from .registry import Paper, Param, register
 
@@ -61,8 +61,9 @@ def z_loss(logits: Tensor, target: Tensor, *, a: float = 1.0, b: float = 2.0, re
     paper=Paper("The Z-loss: a shift and scale invariant classification loss belonging to the Spherical Family",
                 2016, "de Brébisson, Vincent"),
     formula=r"\ell = \tfrac1a \log\big(1 + e^{a(b - z_y)}\big),\; z_y = \frac{o_y - \mu(o)}{\sigma(o)}",
-    params={"a": Param(1.0, 0.1, 20.0, "sharpness: large a approaches the hinge max(0, b - z_y)", log=True),
-            "b": Param(2.0, -1.0, 4.0, "z-score of the true logit where the loss starts to flatten")},
+    params={"a": Param(1.0, 0.1, 20.0, "sharpness: large a approaches the hinge max(0, b - z_y)", log=True,
+                       valid=POSITIVE),
+            "b": Param(2.0, -1.0, 4.0, "z-score of the true logit where the loss starts to flatten", valid=REAL)},
 )
 class ZLoss(nn.Module):
     """Module form of :func:`z_loss`; ``forward(logits[B, C], target[B])``."""
