@@ -15,8 +15,10 @@ from .._checks import (
     POSITIVE,
     POSITIVE_INT,
     UNIT,
+    check_bool,
     check_in_range,
     check_index,
+    check_int,
     check_positive,
     check_reduction,
     reduce,
@@ -95,8 +97,7 @@ class ISogCLR(nn.Module):
                              f"got {temperature}")
         self.grad_clip = check_positive(grad_clip, "grad_clip")
         self.reduction = check_reduction(reduction)
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
-            raise ValueError(f"num_samples must be an int >= 0, got {num_samples!r}")
+        num_samples = check_int(num_samples, "num_samples", 0)
         self.register_buffer("tau", torch.full((num_samples,), self.temperature))
         self.register_buffer("log_u", torch.zeros(num_samples))
         self.register_buffer("momentum", torch.zeros(num_samples))
@@ -237,12 +238,10 @@ class AMCL(nn.Module):
                  learn_temperature: bool = True):
         super().__init__()
         self.temperature = check_positive(temperature, "temperature")
-        if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1:
-            raise ValueError(f"num_heads must be an int >= 1, got {num_heads!r}")
-        self.num_heads = num_heads
+        self.num_heads = num_heads = check_int(num_heads, "num_heads", 1)
         self.lam = check_in_range(lam, "lam", 0.0, math.inf)
         zeros = torch.zeros(num_heads)
-        if learn_temperature:
+        if check_bool(learn_temperature, "learn_temperature"):
             self.slope, self.bias = nn.Parameter(zeros.clone()), nn.Parameter(zeros.clone())
         else:
             self.register_buffer("slope", zeros.clone())

@@ -7,7 +7,16 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .._checks import NONNEGATIVE, UNIT, check_float_tensor, check_reduction, reduce
+from .._checks import (
+    NONNEGATIVE,
+    UNIT,
+    check_choice,
+    check_float_tensor,
+    check_in_range,
+    check_nonnegative,
+    check_reduction,
+    reduce,
+)
 from .classification import per_sample_ce
 from .registry import Paper, Param, register
 
@@ -48,12 +57,10 @@ class BiasLoss(nn.Module):
     def __init__(self, alpha: float = 0.3, beta: float = 0.3, normalisation: str = "global",
                  reduction: str = "mean"):
         super().__init__()
-        for name, value in (("alpha", alpha), ("beta", beta)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if normalisation not in NORMALISATIONS:
-            raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
-        self.alpha, self.beta, self.normalisation = float(alpha), float(beta), normalisation
+        # alpha >= 0 up-weights high-variance samples; beta <= 1 keeps every weight e^{alpha v} - beta >= 0
+        # (v >= 0 under both normalisations)
+        self.alpha, self.beta = check_nonnegative(alpha, "alpha"), check_in_range(beta, "beta", 0.0, 1.0)
+        self.normalisation = check_choice(normalisation, "normalisation", NORMALISATIONS)
         self.reduction = check_reduction(reduction)
         self.register_buffer("running_min", torch.tensor(math.inf))
 

@@ -7,8 +7,6 @@ depends on the whole batch), so none has a per-sample ``reduction``.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -17,8 +15,11 @@ from .._checks import (
     NONNEGATIVE,
     POSITIVE,
     REAL,
+    check_bool,
     check_float_tensor,
+    check_in_range,
     check_nonnegative,
+    check_number,
     check_positive,
     check_reduction,
 )
@@ -242,16 +243,12 @@ class EnsLoss(nn.Module):
     def __init__(self, lam: float = 0.0, clip: float = -1.0, tail: bool = True, eps: float = 1e-6,
                  generator: torch.Generator | None = None):
         super().__init__()
-        for name, value in (("lam", lam), ("clip", clip), ("eps", eps)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if clip >= 0:
-            raise ValueError(f"clip must be < 0 (derivatives are negative), got {clip!r}")
-        if eps < 0:
-            raise ValueError(f"eps must be >= 0, got {eps!r}")
+        check_number(lam, "lam")
+        check_number(clip, "clip (derivatives are negative)", high=0.0, high_open=True)
+        check_nonnegative(eps, "eps")
         if generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-        self.lam, self.clip, self.tail, self.eps = float(lam), float(clip), bool(tail), float(eps)
+        self.lam, self.clip, self.tail, self.eps = float(lam), float(clip), check_bool(tail, "tail"), float(eps)
         self.generator = generator
 
     def margins(self, logits: Tensor, target: Tensor) -> Tensor:
@@ -308,9 +305,10 @@ class AUCMargin(nn.Module):
     def __init__(self, margin: float = 1.0, imratio: float | None = None, closed_form: bool = False):
         super().__init__()
         check_nonnegative(margin, "margin")
-        if imratio is not None and not (isinstance(imratio, (int, float)) and 0 < imratio < 1):
-            raise ValueError(f"imratio must be in (0, 1) or None, got {imratio!r}")
-        self.margin, self.imratio, self.closed_form = float(margin), imratio, bool(closed_form)
+        if imratio is not None:
+            check_in_range(imratio, "imratio (or None)", 0.0, 1.0, low_open=True, high_open=True)
+        self.margin, self.imratio = float(margin), imratio
+        self.closed_form = check_bool(closed_form, "closed_form")
         self.a = nn.Parameter(torch.zeros(()))
         self.b = nn.Parameter(torch.zeros(()))
         self.alpha = nn.Parameter(torch.zeros(()))

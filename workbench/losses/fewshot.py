@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import NONNEGATIVE, POSITIVE_INT, check_reduction
+from .._checks import NONNEGATIVE, POSITIVE_INT, check_bool, check_int, check_nonnegative, check_reduction
 from .registry import Paper, Param, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix
 
@@ -45,6 +45,7 @@ def proto_triplet_from_similarity(gram: Tensor, labels: Tensor, *, margin: float
                                   reduction: str = "mean") -> Tensor:
     """Proto-Triplet loss from a Gram matrix; see :class:`ProtoTripletLoss`."""
     check_similarity(gram, labels)
+    check_nonnegative(margin, "margin"), check_int(shot, "shot", 1)
     check_reduction(reduction)
     support = support_mask(labels, shot)
     classes, cls = labels.unique(return_inverse=True)
@@ -86,11 +87,8 @@ class ProtoTripletLoss(nn.Module):
 
     def __init__(self, margin: float = 0.5, shot: int = 1, normalize: bool = True, reduction: str = "mean"):
         super().__init__()
-        if not isinstance(margin, (int, float)):
-            raise ValueError(f"margin must be a number, got {margin!r}")
-        if not (isinstance(shot, int) and shot >= 1):
-            raise ValueError(f"shot must be an int >= 1, got {shot!r}")
-        self.margin, self.shot, self.normalize = float(margin), shot, bool(normalize)
+        self.margin, self.shot = check_nonnegative(margin, "margin"), check_int(shot, "shot", 1)
+        self.normalize = check_bool(normalize, "normalize")
         self.reduction = check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
@@ -163,11 +161,9 @@ class ICNNLoss(nn.Module):
 
     def __init__(self, k: int = 4, ipc: int | None = None, normalize: bool = True):
         super().__init__()
-        if not (isinstance(k, int) and k >= 1):
-            raise ValueError(f"k must be an int >= 1, got {k!r}")
-        if ipc is not None and not (isinstance(ipc, int) and ipc >= 1):
-            raise ValueError(f"ipc must be an int >= 1 or None, got {ipc!r}")
-        self.k, self.ipc, self.normalize = k, ipc, bool(normalize)
+        self.k = check_int(k, "k", 1)
+        self.ipc = None if ipc is None else check_int(ipc, "ipc (None: inferred from the labels)", 1)
+        self.normalize = check_bool(normalize, "normalize")
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)

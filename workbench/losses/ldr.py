@@ -23,6 +23,7 @@ from .._checks import (
     Range,
     check_index,
     check_nonnegative,
+    check_number,
     check_positive,
     check_reduction,
     reduce,
@@ -152,9 +153,8 @@ class ALDRKL(nn.Module):
                  num_samples: int | None = None, reduction: str = "mean"):
         super().__init__()
         self.lam0 = check_positive(lam0, "lam0")
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 1:
-            raise ValueError(f"alpha must be a number > 1 (so that lam stays positive), got {alpha!r}")
-        self.alpha, self.margin = float(alpha), check_nonnegative(margin, "margin")
+        self.alpha = check_number(alpha, "alpha (> 1 so that lam stays positive)", 1.0, low_open=True)
+        self.margin = check_nonnegative(margin, "margin")
         self.preprocess = _check_preprocess(preprocess)
         self.reduction = check_reduction(reduction)
         if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, int)

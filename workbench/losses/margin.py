@@ -18,7 +18,10 @@ from .._checks import (
     NONNEGATIVE,
     POSITIVE,
     POSITIVE_INT,
+    check_bool,
+    check_choice,
     check_float_tensor,
+    check_int,
     check_labels,
     check_nonnegative,
     check_positive,
@@ -33,11 +36,8 @@ class MarginHead(nn.Module):
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float, reduction: str = "mean"):
         super().__init__()
-        if not (isinstance(num_classes, int) and num_classes >= 2):
-            raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
-        if not (isinstance(embedding_dim, int) and embedding_dim >= 1):
-            raise ValueError(f"embedding_dim must be a positive int, got {embedding_dim!r}")
-        self.num_classes, self.embedding_dim = num_classes, embedding_dim
+        self.num_classes, self.embedding_dim = check_int(num_classes, "num_classes", 2), check_int(
+            embedding_dim, "embedding_dim", 1)
         self.scale = check_positive(scale, "scale")
         self.reduction = check_reduction(reduction)
         # Small random directions (std 0.01, as in the ElasticFace code); only directions matter, and
@@ -63,14 +63,14 @@ class MarginHead(nn.Module):
         """Scaled logits ``s · adjust(cos θ)``; ``labels=None`` gives the margin-free logits used to predict."""
         cosine = self.cosine(embeddings)
         if labels is not None:
-            check_labels(labels, "labels", embeddings.shape[0], self.num_classes)
-            cosine = self.adjust(cosine, labels)
+            cosine = self.adjust(cosine, check_labels(labels, "labels", embeddings.shape[0], self.num_classes))
         return self.scale * cosine
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         if labels is None:
             raise ValueError("labels must be a tensor of shape [B]; a margin head needs the targets")
-        return F.cross_entropy(self.logits(embeddings, labels), labels, reduction=self.reduction)
+        logits = self.logits(embeddings, labels)  # checks the labels: any integer dtype, made long below
+        return F.cross_entropy(logits, labels.long(), reduction=self.reduction)
 
     def extra_repr(self) -> str:
         return f"num_classes={self.num_classes}, embedding_dim={self.embedding_dim}, scale={self.scale}"
@@ -104,7 +104,7 @@ class NormFace(MarginHead):
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 20.0, learn_scale: bool = False,
                  reduction: str = "mean"):
         super().__init__(num_classes, embedding_dim, scale, reduction)
-        if learn_scale:
+        if check_bool(learn_scale, "learn_scale"):
             self.scale = nn.Parameter(torch.tensor(float(scale)))
 
 
@@ -171,9 +171,7 @@ class SphereFace(MarginHead):
     def __init__(self, num_classes: int, embedding_dim: int, margin: int = 4, scale: float = 1.0, lam: float = 0.0,
                  reduction: str = "mean"):
         super().__init__(num_classes, embedding_dim, scale, reduction)
-        if not (isinstance(margin, int) and margin >= 1):
-            raise ValueError(f"margin must be an int >= 1 (SphereFace's m), got {margin!r}")
-        self.margin, self.lam = margin, check_nonnegative(lam, "lam")
+        self.margin, self.lam = check_int(margin, "margin (SphereFace's m)", 1), check_nonnegative(lam, "lam")
 
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
         target = cosine.gather(1, labels[:, None])
@@ -208,9 +206,7 @@ class CosFace(MarginHead):
 
 
 def _check_margin(margin) -> float:
-    if not (isinstance(margin, (int, float)) and 0 <= margin < math.pi):
-        raise ValueError(f"margin must be a number in [0, pi), got {margin!r}")
-    return float(margin)
+    return ANGLE.check(margin, "margin")
 
 
 @register(
@@ -230,7 +226,7 @@ class ArcFace(MarginHead):
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,
                  easy_margin: bool = False, reduction: str = "mean"):
         super().__init__(num_classes, embedding_dim, scale, reduction)
-        self.margin, self.easy_margin = _check_margin(margin), bool(easy_margin)
+        self.margin, self.easy_margin = _check_margin(margin), check_bool(easy_margin, "easy_margin")
 
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
         return arc_margin(cosine, labels, self.margin, self.easy_margin)
@@ -263,7 +259,7 @@ class _ElasticFace(MarginHead):
         super().__init__(num_classes, embedding_dim, scale, reduction)
         self.margin = _check_margin(margin)
         self.sigma = check_nonnegative(sigma, "sigma")
-        self.plus, self.legacy_gather = bool(plus), bool(legacy_gather)
+        self.plus, self.legacy_gather = check_bool(plus, "plus"), check_bool(legacy_gather, "legacy_gather")
         self.generator = generator
 
     def margins(self, cosine: Tensor, labels: Tensor) -> Tensor | float:
@@ -377,8 +373,7 @@ class UNPG(MarginHead):
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,
                  wisk: float = 1.5, head: str = "arcface", reduction: str = "mean"):
         super().__init__(num_classes, embedding_dim, scale, reduction)
-        if head not in ("arcface", "cosface"):
-            raise ValueError(f"head must be 'arcface' or 'cosface', got {head!r}")
+        check_choice(head, "head", ("arcface", "cosface"))
         self.margin, self.wisk, self.head = _check_margin(margin), check_nonnegative(wisk, "wisk"), head
 
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
@@ -400,7 +395,8 @@ class UNPG(MarginHead):
         logsumexp (O(K) instead of O(B·K); identical value and gradient)."""
         if labels is None:
             raise ValueError("labels must be a tensor of shape [B]; a margin head needs the targets")
-        plain = super().logits(embeddings, labels)
+        plain = super().logits(embeddings, labels)  # checks the labels (any integer dtype)
+        labels = labels.long()
         extra = self._negative_logits(embeddings, labels, plain.dtype)
         if len(extra):
             plain = torch.cat([plain, torch.logsumexp(extra, 0).expand(len(plain), 1)], dim=1)

@@ -15,7 +15,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import NONNEGATIVE, POSITIVE, REAL, check_nonnegative, check_positive, check_reduction, reduce
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE,
+    REAL,
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_nonnegative,
+    check_number,
+    check_positive,
+    check_reduction,
+    reduce,
+)
 from .pairs import _distance_backward, _unit_distance
 from .registry import Paper, Param, get, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
@@ -104,14 +116,12 @@ def triplet_from_similarity(similarity: Tensor, labels: Tensor, *, margin: float
                             squared: bool = False, reduction: str = "mean") -> Tensor:
     """Triplet margin loss from a cosine-similarity matrix; see :class:`TripletLoss`."""
     check_similarity(similarity, labels)
-    return _triplet(similarity, labels, float(margin), _check_mining(mining), bool(squared),
-                    check_reduction(reduction))
+    return _triplet(similarity, labels, check_nonnegative(margin, "margin"), _check_mining(mining),
+                    check_bool(squared, "squared"), check_reduction(reduction))
 
 
 def _check_mining(mining: str) -> str:
-    if mining not in MINING:
-        raise ValueError(f"mining must be one of {MINING}, got {mining!r}")
-    return mining
+    return check_choice(mining, "mining", MINING)
 
 
 def _triplet(similarity, labels, margin, mining, squared, reduction):
@@ -151,9 +161,8 @@ class TripletLoss(nn.Module):
 
     def __init__(self, margin: float = 0.2, mining: str = "all", squared: bool = False, reduction: str = "mean"):
         super().__init__()
-        if not isinstance(margin, (int, float)):
-            raise ValueError(f"margin must be a number, got {margin!r}")
-        self.margin, self.mining, self.squared = float(margin), _check_mining(mining), bool(squared)
+        self.margin, self.mining = check_nonnegative(margin, "margin"), _check_mining(mining)
+        self.squared = check_bool(squared, "squared")
         self.reduction = check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
@@ -175,6 +184,7 @@ def lifted_structure_from_similarity(similarity: Tensor, labels: Tensor, *, marg
                                      reduction: str = "mean") -> Tensor:
     r"""Lifted structure loss (MS-paper form) from a similarity matrix; see :class:`LiftedStructureLoss`."""
     check_similarity(similarity, labels)
+    check_nonnegative(margin, "margin")
     check_reduction(reduction)
     positive, negative = pair_masks(labels)
     pos = _masked_logsumexp(margin - similarity, positive)
@@ -205,9 +215,7 @@ class LiftedStructureLoss(nn.Module):
 
     def __init__(self, margin: float = 1.0, reduction: str = "mean"):
         super().__init__()
-        if not isinstance(margin, (int, float)):
-            raise ValueError(f"margin must be a number, got {margin!r}")
-        self.margin, self.reduction = float(margin), check_reduction(reduction)
+        self.margin, self.reduction = check_nonnegative(margin, "margin"), check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         return lifted_structure_from_similarity(similarity, labels, margin=self.margin, reduction=self.reduction)
@@ -226,6 +234,7 @@ def binomial_deviance_from_similarity(similarity: Tensor, labels: Tensor, *, alp
                                       beta: float = 50.0, base: float = 0.5, reduction: str = "mean") -> Tensor:
     """Binomial deviance loss from a similarity matrix; see :class:`BinomialDevianceLoss`."""
     check_similarity(similarity, labels)
+    check_positive(alpha, "alpha"), check_positive(beta, "beta"), check_number(base, "base")
     check_reduction(reduction)
     positive, negative = pair_masks(labels, dtype=similarity.dtype)
     pos = F.softplus(-alpha * (similarity - base)) * positive
@@ -264,9 +273,7 @@ class BinomialDevianceLoss(nn.Module):
     def __init__(self, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5, reduction: str = "mean"):
         super().__init__()
         self.alpha, self.beta = check_positive(alpha, "alpha"), check_positive(beta, "beta")
-        if not isinstance(base, (int, float)):
-            raise ValueError(f"base must be a number, got {base!r}")
-        self.base, self.reduction = float(base), check_reduction(reduction)
+        self.base, self.reduction = check_number(base, "base"), check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         return binomial_deviance_from_similarity(similarity, labels, alpha=self.alpha, beta=self.beta,
@@ -341,6 +348,9 @@ def multi_similarity_from_similarity(similarity: Tensor, labels: Tensor, *, alph
                                      reduction: str = "mean") -> Tensor:
     """Multi-Similarity loss (with MS mining unless ``epsilon=None``); see :class:`MultiSimilarityLoss`."""
     check_similarity(similarity, labels)
+    check_positive(alpha, "alpha"), check_positive(beta, "beta"), check_number(base, "base")
+    if epsilon is not None:
+        check_nonnegative(epsilon, "epsilon (None: no mining)")
     return _multi_similarity(similarity, labels, alpha, beta, base, epsilon, check_reduction(reduction))
 
 
@@ -390,9 +400,7 @@ class MultiSimilarityLoss(nn.Module):
                  reduction: str = "mean"):
         super().__init__()
         self.alpha, self.beta = check_positive(alpha, "alpha"), check_positive(beta, "beta")
-        if not isinstance(base, (int, float)):
-            raise ValueError(f"base must be a number, got {base!r}")
-        self.base = float(base)
+        self.base = check_number(base, "base")
         self.epsilon = None if epsilon is None else check_nonnegative(epsilon, "epsilon (None: no mining)")
         self.reduction = check_reduction(reduction)
 
@@ -430,6 +438,7 @@ def multi_similarity_weights(similarity: Tensor, positive: Tensor, negative: Ten
 def opl_from_similarity(similarity: Tensor, labels: Tensor, *, gamma: float = 0.5, abs_neg: bool = True) -> Tensor:
     """Orthogonal Projection Loss from a cosine-similarity matrix; see :class:`OrthogonalProjectionLoss`."""
     check_similarity(similarity, labels)
+    check_nonnegative(gamma, "gamma"), check_bool(abs_neg, "abs_neg")
     positive, negative = pair_masks(labels, dtype=similarity.dtype)
     s = (similarity * positive).sum() / (positive.sum() + 1e-6)
     neg = similarity.abs() if abs_neg else similarity
@@ -461,9 +470,7 @@ class OrthogonalProjectionLoss(nn.Module):
 
     def __init__(self, gamma: float = 0.5, abs_neg: bool = True):
         super().__init__()
-        if not (isinstance(gamma, (int, float)) and gamma >= 0):
-            raise ValueError(f"gamma must be a number >= 0, got {gamma!r}")
-        self.gamma, self.abs_neg = float(gamma), bool(abs_neg)
+        self.gamma, self.abs_neg = check_nonnegative(gamma, "gamma"), check_bool(abs_neg, "abs_neg")
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         return opl_from_similarity(similarity, labels, gamma=self.gamma, abs_neg=self.abs_neg)
@@ -533,12 +540,10 @@ class Metrix(nn.Module):
     def __init__(self, loss: str = "multi_similarity", weight: float = 0.4, alpha: float = 2.0,
                  lam: float | None = None, loss_params: dict | None = None, generator: torch.Generator | None = None):
         super().__init__()
-        if loss not in METRIX_LOSSES:
-            raise ValueError(f"loss must be one of {METRIX_LOSSES}, got {loss!r}")
-        if not (isinstance(weight, (int, float)) and weight >= 0):
-            raise ValueError(f"weight must be a number >= 0, got {weight!r}")
-        if lam is not None and not (isinstance(lam, (int, float)) and 0 <= lam <= 1):
-            raise ValueError(f"lam must be in [0, 1] or None (drawn from Beta(alpha, alpha)), got {lam!r}")
+        check_choice(loss, "loss", METRIX_LOSSES)
+        weight = check_nonnegative(weight, "weight")
+        if lam is not None:
+            check_in_range(lam, "lam (None: drawn from Beta(alpha, alpha))", 0.0, 1.0)
         self.base_loss = get(loss, **(loss_params or {}))
         if getattr(self.base_loss, "reduction", "mean") != "mean":
             raise ValueError("loss_params must keep reduction='mean' (Metrix adds two averaged losses)")

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import NONNEGATIVE, POSITIVE, check_positive, check_reduction, reduce
+from .._checks import NONNEGATIVE, POSITIVE, check_bool, check_nonnegative, check_positive, check_reduction, reduce
 from .registry import Paper, Param, register
 from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
 
@@ -114,10 +114,8 @@ class AlignUniform(nn.Module):
                  uniformity_weight: float = 1.0):
         super().__init__()
         self.alpha, self.t = check_positive(alpha, "alpha"), check_positive(t, "t")
-        for name, value in (("alignment_weight", alignment_weight), ("uniformity_weight", uniformity_weight)):
-            if not (isinstance(value, (int, float)) and value >= 0):
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        self.alignment_weight, self.uniformity_weight = float(alignment_weight), float(uniformity_weight)
+        self.alignment_weight = check_nonnegative(alignment_weight, "alignment_weight")
+        self.uniformity_weight = check_nonnegative(uniformity_weight, "uniformity_weight")
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)
@@ -185,7 +183,7 @@ class DHEL(nn.Module):
     def __init__(self, temperature: float = 0.3, include_augs: bool = True, reduction: str = "mean"):
         super().__init__()
         self.temperature = check_positive(temperature, "temperature")
-        self.include_augs = bool(include_augs)
+        self.include_augs = check_bool(include_augs, "include_augs")
         self.reduction = check_reduction(reduction)
 
     def _loss(self, pos: Tensor, uu: Tensor, vv: Tensor) -> Tensor:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import POSITIVE, REAL, check_positive, check_reduction, reduce
+from .._checks import POSITIVE, REAL, check_number, check_positive, check_reduction, reduce
 from .classification import check_logits_target
 from .registry import Paper, Param, register
 
@@ -51,6 +51,7 @@ def z_loss(logits: Tensor, target: Tensor, *, a: float = 1.0, b: float = 2.0, re
     The gradient with respect to z_y is :math:`-\sigma(a(b - z_y)) \in (-1, 0)`.
     """
     check_positive(a, "a")
+    check_number(b, "b")
     check_reduction(reduction)
     z = true_class_zscore(logits, target)
     return reduce(zscore_loss(z, a, b), reduction)
@@ -71,9 +72,7 @@ class ZLoss(nn.Module):
     def __init__(self, a: float = 1.0, b: float = 2.0, reduction: str = "mean"):
         super().__init__()
         self.a = check_positive(a, "a")
-        if not isinstance(b, (int, float)):
-            raise ValueError(f"b must be a number, got {b!r}")
-        self.b = float(b)
+        self.b = check_number(b, "b")
         self.reduction = check_reduction(reduction)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
