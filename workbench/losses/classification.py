@@ -9,14 +9,15 @@ from .._checks import POSITIVE, Range, check_float_tensor, check_in_range, check
 from .registry import Paper, Param, register
 
 
-def check_logits_target(logits: Tensor, target: Tensor) -> None:
+def check_logits_target(logits: Tensor, target: Tensor) -> Tensor:
+    """Checks ``logits[B, C]`` and ``target[B]``; returns the target as ``torch.long`` (any integer dtype in)."""
     check_float_tensor(logits, "logits", 2, "[B, C]")
-    check_labels(target, "target", logits.shape[0], logits.shape[1])
+    return check_labels(target, "target", logits.shape[0], logits.shape[1])
 
 
 def per_sample_ce(logits: Tensor, target: Tensor) -> Tensor:
     """``logsumexp(z) - z_y`` per row (>= 0), after checking the inputs."""
-    check_logits_target(logits, target)
+    target = check_logits_target(logits, target)
     return F.cross_entropy(logits, target, reduction="none")
 
 
@@ -32,7 +33,7 @@ def cross_entropy(logits: Tensor, target: Tensor, *, temperature: float = 1.0, l
     ``label_smoothing`` ε moves ε of the target mass uniformly over the C classes (Szegedy et al. 2016).
     Computed with ``log_softmax``, so logits of 1e4 are fine.
     """
-    check_logits_target(logits, target)
+    target = check_logits_target(logits, target)
     check_positive(temperature, "temperature")
     check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0, high_open=True)
     check_reduction(reduction)

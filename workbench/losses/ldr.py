@@ -83,7 +83,7 @@ def ldr_kl(logits: Tensor, target: Tensor, *, lam: float = 10.0, margin: float =
     check_nonnegative(margin, "margin")
     _check_preprocess(preprocess)
     check_reduction(reduction)
-    check_logits_target(logits, target)
+    target = check_logits_target(logits, target)
     f = preprocess_scores(logits, preprocess)
     lam_t = torch.full((len(f),), float(lam), dtype=f.dtype, device=f.device)
     return reduce(_ldr_values(f, target, float(margin), lam_t), reduction)
@@ -178,7 +178,7 @@ class ALDRKL(nn.Module):
         return self.lam_state[index].to(like.dtype)
 
     def forward(self, logits: Tensor, target: Tensor, index: Tensor | None = None) -> Tensor:
-        check_logits_target(logits, target)
+        target = check_logits_target(logits, target)
         n, K = logits.shape
         if K < 2:
             raise ValueError(f"logits must have C >= 2 classes for ALDR-KL (lam uses log C), got shape {(n, K)}")

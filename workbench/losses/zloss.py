@@ -18,7 +18,7 @@ def true_class_zscore(logits: Tensor, target: Tensor) -> Tensor:
     Invariant to ``a * logits + b`` for every a > 0 exactly (no epsilon inside the square root),
     bounded by :math:`\sqrt{C-1}` in absolute value.
     """
-    check_logits_target(logits, target)
+    target = check_logits_target(logits, target)
     centred = logits - logits.mean(dim=1, keepdim=True)  # two-pass variance: no cancellation in float32
     var = centred.square().mean(dim=1)
     spread = var > 0
