@@ -197,6 +197,19 @@ def check_labels(labels: Tensor, name: str, n: int, num_classes: int | None = No
     return labels
 
 
+def check_binary_labels(target: Tensor, name: str, n: int) -> Tensor:
+    """0/1 labels of shape [n] (any integer, bool or float dtype holding only 0 and 1), returned as given."""
+    if not isinstance(target, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of 0/1 labels, got {type(target).__name__}")
+    if target.shape != (n,):
+        raise ValueError(f"{name} must have shape [{n}] (one 0/1 label per score), got shape {tuple(target.shape)}")
+    if target.is_complex() or (target.is_floating_point() and torch.isnan(target).any()):
+        raise ValueError(f"{name} must hold 0/1 labels, got NaN or complex values")
+    if n and not ((target == 0) | (target == 1)).all():
+        raise ValueError(f"{name} must hold binary labels in {{0, 1}}, got values {target.unique().tolist()[:5]}")
+    return target
+
+
 def check_index(index: Tensor, n: int, *, distinct: bool = False, num_samples: int | None = None) -> Tensor:
     """Sample ids of per-sample state (ALDR-KL, iSogCLR): an integer tensor ``[n]`` of ids >= 0 (any integer
     dtype, returned as ``torch.long``); distinct within the batch and below ``num_samples`` when asked."""

@@ -97,7 +97,7 @@ def _finite_value_and_grad(loss, x, *rest):
     return value
 
 
-def _grad_finite(value, tensor):
+def _grads_finite(value, tensor):
     (grad,) = torch.autograd.grad(value, tensor, allow_unused=True)
     return grad is None or bool(torch.isfinite(grad).all())
 
@@ -281,8 +281,9 @@ def test_functional_twins_reject_bad_hyper_parameters(name, twin, key, value):
 @pytest.mark.parametrize("name", NAMES)
 def test_wrong_rank_is_rejected_with_the_expected_shape(name):
     loss, (x, target) = make_inputs(name)
-    with pytest.raises(ValueError, match=rf"{_forward_args(name)[0]}.*shape \["):
-        loss(x[0], target)
+    for bad in (x[None], x[0]) if _info(name).kind != "attention" else (x[None],):  # [K, N] is an attention input
+        with pytest.raises(ValueError, match=rf"{_forward_args(name)[0]}.*shape \["):
+            loss(bad, target)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -488,14 +489,14 @@ def test_contrastive_without_positives_keeps_only_the_negative_part():
     distinct = torch.arange(len(x))
     x.requires_grad_(True)
     value = loss(x, distinct)
-    assert torch.isfinite(value) and _grad_finite(value, x)
+    assert torch.isfinite(value) and _grads_finite(value, x)
     assert value == losses.get("contrastive", pos_margin=5.0)(x, distinct)  # the positive part plays no role
 
 
 def test_ntxent_without_negatives_is_zero():
     x = torch.randn(1, 2, 4, dtype=torch.float64, requires_grad=True)  # one instance: nothing to contrast
     value = losses.get("ntxent")(x)
-    assert value == 0 and _grad_finite(value, x)
+    assert value == 0 and _grads_finite(value, x)
 
 
 def test_ntxent_supervised_without_positives_is_zero():

@@ -15,6 +15,7 @@ from .._checks import (
     NONNEGATIVE,
     POSITIVE,
     REAL,
+    check_binary_labels,
     check_bool,
     check_float_tensor,
     check_in_range,
@@ -28,17 +29,8 @@ from .registry import Paper, Param, register
 
 def check_binary(logits: Tensor, target: Tensor) -> Tensor:
     """Raw scores ``logits[B]`` and labels ``target[B]`` in {0, 1}; returns the target as the logits' dtype."""
-    check_float_tensor(logits, "logits", 1, "[B]")
-    if not isinstance(target, Tensor):
-        raise ValueError(f"target must be a torch.Tensor of 0/1 labels, got {type(target).__name__}")
-    if target.shape != logits.shape:
-        raise ValueError(f"target must have shape [{len(logits)}] (one 0/1 label per score), got shape "
-                         f"{tuple(target.shape)}")
-    if target.is_complex() or (target.is_floating_point() and torch.isnan(target).any()):
-        raise ValueError("target must hold 0/1 labels, got NaN or complex values")
-    if len(target) and not ((target == 0) | (target == 1)).all():
-        raise ValueError(f"target must hold binary labels in {{0, 1}}, got values {target.unique().tolist()[:5]}")
-    return target.to(logits.dtype)
+    check_float_tensor(logits, "logits", 1, "[B]", nonempty=True)
+    return check_binary_labels(target, "target", len(logits)).to(logits.dtype)
 
 
 # --- AnyLoss ---------------------------------------------------------------------------------------

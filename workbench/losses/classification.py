@@ -11,7 +11,7 @@ from .registry import Paper, Param, register
 
 def check_logits_target(logits: Tensor, target: Tensor) -> Tensor:
     """Checks ``logits[B, C]`` and ``target[B]``; returns the target as ``torch.long`` (any integer dtype in)."""
-    check_float_tensor(logits, "logits", 2, "[B, C]")
+    check_float_tensor(logits, "logits", 2, "[B, C]", nonempty=True)
     return check_labels(target, "target", logits.shape[0], logits.shape[1])
 
 

@@ -9,15 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import POSITIVE, check_bool, check_float_tensor, check_positive, check_reduction, reduce
+from .._checks import POSITIVE, check_bool, check_float_tensor, check_paired, check_positive, check_reduction, reduce
 from .registry import Paper, Param, register
 
 
 def _check_pair(x: Tensor, y: Tensor) -> None:
-    check_float_tensor(x, "x", 2, "[B, D]")
+    check_float_tensor(x, "x", 2, "[B, D]", nonempty=True)
     check_float_tensor(y, "y", 2, "[B, D]")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same number of rows (pairs), got {x.shape[0]} and {y.shape[0]}")
+    check_paired(x, y, ("x", "y"))
 
 
 def crossmodal_logits(x: Tensor, y: Tensor, temperature: float) -> Tensor:

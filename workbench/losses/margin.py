@@ -46,7 +46,7 @@ class MarginHead(nn.Module):
 
     def cosine(self, embeddings: Tensor) -> Tensor:
         """cos θ between each embedding and each class weight, shape [B, C]."""
-        check_float_tensor(embeddings, "embeddings", 2, f"[B, {self.embedding_dim}]")
+        check_float_tensor(embeddings, "embeddings", 2, f"[B, {self.embedding_dim}]", nonempty=True)
         if embeddings.shape[1] != self.embedding_dim:
             raise ValueError(f"embeddings must have shape [B, {self.embedding_dim}] (embedding_dim), "
                              f"got shape {tuple(embeddings.shape)}")

@@ -17,7 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import NONNEGATIVE, UNIT, check_float_tensor, check_in_range, check_labels, check_reduction, reduce
+from .._checks import (
+    NONNEGATIVE,
+    UNIT,
+    check_binary_labels,
+    check_float_tensor,
+    check_in_range,
+    check_labels,
+    check_mask,
+    check_reduction,
+    reduce,
+)
 from .registry import Paper, Param, register
 
 # --------------------------------------------------------------------------------------------------
@@ -26,11 +36,7 @@ from .registry import Paper, Param, register
 
 
 def _check_mask(mask: Tensor, name: str, shape: tuple[int, ...], doc: str) -> Tensor:
-    if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
-        got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
-        raise ValueError(f"{name} must be a bool tensor of shape {doc} (True = real instance), got {got}")
-    if tuple(mask.shape) != shape:
-        raise ValueError(f"{name} must have shape {doc} matching the instances, got shape {tuple(mask.shape)}")
+    check_mask(mask, name, shape, f"{doc} (True = a real instance)")
     if mask.numel() and not mask.any(-1).all():
         raise ValueError(f"{name} leaves a bag without any instance; every bag needs at least one")
     return mask
@@ -44,7 +50,7 @@ def attention_inputs(attention_logits: Tensor, mask: Tensor | None) -> tuple[Ten
     """
     ndim = attention_logits.dim() if isinstance(attention_logits, Tensor) else 0
     check_float_tensor(attention_logits, "attention_logits", ndim if ndim in (1, 2, 3) else -1,
-                       "[N], [K, N] or [B, K, N]", allow_neginf=True)
+                       "[N], [K, N] or [B, K, N]", nonempty=True, allow_neginf=True)
     if attention_logits.shape[-1] == 0:
         raise ValueError("attention_logits must have at least one instance (N >= 1), got N = 0")
     batched = attention_logits.dim() == 3
@@ -158,9 +164,8 @@ def _branch_loss(branch_logits: Tensor, target: Tensor) -> Tensor:
     """Mean over bags and branches of the classification loss of every branch against the bag label:
     binary cross-entropy for ``[B, K]`` logits and targets in {0, 1}, cross-entropy for ``[B, K, C]``."""
     if branch_logits.dim() == 2:
-        if target.shape != branch_logits.shape[:1]:
-            raise ValueError(f"target must have shape [B] = [{branch_logits.shape[0]}], got {tuple(target.shape)}")
-        t = target.to(branch_logits.dtype)[:, None].expand_as(branch_logits)
+        t = check_binary_labels(target, "target", branch_logits.shape[0]).to(branch_logits.dtype)
+        t = t[:, None].expand_as(branch_logits)
         return F.binary_cross_entropy_with_logits(branch_logits, t)
     B, K, C = branch_logits.shape  # [B, K] and [B, K, C] are all the caller lets through
     return F.cross_entropy(branch_logits.flatten(0, 1), check_labels(target, "target", B, C).repeat_interleave(K))
@@ -214,7 +219,7 @@ class ACMIL(nn.Module):
 
 
 def _aggregate_inputs(predictions: Tensor, target: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-    check_float_tensor(predictions, "predictions", 2, "[B, N]")
+    check_float_tensor(predictions, "predictions", 2, "[B, N]", nonempty=True)
     B, N = predictions.shape
     check_float_tensor(target, "target", 1, f"[B] = [{B}]")
     if target.shape[0] != B:

@@ -44,17 +44,19 @@ def pair_masks(labels: Tensor, dtype: torch.dtype = torch.bool) -> tuple[Tensor,
     return (positive, negative) if dtype == torch.bool else (positive.to(dtype), negative.to(dtype))
 
 
-def check_similarity(similarity: Tensor, labels: Tensor) -> None:
-    check_float_tensor(similarity, "similarity", 2, "[N, N]")
+def check_similarity(similarity: Tensor, labels: Tensor) -> Tensor:
+    """Checks a square ``similarity[N, N]`` (N >= 1) and ``labels[N]``; returns the labels as ``torch.long``."""
+    check_float_tensor(similarity, "similarity", 2, "[N, N]", nonempty=True)
     n = similarity.shape[0]
     if similarity.shape != (n, n):
         raise ValueError(f"similarity must be square [N, N], got shape {tuple(similarity.shape)}")
-    check_labels(labels, "labels", n)
+    return check_labels(labels, "labels", n)
 
 
-def check_embeddings(embeddings: Tensor, labels: Tensor) -> None:
-    check_float_tensor(embeddings, "embeddings", 2, "[B, D]")
-    check_labels(labels, "labels", embeddings.shape[0])
+def check_embeddings(embeddings: Tensor, labels: Tensor) -> Tensor:
+    """Checks ``embeddings[B, D]`` (B >= 1) and ``labels[B]``; returns the labels as ``torch.long``."""
+    check_float_tensor(embeddings, "embeddings", 2, "[B, D]", nonempty=True)
+    return check_labels(labels, "labels", embeddings.shape[0])
 
 
 def views_to_rows(views: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -63,12 +65,12 @@ def views_to_rows(views: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]
     Without labels every instance is its own class, so the positives are the other views of the same
     instance (self-supervised); with labels, every view of a same-label instance is a positive.
     """
-    check_float_tensor(views, "views", 3, "[B, V, D] with V >= 2 views")
+    check_float_tensor(views, "views", 3, "[B, V, D] with V >= 2 views", nonempty=True)
     b, v, d = views.shape
     if v < 2:
         raise ValueError(f"views must have shape [B, V, D] with V >= 2 views, got V={v}")
     if labels is None:
         labels = torch.arange(b, device=views.device)
     else:
-        check_labels(labels, "labels", b)
+        labels = check_labels(labels, "labels", b)
     return views.reshape(b * v, d), labels.repeat_interleave(v)
