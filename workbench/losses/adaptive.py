@@ -25,7 +25,7 @@ from .._checks import (
 )
 from .multiview import _masked_lse
 from .registry import Paper, Param, register
-from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
+from .similarity import check_similarity, cosine_similarity_matrix, normalize, pair_masks, views_to_rows
 
 # --- iSogCLR -------------------------------------------------------------------------------------
 
@@ -252,7 +252,7 @@ class AMCL(nn.Module):
         n, d = rows.shape
         if d % self.num_heads:
             raise ValueError(f"the embedding dimension D={d} must be divisible by num_heads={self.num_heads}")
-        parts = F.normalize(rows.reshape(n, self.num_heads, d // self.num_heads), dim=-1).transpose(0, 1)
+        parts = normalize(rows.reshape(n, self.num_heads, d // self.num_heads), dim=-1).transpose(0, 1)
         return parts @ parts.transpose(1, 2)
 
     def pair_temperatures(self, similarity: Tensor) -> Tensor:

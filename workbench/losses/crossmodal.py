@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from .._checks import POSITIVE, check_bool, check_float_tensor, check_paired, check_positive, check_reduction, reduce
 from .registry import Paper, Param, register
+from .similarity import normalize
 
 
 def _check_pair(x: Tensor, y: Tensor) -> None:
@@ -21,7 +22,7 @@ def _check_pair(x: Tensor, y: Tensor) -> None:
 
 def crossmodal_logits(x: Tensor, y: Tensor, temperature: float) -> Tensor:
     """``x̂ ŷᵀ / τ`` [B, B]: row i scores x_i against every y_j (for a nearest-match or zero-shot read-out)."""
-    return F.normalize(x, dim=1) @ F.normalize(y, dim=1).T / temperature
+    return normalize(x, dim=1) @ normalize(y, dim=1).T / temperature
 
 
 def _soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
@@ -32,7 +33,7 @@ def _soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
 def cwcl_weights(reference: Tensor) -> Tensor:
     r"""CWCL's continuous targets from the frozen modality: :math:`w_{ij} = \hat q_i^\top \hat q_j / 2 + 1/2`
     in [0, 1] with :math:`w_{ii} = 1`, computed without gradient."""
-    q = F.normalize(reference.detach(), dim=1)
+    q = normalize(reference.detach(), dim=1)
     return (q @ q.T) / 2 + 0.5
 
 
@@ -67,7 +68,7 @@ class _LogitScale(nn.Module):
 
     def logits(self, x: Tensor, y: Tensor) -> Tensor:
         scale = self.log_scale.exp().clamp(max=100.0).to(x.dtype)
-        return F.normalize(x, dim=1) @ F.normalize(y, dim=1).T * scale
+        return normalize(x, dim=1) @ normalize(y, dim=1).T * scale
 
 
 class _CrossModal(nn.Module):

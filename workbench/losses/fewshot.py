@@ -169,7 +169,10 @@ class ICNNLoss(nn.Module):
         check_similarity(similarity, labels)
         if len(labels) < 3:
             raise ValueError(f"labels must hold at least 3 samples for neighbour scores, got {len(labels)}")
-        return -icnn_score(similarity, labels, k=self.k, ipc=self.ipc).log()
+        # The score divides by the author code's eps of 1e-7, below float16's normal range (NaN gradients
+        # there): half-precision inputs are scored in float32 and the loss returned in their dtype.
+        work = similarity.float() if similarity.dtype in (torch.float16, torch.bfloat16) else similarity
+        return -icnn_score(work, labels, k=self.k, ipc=self.ipc).log().to(similarity.dtype)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)

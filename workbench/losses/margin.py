@@ -28,7 +28,7 @@ from .._checks import (
     check_reduction,
 )
 from .registry import Paper, Param, register
-from .similarity import cosine_similarity_matrix, pair_masks
+from .similarity import cosine_similarity_matrix, norm_eps, normalize, pair_masks, vector_norm
 
 
 class MarginHead(nn.Module):
@@ -52,8 +52,8 @@ class MarginHead(nn.Module):
                              f"got shape {tuple(embeddings.shape)}")
         # Normalise after the product: dividing the [B, C] result by ‖x‖ is the same as normalising the
         # [B, D] embeddings first, and cheaper forward and backward when C < D.
-        raw = embeddings @ F.normalize(self.weight.to(embeddings.dtype), dim=1).T
-        return raw / embeddings.norm(dim=1, keepdim=True).clamp(min=1e-12)
+        raw = embeddings @ normalize(self.weight.to(embeddings.dtype), dim=1).T
+        return raw / vector_norm(embeddings, dim=1).clamp(min=norm_eps(embeddings.dtype))
 
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
         """Margin-adjusted cosines (before the scale); identity for heads without a margin."""
@@ -179,7 +179,8 @@ class SphereFace(MarginHead):
         return cosine.scatter(1, labels[:, None], psi)
 
     def logits(self, embeddings: Tensor, labels: Tensor | None = None) -> Tensor:
-        return super().logits(embeddings, labels) * embeddings.norm(dim=1, keepdim=True)
+        # vector_norm: ‖x‖ without squaring overflow (x.norm() is inf for entries above ~1e19 in float32)
+        return super().logits(embeddings, labels) * vector_norm(embeddings, dim=1)
 
 
 @register(

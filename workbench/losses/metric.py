@@ -30,7 +30,7 @@ from .._checks import (
 )
 from .pairs import _distance_backward, _unit_distance
 from .registry import Paper, Param, get, register
-from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
+from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, normalize, pair_masks
 
 MINING = ("all", "semi-hard", "hardest")
 
@@ -575,11 +575,11 @@ class Metrix(nn.Module):
 
     def mixed_points(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         """The mixed embeddings ``u_an`` of one draw, ``[#(a, n) pairs, D]`` (for :func:`analysis.utilization`)."""
-        z = F.normalize(embeddings.detach(), dim=1)
+        z = normalize(embeddings.detach(), dim=1)
         lam, partner = self.draw(labels)
         _, negative = pair_masks(labels)
         a, n = negative.nonzero(as_tuple=True)
-        return F.normalize(lam * z[partner[a]] + (1 - lam) * z[n], dim=1)
+        return normalize(lam * z[partner[a]] + (1 - lam) * z[n], dim=1)
 
     def mixed_loss(self, similarity: Tensor, labels: Tensor, lam: float, partner: Tensor) -> Tensor:
         """The mixed term :math:`\\tilde\\ell` alone."""

@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import NONNEGATIVE, POSITIVE, check_bool, check_nonnegative, check_positive, check_reduction, reduce
 from .registry import Paper, Param, register
-from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
+from .similarity import check_similarity, cosine_similarity_matrix, normalize, pair_masks, views_to_rows
 
 # --- the two quantities of Wang & Isola (also analysis.alignment / analysis.uniformity) ---------
 
@@ -26,8 +25,17 @@ def alignment(x: Tensor, y: Tensor, alpha: float = 2.0) -> Tensor:
     Lower is better; inputs are expected L2-normalised (not normalised here, as in the paper's code)."""
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-    # From the squared distance: no sqrt, so coincident pairs keep a finite gradient for alpha >= 2.
-    return (x - y).pow(2).sum(1).pow(alpha / 2).mean()
+    return _distance_power((x - y).pow(2).sum(1), alpha).mean()
+
+
+def _distance_power(d2: Tensor, alpha: float) -> Tensor:
+    """``d2 ** (alpha / 2)`` (a distance to the power alpha, from its square) with gradient 0 where ``d2 = 0``:
+    the limit for alpha > 1 and a subgradient for alpha = 1 (a plain ``pow`` gives 0 * inf = NaN there for
+    alpha < 2, e.g. for a perfectly aligned pair). Values are unchanged."""
+    if alpha == 2:
+        return d2
+    apart = d2 > 0
+    return torch.where(apart, torch.where(apart, d2, 1.0).pow(alpha / 2), 0.0)
 
 
 def uniformity(x: Tensor, t: float = 2.0) -> Tensor:
@@ -123,7 +131,7 @@ class AlignUniform(nn.Module):
         # ‖a - b‖² = 2 - 2S for unit vectors.
         d2 = (2 - 2 * similarity).clamp(min=0)
         positive, _ = pair_masks(instance)
-        align = d2[positive].pow(self.alpha / 2).mean()
+        align = _distance_power(d2[positive], self.alpha).mean()
         upper = torch.triu(torch.ones_like(positive), diagonal=1) & (view[:, None] == view[None, :]) & ~positive
         views = view.unique()
         if int(upper.sum()) == 0:
@@ -133,7 +141,7 @@ class AlignUniform(nn.Module):
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         _self_supervised_rows(views, labels, "align_uniform")  # validates the shape
-        z = F.normalize(views, dim=-1)
+        z = normalize(views, dim=-1)
         v = z.shape[1]
         align = torch.stack([alignment(z[:, a], z[:, b], self.alpha) for a in range(v) for b in range(a + 1, v)])
         unif = torch.stack([uniformity(z[:, a], self.t) for a in range(v)])
@@ -210,7 +218,7 @@ class DHEL(nn.Module):
             raise ValueError(f"views must have shape [B, 2, D] for dhel (use mv_dhel for V > 2), "
                              f"got V={views.shape[1]}")
         _check_instances(views.shape[0])
-        u, v = F.normalize(views[:, 0], dim=1), F.normalize(views[:, 1], dim=1)
+        u, v = normalize(views[:, 0], dim=1), normalize(views[:, 1], dim=1)
         return self._loss((u * v).sum(1), u @ u.T, v @ v.T)
 
     def extra_repr(self) -> str:

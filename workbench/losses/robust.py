@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 
 from .._checks import NONNEGATIVE, Range, check_in_range, check_reduction, reduce
@@ -51,17 +52,23 @@ def comp_sum(logits: Tensor, target: Tensor, *, tau: float = 1.0, reduction: str
     :math:`-\operatorname{expm1}(-(\tau-1)\ell_{CE})/(\tau-1)`.
     ``tau`` = 0: sum-exponential loss :math:`1/p_y - 1`; 1: cross-entropy; 1 < tau < 2: GCE with
     q = tau - 1; 2: MAE :math:`1 - p_y`. tau > 1 is bounded by 1/(tau - 1); tau < 1 is unbounded and grows
-    like :math:`e^{(1-\tau)\ell_{CE}}`, so it overflows to inf once that exceeds the dtype (float32: about
-    88 nats of cross-entropy at tau = 0).
+    like :math:`e^{(1-\tau)\ell_{CE}}`, so it overflows once that exceeds the dtype (float32: about 88 nats
+    of cross-entropy at tau = 0): a ValueError naming the logits then, rather than an inf loss.
 
     The paper's *smooth adversarial* comp-sum losses (an extra term, the supremum over an input
     perturbation ball of the change in score differences, approximated by PGD) are not implemented: the
     reference we work from recalls their definition only from memory and we could not confirm it against
     the paper.
     """
-    check_in_range(tau, "tau", 0.0, math.inf)
+    tau = check_in_range(tau, "tau", 0.0, math.inf)
     check_reduction(reduction)
-    return reduce(_phi(per_sample_ce(logits, target), float(tau)), reduction)
+    ce = per_sample_ce(logits, target)
+    values = _phi(ce, tau)
+    if tau < 1 and not torch.isfinite(values).all():  # only the unbounded branch can overflow
+        raise ValueError(f"logits give comp_sum(tau={tau:g}) values that overflow {values.dtype}: the loss grows "
+                         f"like exp((1 - tau) * cross-entropy) and the largest cross-entropy here is "
+                         f"{float(ce.max()):.3g}; use smaller logits or a tau closer to 1")
+    return reduce(values, reduction)
 
 
 def gce(logits: Tensor, target: Tensor, *, q: float = 0.7, k: float = 0.0, reduction: str = "mean") -> Tensor:

@@ -28,9 +28,31 @@ class _Gram(torch.autograd.Function):
         return (grad + grad.T) @ z
 
 
+def norm_eps(dtype: torch.dtype) -> float:
+    """The floor under a vector norm: 1e-12 (torch's default) in float32/64 and bfloat16; in float16, where 1e-12
+    underflows to 0 (0/0 for a zero vector), the square root of its smallest normal number, below which a
+    squared norm is not even representable (and the 1/eps gradient at a zero vector stays finite)."""
+    return max(1e-12, torch.finfo(dtype).tiny ** 0.5)
+
+
+def vector_norm(x: Tensor, dim: int = -1) -> Tensor:
+    """``‖x‖`` along ``dim`` (kept) without overflow or underflow of the squares: each vector is divided by its
+    largest entry first (a detached factor, so the gradient is the usual x / ‖x‖). ``x.norm()`` overflows
+    for entries above about 1e19 in float32 and 256 in float16."""
+    scale = x.detach().abs().amax(dim, keepdim=True)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return (x / scale).norm(dim=dim, keepdim=True) * scale
+
+
+def normalize(x: Tensor, dim: int = -1) -> Tensor:
+    """``x / max(‖x‖, eps)`` as ``F.normalize``, with :func:`vector_norm` and :func:`norm_eps`: finite for huge
+    vectors, zero for zero vectors, in every floating dtype."""
+    return x / vector_norm(x, dim).clamp(min=norm_eps(x.dtype))
+
+
 def cosine_similarity_matrix(embeddings: Tensor) -> Tensor:
     """``S = ẑ ẑᵀ`` with ``ẑ = z / max(‖z‖, 1e-12)``; a zero vector has cosine 0 with everything."""
-    return _Gram.apply(F.normalize(embeddings, dim=1))
+    return _Gram.apply(normalize(embeddings, dim=1))
 
 
 def pair_masks(labels: Tensor, dtype: torch.dtype = torch.bool) -> tuple[Tensor, Tensor]:
