@@ -176,6 +176,13 @@ def check_float_tensor(x: Tensor, name: str, ndim: int | None, shape_doc: str, *
     return x
 
 
+def check_not_float16(x: Tensor, name: str, why: str) -> Tensor:
+    """Refuse float16 where a loss cannot be made finite in it (``why`` says so); bfloat16 has float32's range."""
+    if x.dtype == torch.float16:
+        raise ValueError(f"{name} has dtype float16, which this loss refuses: {why}; use bfloat16 or float32")
+    return x
+
+
 def _is_integer_tensor(t) -> bool:
     return isinstance(t, Tensor) and not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)
 

@@ -15,7 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import NONNEGATIVE, POSITIVE_INT, check_bool, check_int, check_nonnegative, check_reduction
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE_INT,
+    check_bool,
+    check_int,
+    check_nonnegative,
+    check_not_float16,
+    check_reduction,
+)
 from .registry import Paper, Param, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix
 
@@ -167,6 +175,7 @@ class ICNNLoss(nn.Module):
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)
+        check_not_float16(similarity, "similarity", ICNN_FLOAT16)
         if len(labels) < 3:
             raise ValueError(f"labels must hold at least 3 samples for neighbour scores, got {len(labels)}")
         # The score divides by the author code's eps of 1e-7, below float16's normal range (NaN gradients
@@ -176,7 +185,13 @@ class ICNNLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
+        check_not_float16(embeddings, "embeddings", ICNN_FLOAT16)
         return self.from_similarity(_gram(embeddings, self.normalize), labels)
 
     def extra_repr(self) -> str:
         return f"k={self.k}, ipc={self.ipc}, normalize={self.normalize}"
+
+
+# Its distances sqrt(d^2 + 1e-6) and the ratios to the nearest other-class distance give gradients near 1e5 on
+# the Gram matrix for coincident points, beyond float16's 65504 once through the normalisation.
+ICNN_FLOAT16 = "its gradient for coincident points exceeds float16's range (65504)"

@@ -23,6 +23,7 @@ from .._checks import (
     check_choice,
     check_in_range,
     check_nonnegative,
+    check_not_float16,
     check_number,
     check_positive,
     check_reduction,
@@ -30,7 +31,14 @@ from .._checks import (
 )
 from .pairs import _distance_backward, _unit_distance
 from .registry import Paper, Param, get, register
-from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, normalize, pair_masks
+from .similarity import (
+    check_embeddings,
+    check_similarity,
+    cosine_similarity_matrix,
+    float32_if_half,
+    normalize,
+    pair_masks,
+)
 
 MINING = ("all", "semi-hard", "hardest")
 
@@ -439,11 +447,12 @@ def opl_from_similarity(similarity: Tensor, labels: Tensor, *, gamma: float = 0.
     """Orthogonal Projection Loss from a cosine-similarity matrix; see :class:`OrthogonalProjectionLoss`."""
     check_similarity(similarity, labels)
     check_nonnegative(gamma, "gamma"), check_bool(abs_neg, "abs_neg")
+    dtype, similarity = similarity.dtype, float32_if_half(similarity)  # the 1e-6 below underflows in float16
     positive, negative = pair_masks(labels, dtype=similarity.dtype)
     s = (similarity * positive).sum() / (positive.sum() + 1e-6)
     neg = similarity.abs() if abs_neg else similarity
     d = (neg * negative).sum() / (negative.sum() + 1e-6)
-    return (1 - s) + gamma * d
+    return ((1 - s) + gamma * d).to(dtype)
 
 
 @register(
@@ -499,6 +508,10 @@ def opl_batch_loss(opl: nn.Module, lam: float = 1.0):
 # --- metrix -----------------------------------------------------------------------------------------
 
 METRIX_LOSSES = ("contrastive", "multi_similarity")
+
+
+# Mixed points of nearly opposite rows have norms near 0; their cosine's gradient then exceeds float16's range.
+METRIX_FLOAT16 = "the gradient of a mixed point's cosine near a zero norm exceeds float16's range (65504)"
 
 
 @register(
@@ -598,14 +611,18 @@ class Metrix(nn.Module):
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)
+        check_not_float16(similarity, "similarity", METRIX_FLOAT16)
         clean = self.base_loss.from_similarity(similarity, labels)
         if self.weight == 0:
             return clean
         lam, partner = self.draw(labels)
-        return clean + self.weight * self.mixed_loss(similarity, labels, lam, partner)
+        # the mixed norms' 1e-12 floor underflows in float16 (0/0): mix in float32, return the input's dtype
+        mixed = self.mixed_loss(float32_if_half(similarity), labels, lam, partner).to(similarity.dtype)
+        return clean + self.weight * mixed
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
+        check_not_float16(embeddings, "embeddings", METRIX_FLOAT16)
         return self.from_similarity(cosine_similarity_matrix(embeddings), labels)
 
     def extra_repr(self) -> str:

@@ -8,7 +8,6 @@ same autograd call gives dL/dS, the pair weights of the General Pair Weighting v
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .._checks import check_float_tensor, check_labels
@@ -48,6 +47,12 @@ def normalize(x: Tensor, dim: int = -1) -> Tensor:
     """``x / max(‖x‖, eps)`` as ``F.normalize``, with :func:`vector_norm` and :func:`norm_eps`: finite for huge
     vectors, zero for zero vectors, in every floating dtype."""
     return x / vector_norm(x, dim).clamp(min=norm_eps(x.dtype))
+
+
+def float32_if_half(x: Tensor) -> Tensor:
+    """``x`` in float32 when it is float16 or bfloat16, else ``x``: for batch-level losses whose small constants
+    (1e-6 counts, 1e-12 floors) underflow in half precision; their result goes back to the input's dtype."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def cosine_similarity_matrix(embeddings: Tensor) -> Tensor:
