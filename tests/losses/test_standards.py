@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 
 import pytest
 import torch
@@ -111,6 +112,7 @@ def _hard_cases(name, x, target):
         yield "duplicated rows", x[:1].expand_as(x).clone(), target  # zero distances with non-zero norms
     if kind == "views":
         yield "aligned views", x[:, :1].expand_as(x).clone(), target  # every positive pair at distance 0
+        yield "one class", x, torch.zeros(len(x), dtype=torch.long)  # supervised: every row a positive
     if kind == "crossmodal":
         yield "aligned pairs", x, x.clone()
     if kind in LABEL_KINDS:
@@ -248,11 +250,12 @@ def test_bad_reduction_is_rejected(name, value):
 
 
 def _twins(name):
-    """The functional twins of a registered loss: ``name``, ``name_loss`` and ``name_from_similarity``."""
-    for suffix in ("", "_loss", "_from_similarity"):
-        twin = getattr(losses, name + suffix, None)
-        if inspect.isfunction(twin):
-            yield twin
+    """The functional twins of a registered loss: the functions ``name``, ``name_loss`` and
+    ``name_from_similarity`` of ``workbench.losses`` or of the loss's own module."""
+    module = sys.modules[_info(name).cls.__module__]
+    found = {getattr(space, name + suffix, None) for space in (losses, module)
+             for suffix in ("", "_loss", "_from_similarity")}
+    return sorted((f for f in found if inspect.isfunction(f)), key=lambda f: f.__name__)
 
 
 def _twin_inputs(name, twin):
@@ -333,6 +336,13 @@ def test_empty_batch_is_refused_or_zero(name):
         assert any(arg in str(error) for arg in _forward_args(name)[:2]), str(error)
         return
     assert torch.isfinite(value).all() and (value == 0).all(), f"an empty batch gave {value}"
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if losses.info(n).kind == "pairs"])
+def test_negative_labels_are_rejected(name):
+    loss, (x, target) = make_inputs(name)
+    with pytest.raises(ValueError, match=rf"{_forward_args(name)[1]}.*>= 0"):
+        loss(x, target - 3)
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if losses.info(n).kind in ("logits", "margin")])
