@@ -67,7 +67,7 @@ def comp_sum(logits: Tensor, target: Tensor, *, tau: float = 1.0, reduction: str
     if tau < 1 and not torch.isfinite(values).all():  # only the unbounded branch can overflow
         raise ValueError(f"logits give comp_sum(tau={tau:g}) values that overflow {values.dtype}: the loss grows "
                          f"like exp((1 - tau) * cross-entropy) and the largest cross-entropy here is "
-                         f"{float(ce.max()):.3g}; use smaller logits or a tau closer to 1")
+                         f"{float(ce.detach().max()):.3g}; use smaller logits or a tau closer to 1")
     return reduce(values, reduction)
 
 
