@@ -36,6 +36,8 @@ NAMES = losses.available()
 # tests are in tests/losses/test_logits.py and tests/losses/test_binary.py.
 NO_GRADCHECK = {"aldr_kl", "ensloss"}
 LABEL_KINDS = ("logits", "margin", "pairs")  # kinds whose second input is integer class labels
+# hard inputs that a loss may refuse with a ValueError naming its labels (a loss undefined without two classes)
+LABEL_CASES = ("one class", "one class, large", "only negatives", "only positives", "no positives")
 
 
 def _info(name):
@@ -148,8 +150,7 @@ def test_hard_inputs_give_finite_value_and_gradient(name, params, dtype, monkeyp
                 assert "large" in case and _forward_args(name)[0] in str(error), f"{name} {params} on {case}: {error}"
                 continue
             # a label-degenerate batch may be refused, clearly
-            assert case in ("one class", "one class, large", "only negatives", "only positives", "no positives"), \
-                f"{name} {params} on {case}: {error}"
+            assert case in LABEL_CASES, f"{name} {params} on {case}: {error}"
             assert _forward_args(name)[1] in str(error), f"{name} on {case}: {error}"
 
 
@@ -168,6 +169,8 @@ def test_half_precision_is_finite_or_refused(name, dtype):
         try:
             value = _finite_value_and_grad(loss, hard_x.to(dtype), hard_target)
         except ValueError as error:
+            if case in LABEL_CASES and _forward_args(name)[1] in str(error):
+                continue  # a label-degenerate batch refused, as in float32
             assert _forward_args(name)[0] in str(error) and "dtype" in str(error), str(error)
             return
         except AssertionError as error:

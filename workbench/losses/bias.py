@@ -88,10 +88,10 @@ class BiasLoss(nn.Module):
         if features is None:
             features = logits
         else:
-            if not isinstance(features, Tensor) or features.dim() < 2 or features.shape[0] != logits.shape[0]:
-                shape = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
-                raise ValueError(f"features must be a tensor of shape [B={logits.shape[0]}, ...], got {shape}")
-            check_float_tensor(features, "features", features.dim(), "[B, ...]")
+            doc = f"[B={logits.shape[0]}, ...]"
+            check_float_tensor(features, "features", None, doc)
+            if features.dim() < 2 or features.shape[0] != logits.shape[0]:
+                raise ValueError(f"features must be a tensor of shape {doc}, got {tuple(features.shape)}")
         return reduce(self.weights(features).to(ce.dtype) * ce, self.reduction)
 
     def extra_repr(self) -> str:

@@ -17,6 +17,7 @@ from .._checks import (
     REAL,
     check_binary_labels,
     check_bool,
+    check_choice,
     check_float_tensor,
     check_in_range,
     check_nonnegative,
@@ -89,8 +90,7 @@ def anyloss(logits: Tensor, target: Tensor, *, metric: str = "f1", L: float = 73
 
 
 def _check_anyloss(metric: str, L: float, beta: float, eps: float) -> None:
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    check_choice(metric, "metric", METRICS)
     check_positive(L, "L")
     check_positive(beta, "beta")
     check_nonnegative(eps, "eps")

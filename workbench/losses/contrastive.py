@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._checks import POSITIVE, POSITIVE_INT, check_positive, check_reduction, reduce
+from .._checks import POSITIVE, POSITIVE_INT, check_int, check_positive, check_reduction, reduce
 from .registry import Paper, Param, register
 from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
 
@@ -170,9 +170,7 @@ class SupCon(nn.Module):
 
 
 def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be an int >= 1 (negatives kept per anchor), got {k!r}")
-    return k
+    return check_int(k, "k (negatives kept per anchor)", 1)
 
 
 def hard_contrastive_from_similarity(similarity: Tensor, labels: Tensor, *, temperature: float = 0.2,

@@ -21,7 +21,9 @@ from .._checks import (
     NONNEGATIVE,
     POSITIVE,
     Range,
+    check_choice,
     check_index,
+    check_int,
     check_nonnegative,
     check_number,
     check_positive,
@@ -37,9 +39,7 @@ PREPROCESS = ("none", "normalize", "softplus")
 
 
 def _check_preprocess(preprocess: str) -> str:
-    if preprocess not in PREPROCESS:
-        raise ValueError(f"preprocess must be one of {PREPROCESS}, got {preprocess!r}")
-    return preprocess
+    return check_choice(preprocess, "preprocess", PREPROCESS)
 
 
 def preprocess_scores(logits: Tensor, preprocess: str = "none") -> Tensor:
@@ -157,10 +157,7 @@ class ALDRKL(nn.Module):
         self.margin = check_nonnegative(margin, "margin")
         self.preprocess = _check_preprocess(preprocess)
         self.reduction = check_reduction(reduction)
-        if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, int)
-                                        or num_samples < 1):
-            raise ValueError(f"num_samples must be a positive int or None, got {num_samples!r}")
-        self.num_samples = num_samples
+        self.num_samples = None if num_samples is None else check_int(num_samples, "num_samples (or None)", 1)
         self.register_buffer("lam_state", torch.full((num_samples or 0,), self.lam0))
 
     def reset(self) -> None:

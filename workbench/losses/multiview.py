@@ -13,7 +13,16 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .._checks import NONNEGATIVE, POSITIVE, check_bool, check_nonnegative, check_positive, check_reduction, reduce
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE,
+    check_bool,
+    check_float_tensor,
+    check_nonnegative,
+    check_positive,
+    check_reduction,
+    reduce,
+)
 from .registry import Paper, Param, register
 from .similarity import check_similarity, cosine_similarity_matrix, normalize, pair_masks, views_to_rows
 
@@ -23,8 +32,10 @@ from .similarity import check_similarity, cosine_similarity_matrix, normalize, p
 def alignment(x: Tensor, y: Tensor, alpha: float = 2.0) -> Tensor:
     r"""Alignment of positive pairs (Wang & Isola 2020): :math:`\mathbb{E}\,\lVert x_i - y_i\rVert_2^{\alpha}`.
     Lower is better; inputs are expected L2-normalised (not normalised here, as in the paper's code)."""
+    check_float_tensor(x, "x", 2, "[B, D]"), check_float_tensor(y, "y", 2, "[B, D]")
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    check_positive(alpha, "alpha")
     return _distance_power((x - y).pow(2).sum(1), alpha).mean()
 
 

@@ -36,10 +36,7 @@ def _phi(ce: Tensor, tau: float) -> Tensor:
 
 
 def _check_q(q: float) -> float:
-    check_in_range(q, "q", 0.0, 1.0)
-    if q == 0:
-        raise ValueError("q must be in (0, 1], got 0 (use cross_entropy for the q -> 0 limit)")
-    return float(q)
+    return check_in_range(q, "q (use cross_entropy for the q -> 0 limit)", 0.0, 1.0, low_open=True)
 
 
 def comp_sum(logits: Tensor, target: Tensor, *, tau: float = 1.0, reduction: str = "mean") -> Tensor:
