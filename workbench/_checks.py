@@ -10,8 +10,9 @@ The vocabulary:
 - flags and choices: :func:`check_bool` (only real ``bool``), :func:`check_choice`.
 - tensors: :func:`check_float_tensor` (floating point, the expected rank, no NaN, no ±inf, optionally
   non-empty), :func:`check_labels` (integer labels of any integer dtype, returned as ``torch.long``),
-  :func:`check_index` (sample ids), :func:`check_mask` (boolean masks), :func:`check_paired` (two inputs
-  that go together: same rows, same features, same dtype).
+  :func:`check_binary_labels` (0/1 targets), :func:`check_index` (sample ids), :func:`check_mask` (boolean
+  masks), :func:`check_paired` (two inputs that go together: same rows, same features, same dtype),
+  :func:`check_not_float16` (for the few losses that refuse float16 rather than return inf or NaN).
 - :func:`check_reduction` and :func:`reduce`.
 """
 

@@ -62,10 +62,12 @@ class LossInfo:
 
     def _repr_markdown_(self) -> str:
         """A card for notebooks: paper, formula and the hyper-parameters as a table."""
-        rows = "\n".join(f"| `{k}` | {p.default} | [{p.low}, {p.high}] | {p.doc} |" for k, p in self.params.items())
+        rows = "\n".join(f"| `{k}` | {p.default} | [{p.low}, {p.high}] | {p.valid or ''} | {p.doc} |"
+                         for k, p in self.params.items())
         return (f"**{self.name}** ({self.family}, kind `{self.kind}`): *{self.paper.title}* "
                 f"({self.paper.authors + ', ' if self.paper.authors else ''}{self.paper.year})\n\n"
-                f"$${self.formula}$$\n\n| param | default | range | what it does |\n|---|---|---|---|\n{rows}")
+                f"$${self.formula}$$\n\n| param | default | range | valid | what it does |\n"
+                f"|---|---|---|---|---|\n{rows}")
 
 
 _REGISTRY: dict[str, LossInfo] = {}
