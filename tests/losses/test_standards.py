@@ -231,6 +231,22 @@ def test_every_numeric_param_records_its_validity_range(name):
             assert all(v in param.valid for v in (param.default, param.low, param.high) if v is not None)
 
 
+def _other_number_cases():
+    """Constructor numbers outside the registry's params (eps, grad_clip, shot, ...): found from the signature."""
+    for name in NAMES:
+        for key, p in inspect.signature(_info(name).cls.__init__).parameters.items():
+            if key not in _info(name).params and isinstance(p.default, (int, float)) and not isinstance(p.default,
+                                                                                                      bool):
+                for value in (True, "abc", math.nan, math.inf):
+                    yield pytest.param(name, key, value, id=f"{name}-{key}={value!r}")
+
+
+@pytest.mark.parametrize(("name", "key", "value"), list(_other_number_cases()))
+def test_other_numeric_constructor_arguments_are_checked(name, key, value):
+    with pytest.raises(ValueError, match=key):
+        losses.get(name, **_structural(name), **{key: value})
+
+
 def _flag_cases():
     for name in NAMES:
         for key, p in inspect.signature(_info(name).cls.__init__).parameters.items():
