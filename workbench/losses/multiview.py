@@ -56,6 +56,8 @@ def uniformity(x: Tensor, t: float = 2.0) -> Tensor:
     logsumexp over squared distances (no sqrt, so coincident points have a finite gradient).
     Fewer than two points have no pairs: ValueError.
     """
+    check_float_tensor(x, "x", 2, "[B, D]")
+    check_positive(t, "t")
     n = x.shape[0]
     if n < 2:
         raise ValueError(f"uniformity needs at least 2 points, got {n}")
