@@ -53,7 +53,8 @@ def proto_triplet_from_similarity(gram: Tensor, labels: Tensor, *, margin: float
                                   reduction: str = "mean") -> Tensor:
     """Proto-Triplet loss from a Gram matrix; see :class:`ProtoTripletLoss`."""
     check_similarity(gram, labels)
-    check_nonnegative(margin, "margin"), check_int(shot, "shot", 1)
+    check_nonnegative(margin, "margin")
+    check_int(shot, "shot", 1)
     check_reduction(reduction)
     support = support_mask(labels, shot)
     classes, cls = labels.unique(return_inverse=True)

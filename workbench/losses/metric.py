@@ -242,7 +242,9 @@ def binomial_deviance_from_similarity(similarity: Tensor, labels: Tensor, *, alp
                                       beta: float = 50.0, base: float = 0.5, reduction: str = "mean") -> Tensor:
     """Binomial deviance loss from a similarity matrix; see :class:`BinomialDevianceLoss`."""
     check_similarity(similarity, labels)
-    check_positive(alpha, "alpha"), check_positive(beta, "beta"), check_number(base, "base")
+    check_positive(alpha, "alpha")
+    check_positive(beta, "beta")
+    check_number(base, "base")
     check_reduction(reduction)
     positive, negative = pair_masks(labels, dtype=similarity.dtype)
     pos = F.softplus(-alpha * (similarity - base)) * positive
@@ -356,7 +358,9 @@ def multi_similarity_from_similarity(similarity: Tensor, labels: Tensor, *, alph
                                      reduction: str = "mean") -> Tensor:
     """Multi-Similarity loss (with MS mining unless ``epsilon=None``); see :class:`MultiSimilarityLoss`."""
     check_similarity(similarity, labels)
-    check_positive(alpha, "alpha"), check_positive(beta, "beta"), check_number(base, "base")
+    check_positive(alpha, "alpha")
+    check_positive(beta, "beta")
+    check_number(base, "base")
     if epsilon is not None:
         check_nonnegative(epsilon, "epsilon (None: no mining)")
     return _multi_similarity(similarity, labels, alpha, beta, base, epsilon, check_reduction(reduction))
@@ -446,7 +450,8 @@ def multi_similarity_weights(similarity: Tensor, positive: Tensor, negative: Ten
 def opl_from_similarity(similarity: Tensor, labels: Tensor, *, gamma: float = 0.5, abs_neg: bool = True) -> Tensor:
     """Orthogonal Projection Loss from a cosine-similarity matrix; see :class:`OrthogonalProjectionLoss`."""
     check_similarity(similarity, labels)
-    check_nonnegative(gamma, "gamma"), check_bool(abs_neg, "abs_neg")
+    check_nonnegative(gamma, "gamma")
+    check_bool(abs_neg, "abs_neg")
     dtype, similarity = similarity.dtype, float32_if_half(similarity)  # the 1e-6 below underflows in float16
     positive, negative = pair_masks(labels, dtype=similarity.dtype)
     s = (similarity * positive).sum() / (positive.sum() + 1e-6)

@@ -32,7 +32,8 @@ from .similarity import check_similarity, cosine_similarity_matrix, normalize, p
 def alignment(x: Tensor, y: Tensor, alpha: float = 2.0) -> Tensor:
     r"""Alignment of positive pairs (Wang & Isola 2020): :math:`\mathbb{E}\,\lVert x_i - y_i\rVert_2^{\alpha}`.
     Lower is better; inputs are expected L2-normalised (not normalised here, as in the paper's code)."""
-    check_float_tensor(x, "x", 2, "[B, D]"), check_float_tensor(y, "y", 2, "[B, D]")
+    check_float_tensor(x, "x", 2, "[B, D]")
+    check_float_tensor(y, "y", 2, "[B, D]")
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     check_positive(alpha, "alpha")
