@@ -92,7 +92,8 @@ def _grads_finite(value, tensor):
 
 
 def _hard_cases(name, x, target):
-    """The hard inputs of DEVELOPERS.md for this loss's kind: (label, x, target)."""
+    """The hard inputs of the project's standards for this loss's kind (inputs of 1e4, zero vectors, one class, no
+    positives, plus the kind's own: coincident rows, aligned views or pairs): (label, x, target)."""
     kind = _info(name).kind
     yield "large", x * 1e4, target
     yield "zeros", torch.zeros_like(x), target
