@@ -76,13 +76,18 @@ def _inputs(name, params, *, dtype, dim):
     return losses.get(name, **structural, **params).to(dtype), args
 
 
-def _finite_value_and_grad(loss, x, *rest):
+def _finite_value_and_grad(loss, x, second):
+    """The loss's value and its gradient in the first input (and in the second where it is a second modality)."""
     x = x.detach().clone().requires_grad_(True)
-    value = loss(x, *rest)
+    inputs = [x]
+    if getattr(loss, "kind", None) == "crossmodal":
+        second = second.detach().clone().requires_grad_(True)
+        inputs.append(second)
+    value = loss(x, second)
     assert torch.isfinite(value).all(), f"value {value}"
     if value.requires_grad:
-        (grad,) = torch.autograd.grad(value.sum(), x, allow_unused=True)
-        assert grad is None or torch.isfinite(grad).all(), f"gradient {grad}"
+        for grad in torch.autograd.grad(value.sum(), inputs, allow_unused=True):
+            assert grad is None or torch.isfinite(grad).all(), f"gradient {grad}"
     return value
 
 
