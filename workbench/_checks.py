@@ -7,7 +7,7 @@ The vocabulary:
   :func:`check_positive`, :func:`check_nonnegative`, :func:`check_in_range`, :func:`check_int`, and
   :class:`Range`, a validity range a registry ``Param`` can carry and a constructor can check against.
   Booleans, strings, NaN and ±inf are never numbers here (``True`` is an ``int`` to Python, not to us).
-- flags and choices: :func:`check_bool` (only real ``bool``), :func:`check_choice`.
+- flags and choices: :func:`check_flag` (only a real ``bool``), :func:`check_choice`.
 - tensors: :func:`check_float_tensor` (floating point, the expected rank, no NaN, no ±inf, optionally
   non-empty), :func:`check_labels` (integer labels of any integer dtype, returned as ``torch.long``),
   :func:`check_binary_labels` (0/1 targets), :func:`check_index` (sample ids), :func:`check_mask` (boolean
@@ -79,13 +79,24 @@ class Range:
         below = v < self.high if self.high_open else v <= self.high
         return above and below
 
+    def describe(self) -> str:
+        """What a valid value is, in words: ``a finite number > 0``, ``an int >= 1``, ``a finite number in [0, 1)``."""
+        kind = "an int" if self.integer else "a finite number"
+        low, high = math.isfinite(self.low), math.isfinite(self.high)
+        if low and high:
+            return f"{kind} in {self}"
+        if low:
+            return f"{kind} {'>' if self.low_open else '>='} {self.low:g}"
+        if high:
+            return f"{kind} {'<' if self.high_open else '<='} {self.high:g}"
+        return kind
+
     def check(self, value, name: str):
         """``value`` as a float (an int when ``integer``), or a ValueError naming ``name`` and the range."""
-        kind = "an integer" if self.integer else "a finite number"
         if self.integer and _is_real(value) and not _is_integral(value):
-            raise ValueError(f"{name} must be {kind} in {self}, got {value!r} ({type(value).__name__})")
+            raise ValueError(f"{name} must be {self.describe()}, got {value!r} ({type(value).__name__})")
         if value not in self:
-            raise ValueError(f"{name} must be {kind} in {self}, got {value!r}")
+            raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
         return int(value) if self.integer else float(value)
 
     def outside(self) -> list[float]:
@@ -114,10 +125,12 @@ POSITIVE_INT = Range(1, math.inf, integer=True)
 NONNEGATIVE_INT = Range(0, math.inf, integer=True)
 
 
-def check_number(value, name: str, low: float = -math.inf, high: float = math.inf, *, low_open: bool = False,
+def check_number(value, name: str, low: float | None = None, high: float | None = None, *, low_open: bool = False,
                  high_open: bool = False) -> float:
-    """A finite real number (not a bool, not a string) in ``low .. high`` (ends closed unless ``*_open``)."""
-    return Range(low, high, low_open, high_open).check(value, name)
+    """A finite real number (not a bool, not a string) in ``low .. high`` (None: unbounded; ends closed unless
+    ``*_open``)."""
+    return Range(-math.inf if low is None else low, math.inf if high is None else high, low_open,
+                 high_open).check(value, name)
 
 
 def check_positive(value, name: str) -> float:
@@ -133,15 +146,16 @@ def check_in_range(value, name: str, low: float, high: float, *, low_open: bool 
     return Range(low, high, low_open, high_open).check(value, name)
 
 
-def check_int(value, name: str, low: float = -math.inf, high: float = math.inf) -> int:
-    """An integer (not a bool, not a float such as 2.0) in ``[low, high]``."""
-    return Range(low, high, integer=True).check(value, name)
+def check_int(value, name: str, low: float | None = None, high: float | None = None) -> int:
+    """An integer (not a bool, not a float such as 2.0) in ``[low, high]`` (None: unbounded)."""
+    return Range(-math.inf if low is None else low, math.inf if high is None else high,
+                 integer=True).check(value, name)
 
 
-def check_bool(value, name: str) -> bool:
-    """A real ``bool`` flag: ``0``, ``1``, ``"yes"`` or ``None`` are refused, not interpreted."""
+def check_flag(value, name: str) -> bool:
+    """A real bool: 0, 1, "yes" or None are refused rather than read as truth values."""
     if not isinstance(value, bool):
-        raise ValueError(f"{name} must be a bool (True or False), got {value!r}")
+        raise ValueError(f"{name} must be True or False, got {value!r}")
     return value
 
 

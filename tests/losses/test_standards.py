@@ -607,18 +607,22 @@ def test_contrastive_hand_written_backward_passes_gradcheck(squared, reduction):
 # --- the vocabulary itself ------------------------------------------------------------------------------------
 
 def test_range_checks_name_the_argument_and_the_open_or_closed_ends():
-    from workbench._checks import POSITIVE, Range, check_bool, check_int, check_number
+    from workbench._checks import NONNEGATIVE, POSITIVE, Range, check_flag, check_int, check_number
 
-    with pytest.raises(ValueError, match=r"temperature must be a finite number in \(0, inf\), got 0"):
+    with pytest.raises(ValueError, match=r"temperature must be a finite number > 0, got 0"):
         POSITIVE.check(0, "temperature")
+    with pytest.raises(ValueError, match=r"margin must be a finite number >= 0, got -1"):
+        NONNEGATIVE.check(-1, "margin")
     with pytest.raises(ValueError, match=r"q must be a finite number in \(0, 1\], got 0"):
         Range(0, 1, low_open=True).check(0, "q")
-    with pytest.raises(ValueError, match=r"k must be an integer in \[1, inf\), got 2.0"):
+    with pytest.raises(ValueError, match=r"k must be an int >= 1, got 2.0"):
         check_int(2.0, "k", 1)
+    with pytest.raises(ValueError, match=r"clip must be a finite number < 0, got 0"):
+        check_number(0, "clip", high=0, high_open=True)
     for bad in (True, "1", None, math.nan, math.inf, -math.inf, torch.tensor([1.0, 2.0])):
         with pytest.raises(ValueError, match="x must be"):
             check_number(bad, "x")
     assert check_number(torch.tensor(0.5), "x") == 0.5 and check_int(torch.tensor(3), "k") == 3
     assert Range(0, 1, high_open=True).outside() == [-1e-06, 1] and Range(0, 1, high_open=True).inside()[0] == 0
-    with pytest.raises(ValueError, match="flag must be a bool"):
-        check_bool(1, "flag")
+    with pytest.raises(ValueError, match="flag must be True or False"):
+        check_flag(1, "flag")

@@ -15,7 +15,7 @@ from .._checks import (
     POSITIVE,
     POSITIVE_INT,
     UNIT,
-    check_bool,
+    check_flag,
     check_in_range,
     check_index,
     check_int,
@@ -241,7 +241,7 @@ class AMCL(nn.Module):
         self.num_heads = num_heads = check_int(num_heads, "num_heads", 1)
         self.lam = check_in_range(lam, "lam", 0.0, math.inf)
         zeros = torch.zeros(num_heads)
-        if check_bool(learn_temperature, "learn_temperature"):
+        if check_flag(learn_temperature, "learn_temperature"):
             self.slope, self.bias = nn.Parameter(zeros.clone()), nn.Parameter(zeros.clone())
         else:
             self.register_buffer("slope", zeros.clone())

@@ -16,8 +16,8 @@ from .._checks import (
     POSITIVE,
     REAL,
     check_binary_labels,
-    check_bool,
     check_choice,
+    check_flag,
     check_float_tensor,
     check_in_range,
     check_nonnegative,
@@ -240,7 +240,7 @@ class EnsLoss(nn.Module):
         check_nonnegative(eps, "eps")
         if generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-        self.lam, self.clip, self.tail, self.eps = float(lam), float(clip), check_bool(tail, "tail"), float(eps)
+        self.lam, self.clip, self.tail, self.eps = float(lam), float(clip), check_flag(tail, "tail"), float(eps)
         self.generator = generator
 
     def margins(self, logits: Tensor, target: Tensor) -> Tensor:
@@ -300,7 +300,7 @@ class AUCMargin(nn.Module):
         if imratio is not None:
             check_in_range(imratio, "imratio (or None)", 0.0, 1.0, low_open=True, high_open=True)
         self.margin, self.imratio = float(margin), imratio
-        self.closed_form = check_bool(closed_form, "closed_form")
+        self.closed_form = check_flag(closed_form, "closed_form")
         self.a = nn.Parameter(torch.zeros(()))
         self.b = nn.Parameter(torch.zeros(()))
         self.alpha = nn.Parameter(torch.zeros(()))

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import POSITIVE, check_bool, check_float_tensor, check_paired, check_positive, check_reduction, reduce
+from .._checks import POSITIVE, check_flag, check_float_tensor, check_paired, check_positive, check_reduction, reduce
 from .registry import Paper, Param, register
 from .similarity import normalize
 
@@ -57,7 +57,7 @@ class _LogitScale(nn.Module):
         super().__init__()
         self.temperature_init = check_positive(temperature, "temperature")
         log_scale = torch.tensor(-math.log(self.temperature_init))
-        if check_bool(learn_temperature, "learn_temperature"):
+        if check_flag(learn_temperature, "learn_temperature"):
             self.log_scale = nn.Parameter(log_scale)
         else:
             self.register_buffer("log_scale", log_scale)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from .._checks import (
     NONNEGATIVE,
     POSITIVE_INT,
-    check_bool,
+    check_flag,
     check_int,
     check_nonnegative,
     check_not_float16,
@@ -97,7 +97,7 @@ class ProtoTripletLoss(nn.Module):
     def __init__(self, margin: float = 0.5, shot: int = 1, normalize: bool = True, reduction: str = "mean"):
         super().__init__()
         self.margin, self.shot = check_nonnegative(margin, "margin"), check_int(shot, "shot", 1)
-        self.normalize = check_bool(normalize, "normalize")
+        self.normalize = check_flag(normalize, "normalize")
         self.reduction = check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
@@ -172,7 +172,7 @@ class ICNNLoss(nn.Module):
         super().__init__()
         self.k = check_int(k, "k", 1)
         self.ipc = None if ipc is None else check_int(ipc, "ipc (None: inferred from the labels)", 1)
-        self.normalize = check_bool(normalize, "normalize")
+        self.normalize = check_flag(normalize, "normalize")
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)

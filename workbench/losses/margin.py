@@ -18,8 +18,8 @@ from .._checks import (
     NONNEGATIVE,
     POSITIVE,
     POSITIVE_INT,
-    check_bool,
     check_choice,
+    check_flag,
     check_float_tensor,
     check_int,
     check_labels,
@@ -104,7 +104,7 @@ class NormFace(MarginHead):
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 20.0, learn_scale: bool = False,
                  reduction: str = "mean"):
         super().__init__(num_classes, embedding_dim, scale, reduction)
-        if check_bool(learn_scale, "learn_scale"):
+        if check_flag(learn_scale, "learn_scale"):
             self.scale = nn.Parameter(torch.tensor(float(scale)))
 
 
@@ -227,7 +227,7 @@ class ArcFace(MarginHead):
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,
                  easy_margin: bool = False, reduction: str = "mean"):
         super().__init__(num_classes, embedding_dim, scale, reduction)
-        self.margin, self.easy_margin = _check_margin(margin), check_bool(easy_margin, "easy_margin")
+        self.margin, self.easy_margin = _check_margin(margin), check_flag(easy_margin, "easy_margin")
 
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
         return arc_margin(cosine, labels, self.margin, self.easy_margin)
@@ -260,7 +260,7 @@ class _ElasticFace(MarginHead):
         super().__init__(num_classes, embedding_dim, scale, reduction)
         self.margin = _check_margin(margin)
         self.sigma = check_nonnegative(sigma, "sigma")
-        self.plus, self.legacy_gather = check_bool(plus, "plus"), check_bool(legacy_gather, "legacy_gather")
+        self.plus, self.legacy_gather = check_flag(plus, "plus"), check_flag(legacy_gather, "legacy_gather")
         self.generator = generator
 
     def margins(self, cosine: Tensor, labels: Tensor) -> Tensor | float:

@@ -19,8 +19,8 @@ from .._checks import (
     NONNEGATIVE,
     POSITIVE,
     REAL,
-    check_bool,
     check_choice,
+    check_flag,
     check_in_range,
     check_nonnegative,
     check_not_float16,
@@ -125,7 +125,7 @@ def triplet_from_similarity(similarity: Tensor, labels: Tensor, *, margin: float
     """Triplet margin loss from a cosine-similarity matrix; see :class:`TripletLoss`."""
     check_similarity(similarity, labels)
     return _triplet(similarity, labels, check_nonnegative(margin, "margin"), _check_mining(mining),
-                    check_bool(squared, "squared"), check_reduction(reduction))
+                    check_flag(squared, "squared"), check_reduction(reduction))
 
 
 def _check_mining(mining: str) -> str:
@@ -170,7 +170,7 @@ class TripletLoss(nn.Module):
     def __init__(self, margin: float = 0.2, mining: str = "all", squared: bool = False, reduction: str = "mean"):
         super().__init__()
         self.margin, self.mining = check_nonnegative(margin, "margin"), _check_mining(mining)
-        self.squared = check_bool(squared, "squared")
+        self.squared = check_flag(squared, "squared")
         self.reduction = check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
@@ -451,7 +451,7 @@ def opl_from_similarity(similarity: Tensor, labels: Tensor, *, gamma: float = 0.
     """Orthogonal Projection Loss from a cosine-similarity matrix; see :class:`OrthogonalProjectionLoss`."""
     check_similarity(similarity, labels)
     check_nonnegative(gamma, "gamma")
-    check_bool(abs_neg, "abs_neg")
+    check_flag(abs_neg, "abs_neg")
     dtype, similarity = similarity.dtype, float32_if_half(similarity)  # the 1e-6 below underflows in float16
     positive, negative = pair_masks(labels, dtype=similarity.dtype)
     s = (similarity * positive).sum() / (positive.sum() + 1e-6)
@@ -484,7 +484,7 @@ class OrthogonalProjectionLoss(nn.Module):
 
     def __init__(self, gamma: float = 0.5, abs_neg: bool = True):
         super().__init__()
-        self.gamma, self.abs_neg = check_nonnegative(gamma, "gamma"), check_bool(abs_neg, "abs_neg")
+        self.gamma, self.abs_neg = check_nonnegative(gamma, "gamma"), check_flag(abs_neg, "abs_neg")
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         return opl_from_similarity(similarity, labels, gamma=self.gamma, abs_neg=self.abs_neg)

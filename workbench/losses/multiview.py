@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from .._checks import (
     NONNEGATIVE,
     POSITIVE,
-    check_bool,
+    check_flag,
     check_float_tensor,
     check_nonnegative,
     check_positive,
@@ -205,7 +205,7 @@ class DHEL(nn.Module):
     def __init__(self, temperature: float = 0.3, include_augs: bool = True, reduction: str = "mean"):
         super().__init__()
         self.temperature = check_positive(temperature, "temperature")
-        self.include_augs = check_bool(include_augs, "include_augs")
+        self.include_augs = check_flag(include_augs, "include_augs")
         self.reduction = check_reduction(reduction)
 
     def _loss(self, pos: Tensor, uu: Tensor, vv: Tensor) -> Tensor:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._checks import NONNEGATIVE, check_bool, check_nonnegative, check_reduction
+from .._checks import NONNEGATIVE, check_flag, check_nonnegative, check_reduction
 from .registry import Paper, Param, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
 
@@ -72,7 +72,7 @@ def contrastive_from_similarity(similarity: Tensor, labels: Tensor, *, pos_margi
     check_similarity(similarity, labels)
     check_reduction(reduction)
     return _contrastive(similarity, labels, check_nonnegative(pos_margin, "pos_margin"),
-                        check_nonnegative(neg_margin, "neg_margin"), check_bool(squared, "squared"), reduction)
+                        check_nonnegative(neg_margin, "neg_margin"), check_flag(squared, "squared"), reduction)
 
 
 def _contrastive(similarity: Tensor, labels: Tensor, pos_margin: float, neg_margin: float, squared: bool,
@@ -117,7 +117,7 @@ class ContrastiveLoss(nn.Module):
         super().__init__()
         self.pos_margin = check_nonnegative(pos_margin, "pos_margin")
         self.neg_margin = check_nonnegative(neg_margin, "neg_margin")
-        self.squared = check_bool(squared, "squared")
+        self.squared = check_flag(squared, "squared")
         self.reduction = check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
