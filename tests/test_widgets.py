@@ -199,9 +199,9 @@ def test_figure_explorer_redraws_on_slider_change():
 def test_a_combination_the_loss_refuses_is_shown_not_raised():
     explorer = widgets.LossExplorer("isogclr")
     png, y = bytes(explorer.image.value), curve(explorer.figure)[1]
-    temperature = explorer.sliders["temperature"].value
-    explorer.sliders["tau_max"].value = 0.06  # below the temperature (0.1): isogclr refuses it
-    assert temperature > 0.06
+    explorer.sliders["tau_max"].value = 0.1  # the lowest tau_max, still above the temperature (0.1)
+    png, y = bytes(explorer.image.value), curve(explorer.figure)[1]
+    explorer.sliders["temperature"].value = 0.2  # above tau_max: isogclr refuses it
     assert "temperature" in explorer.message.value and explorer.message in explorer.widget.children
     assert bytes(explorer.image.value) == png and np.array_equal(curve(explorer.figure)[1], y)  # last image stays
     assert explorer.last_update_s >= 0

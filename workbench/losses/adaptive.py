@@ -12,10 +12,22 @@ from torch import Tensor, nn
 from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedParameter
 
-from .._checks import check_in_range, check_index, check_positive, check_reduction, reduce
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    UNIT,
+    check_in_range,
+    check_index,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_reduction,
+    reduce,
+)
 from .multiview import _masked_lse
 from .registry import Paper, Param, register
-from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
+from .similarity import check_similarity, cosine_similarity_matrix, normalize, pair_masks, views_to_rows
 
 # --- iSogCLR -------------------------------------------------------------------------------------
 
@@ -26,13 +38,16 @@ from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, 
                 "Temperature Individualization", 2023, "Qiu, Hu, Zhou, Yuan, Yang"),
     formula=r"F = \frac1n\sum_i \tau_i \log \frac{1}{|S_i^-|}\sum_{z\in S_i^-} e^{(s(a_i,z)-s(a_i,a_i^+))/\tau_i}"
             r" + \tau_i\rho",
-    params={"temperature": Param(0.1, 0.05, 0.7, "initial τ_i of every sample", log=True),
-            "rho": Param(0.3, 0.0, 8.0, "KL radius ρ: larger ρ pushes the temperatures up"),
-            "gamma": Param(0.9, 0.0, 1.0, "weight of the new batch estimate in the moving average u_i"),
-            "beta": Param(0.9, 0.0, 1.0, "weight of the new τ-gradient in its momentum"),
-            "eta": Param(0.01, 0.0, 0.1, "step size of the temperature update"),
-            "tau_min": Param(0.05, 0.005, 0.5, "lower bound of τ_i", log=True),
-            "tau_max": Param(0.7, 0.05, 2.0, "upper bound of τ_i", log=True)},
+    params={"temperature": Param(0.1, 0.05, 0.7, "initial τ_i of every sample", log=True, valid=POSITIVE),
+            "rho": Param(0.3, 0.0, 8.0, "KL radius ρ: larger ρ pushes the temperatures up", valid=NONNEGATIVE),
+            "gamma": Param(0.9, 0.0, 1.0, "weight of the new batch estimate in the moving average u_i", valid=UNIT),
+            "beta": Param(0.9, 0.0, 1.0, "weight of the new τ-gradient in its momentum", valid=UNIT),
+            "eta": Param(0.01, 0.0, 0.1, "step size of the temperature update", valid=NONNEGATIVE),
+            # the tau_min/tau_max sliders stop at the default temperature 0.1, which must lie between them
+            "tau_min": Param(0.05, 0.005, 0.1, "lower bound of τ_i (at most the temperature)", log=True,
+                             valid=POSITIVE),
+            "tau_max": Param(0.7, 0.1, 2.0, "upper bound of τ_i (at least the temperature)", log=True,
+                             valid=POSITIVE)},
 )
 class ISogCLR(nn.Module):
     r"""iSogCLR: robust global contrastive loss with a temperature per sample (Qiu et al., ICML 2023).
@@ -92,10 +107,10 @@ class ISogCLR(nn.Module):
         if not self.tau_min <= self.temperature <= self.tau_max:
             raise ValueError(f"temperature must lie in [tau_min, tau_max] = [{tau_min}, {tau_max}], "
                              f"got {temperature}")
-        self.grad_clip = check_positive(grad_clip, "grad_clip")
+        # math.inf is a valid setting here: LibAUC's unclipped step
+        self.grad_clip = grad_clip if grad_clip == math.inf else check_positive(grad_clip, "grad_clip")
         self.reduction = check_reduction(reduction)
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
-            raise ValueError(f"num_samples must be an int >= 0, got {num_samples!r}")
+        num_samples = check_int(num_samples, "num_samples", 0)
         self.register_buffer("tau", torch.full((num_samples,), self.temperature))
         self.register_buffer("log_u", torch.zeros(num_samples))
         self.register_buffer("momentum", torch.zeros(num_samples))
@@ -256,9 +271,11 @@ class _LazyPhi(LazyModuleMixin, _Phi):
             r"\frac{s^h_{in}}{\tau^h_{in}} + \beta\,\Omega(\tau^h_{ip}) - \beta\sum_{n\in\mathrm{top}_k}"
             r"(\log\tau^h_{in} + 1/\tau^h_{in})},\;\tau = \tau_{min} + (\tau_{max}-\tau_{min})\,"
             r"\sigma(-\phi(z_i)^\top\phi(z_j))",
-    params={"num_heads": Param(2, 1, 8, "projection heads: the embedding is split into this many parts"),
-            "beta": Param(0.01, 0.0, 0.1, "β: weight of the temperature regulariser"),
-            "topk": Param(100, 1, 256, "hardest negatives kept per anchor (the Top-k approximation)")},
+    params={"num_heads": Param(2, 1, 8, "projection heads: the embedding is split into this many parts",
+                               valid=POSITIVE_INT),
+            "beta": Param(0.01, 0.0, 0.1, "β: weight of the temperature regulariser", valid=NONNEGATIVE),
+            "topk": Param(100, 1, 256, "hardest negatives kept per anchor (the Top-k approximation)",
+                          valid=POSITIVE_INT)},
 )
 class AMCL(nn.Module):
     r"""Adaptive Multi-head Contrastive Learning (Wang, Koniusz, Gedeon & Zheng, ECCV 2024), SimCLR form,
@@ -307,14 +324,11 @@ class AMCL(nn.Module):
     def __init__(self, num_heads: int = 2, head_dim: int | None = None, beta: float = 0.01, topk: int = 100,
                  tau_min: float = 1e-5, tau_max: float = 2.0, hidden_dim: int | None = None):
         super().__init__()
-        for name, value in (("num_heads", num_heads), ("topk", topk), ("head_dim", head_dim),
-                            ("hidden_dim", hidden_dim)):
-            if value is None and name in ("head_dim", "hidden_dim"):
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1{' or None' if 'dim' in name else ''}, got {value!r}")
-        self.num_heads, self.head_dim, self.topk = num_heads, head_dim, topk
-        self.beta = check_in_range(beta, "beta", 0.0, math.inf)
+        self.num_heads, self.topk = check_int(num_heads, "num_heads", 1), check_int(topk, "topk", 1)
+        self.head_dim = None if head_dim is None else check_int(head_dim, "head_dim (None: D // num_heads)", 1)
+        if hidden_dim is not None:
+            check_int(hidden_dim, "hidden_dim (None: the head width)", 1)
+        self.beta = check_nonnegative(beta, "beta")
         self.tau_min, self.tau_max = check_positive(tau_min, "tau_min"), check_positive(tau_max, "tau_max")
         if not self.tau_min < self.tau_max:
             raise ValueError(f"tau_min must be < tau_max, got {tau_min} and {tau_max}")
@@ -329,7 +343,7 @@ class AMCL(nn.Module):
                     else f"D must be divisible by num_heads={self.num_heads}")
             raise ValueError(f"the embedding dimension D={d} must equal num_heads * head_dim = "
                              f"{self.num_heads} * {self.head_dim} (one part per head): {hint}")
-        return F.normalize(rows.reshape(n, self.num_heads, self.head_dim), dim=-1).transpose(0, 1)
+        return normalize(rows.reshape(n, self.num_heads, self.head_dim), dim=-1).transpose(0, 1)
 
     def similarity_matrix(self, rows: Tensor) -> Tensor:
         """The heads' cosine similarities [H, N, N] of ``rows[N, D]`` (D split into H parts)."""

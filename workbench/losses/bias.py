@@ -7,7 +7,16 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_reduction, reduce
+from .._checks import (
+    NONNEGATIVE,
+    UNIT,
+    check_choice,
+    check_float_tensor,
+    check_in_range,
+    check_nonnegative,
+    check_reduction,
+    reduce,
+)
 from .classification import per_sample_ce
 from .registry import Paper, Param, register
 
@@ -19,8 +28,9 @@ NORMALISATIONS = ("global", "local")
     paper=Paper("Bias Loss for Mobile Neural Networks", 2021, "Abrahamyan, Ziatchin, Chen, Deligiannis"),
     formula=r"\ell_i = \big(e^{\alpha \hat v_i} - \beta\big)\,\mathrm{CE}(z_i, y_i),\;"
             r"\hat v_i = \frac{v_i - m}{\max_j v_j - \min_j v_j},\; v_i = \mathrm{Var}(\text{features}_i)",
-    params={"alpha": Param(0.3, 0.0, 2.0, "how strongly high-variance samples are up-weighted"),
-            "beta": Param(0.3, 0.0, 1.0, "subtracted from every weight: low-variance samples count 1 - beta")},
+    params={"alpha": Param(0.3, 0.0, 2.0, "how strongly high-variance samples are up-weighted", valid=NONNEGATIVE),
+            "beta": Param(0.3, 0.0, 1.0, "subtracted from every weight: low-variance samples count 1 - beta",
+                          valid=UNIT)},
 )
 class BiasLoss(nn.Module):
     r"""Bias loss: cross-entropy weighted per sample by the (normalised) variance of its features.
@@ -47,12 +57,10 @@ class BiasLoss(nn.Module):
     def __init__(self, alpha: float = 0.3, beta: float = 0.3, normalisation: str = "global",
                  reduction: str = "mean"):
         super().__init__()
-        for name, value in (("alpha", alpha), ("beta", beta)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if normalisation not in NORMALISATIONS:
-            raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
-        self.alpha, self.beta, self.normalisation = float(alpha), float(beta), normalisation
+        # alpha >= 0 up-weights high-variance samples; beta <= 1 keeps every weight e^{alpha v} - beta >= 0
+        # (v >= 0 under both normalisations)
+        self.alpha, self.beta = check_nonnegative(alpha, "alpha"), check_in_range(beta, "beta", 0.0, 1.0)
+        self.normalisation = check_choice(normalisation, "normalisation", NORMALISATIONS)
         self.reduction = check_reduction(reduction)
         self.register_buffer("running_min", torch.tensor(math.inf))
 
@@ -80,10 +88,10 @@ class BiasLoss(nn.Module):
         if features is None:
             features = logits
         else:
-            if not isinstance(features, Tensor) or features.dim() < 2 or features.shape[0] != logits.shape[0]:
-                shape = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
-                raise ValueError(f"features must be a tensor of shape [B={logits.shape[0]}, ...], got {shape}")
-            check_float_tensor(features, "features", features.dim(), "[B, ...]")
+            doc = f"[B={logits.shape[0]}, ...]"
+            check_float_tensor(features, "features", None, doc)
+            if features.dim() < 2 or features.shape[0] != logits.shape[0]:
+                raise ValueError(f"features must be a tensor of shape {doc}, got {tuple(features.shape)}")
         return reduce(self.weights(features).to(ce.dtype) * ce, self.reduction)
 
     def extra_repr(self) -> str:

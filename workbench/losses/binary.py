@@ -7,29 +7,31 @@ depends on the whole batch), so none has a per-sample ``reduction``.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_nonnegative, check_positive, check_reduction
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE,
+    REAL,
+    check_binary_labels,
+    check_choice,
+    check_flag,
+    check_float_tensor,
+    check_in_range,
+    check_nonnegative,
+    check_number,
+    check_positive,
+    check_reduction,
+)
 from .registry import Paper, Param, register
 
 
 def check_binary(logits: Tensor, target: Tensor) -> Tensor:
     """Raw scores ``logits[B]`` and labels ``target[B]`` in {0, 1}; returns the target as the logits' dtype."""
-    check_float_tensor(logits, "logits", 1, "[B]")
-    if not isinstance(target, Tensor):
-        raise ValueError(f"target must be a torch.Tensor of 0/1 labels, got {type(target).__name__}")
-    if target.shape != logits.shape:
-        raise ValueError(f"target must have shape [{len(logits)}] (one 0/1 label per score), got shape "
-                         f"{tuple(target.shape)}")
-    if target.is_complex() or (target.is_floating_point() and torch.isnan(target).any()):
-        raise ValueError("target must hold 0/1 labels, got NaN or complex values")
-    if len(target) and not ((target == 0) | (target == 1)).all():
-        raise ValueError(f"target must hold binary labels in {{0, 1}}, got values {target.unique().tolist()[:5]}")
-    return target.to(logits.dtype)
+    check_float_tensor(logits, "logits", 1, "[B]", nonempty=True)
+    return check_binary_labels(target, "target", len(logits)).to(logits.dtype)
 
 
 # --- AnyLoss ---------------------------------------------------------------------------------------
@@ -88,8 +90,7 @@ def anyloss(logits: Tensor, target: Tensor, *, metric: str = "f1", L: float = 73
 
 
 def _check_anyloss(metric: str, L: float, beta: float, eps: float) -> None:
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    check_choice(metric, "metric", METRICS)
     check_positive(L, "L")
     check_positive(beta, "beta")
     check_nonnegative(eps, "eps")
@@ -162,7 +163,7 @@ def pairwise_auc_surrogate(logits: Tensor, target: Tensor, scale: float = 1.0) -
     paper=Paper("The Regression Analysis of Binary Sequences (logistic regression)", 1958, "Cox"),
     formula=r"\ell_i = -w\,y_i \log\sigma(z_i) - (1 - y_i)\log(1 - \sigma(z_i))",
     params={"pos_weight": Param(1.0, 0.1, 50.0, "weight w of the positive class (imbalance: about #neg/#pos)",
-                                log=True)},
+                                log=True, valid=POSITIVE)},
 )
 class BCE(nn.Module):
     """Binary cross-entropy on raw scores (``F.binary_cross_entropy_with_logits``): the baseline the
@@ -188,9 +189,10 @@ class BCE(nn.Module):
     formula=r"\ell = 1 - \mathrm{metric}(\mathrm{TP}, \mathrm{FP}, \mathrm{FN}, \mathrm{TN}),\;"
             r"\mathrm{TP} = \sum_i y_i A(\sigma(z_i)),\; A(p) = \frac{1}{1 + e^{-L(p - 1/2)}}",
     params={"metric": Param("f1", doc=f"one of {METRICS}"),
-            "L": Param(73.0, 1.0, 100.0, "amplification: larger is closer to the hard metric, flatter gradient"),
+            "L": Param(73.0, 1.0, 100.0, "amplification: larger is closer to the hard metric, flatter gradient",
+                       valid=POSITIVE),
             "beta": Param(1.0, 0.1, 5.0, "F-beta's beta (metric='fbeta'): recall counts beta^2 times precision",
-                          log=True)},
+                          log=True, valid=POSITIVE)},
 )
 class AnyLoss(nn.Module):
     """Module form of :func:`anyloss`; ``forward(logits[B], target[B])`` -> scalar (batch-level)."""
@@ -213,7 +215,8 @@ class AnyLoss(nn.Module):
                 2025, "Dai et al."),
     formula=r"\nabla_{f_i} = \frac{y_i\, g_i}{B},\; g = \mathrm{sort}\big(\max(-BC^{-1}_\lambda(\varepsilon), -1)\big)"
             r"\text{ matched to } \mathrm{sort}(y_i f_i),\; \varepsilon \sim N(0, 1)",
-    params={"lam": Param(0.0, -1.0, 1.0, "Box-Cox lambda of the derivative law: 0 is a negative log-normal")},
+    params={"lam": Param(0.0, -1.0, 1.0, "Box-Cox lambda of the derivative law: 0 is a negative log-normal",
+                         valid=REAL)},
 )
 class EnsLoss(nn.Module):
     r"""EnsLoss (Dai et al., ICML 2025): at every call a fresh random convex, calibrated loss, given by its
@@ -235,16 +238,12 @@ class EnsLoss(nn.Module):
     def __init__(self, lam: float = 0.0, clip: float = -1.0, tail: bool = True, eps: float = 1e-6,
                  generator: torch.Generator | None = None):
         super().__init__()
-        for name, value in (("lam", lam), ("clip", clip), ("eps", eps)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if clip >= 0:
-            raise ValueError(f"clip must be < 0 (derivatives are negative), got {clip!r}")
-        if eps < 0:
-            raise ValueError(f"eps must be >= 0, got {eps!r}")
+        check_number(lam, "lam")
+        check_number(clip, "clip (derivatives are negative)", high=0.0, high_open=True)
+        check_nonnegative(eps, "eps")
         if generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-        self.lam, self.clip, self.tail, self.eps = float(lam), float(clip), bool(tail), float(eps)
+        self.lam, self.clip, self.tail, self.eps = float(lam), float(clip), check_flag(tail, "tail"), float(eps)
         self.generator = generator
 
     def margins(self, logits: Tensor, target: Tensor) -> Tensor:
@@ -267,7 +266,8 @@ class EnsLoss(nn.Module):
                 "Medical Image Classification", 2021, "Yuan, Yan, Sonka, Yang"),
     formula=r"\min_{a,b}\max_{\alpha\ge0} (1-p)E[(h-a)^2 1_{y=1}] + pE[(h-b)^2 1_{y=0}]"
             r" + 2\alpha\big(p(1-p)m + E[p h 1_{y=0} - (1-p) h 1_{y=1}]\big) - p(1-p)\alpha^2",
-    params={"margin": Param(1.0, 0.0, 2.0, "desired gap between mean positive and mean negative score")},
+    params={"margin": Param(1.0, 0.0, 2.0, "desired gap between mean positive and mean negative score",
+                            valid=NONNEGATIVE)},
 )
 class AUCMargin(nn.Module):
     r"""AUC-M, the AUC margin loss (Yuan et al., ICCV 2021), version v1 of LibAUC's ``AUCMLoss``.
@@ -300,9 +300,10 @@ class AUCMargin(nn.Module):
     def __init__(self, margin: float = 1.0, imratio: float | None = None, closed_form: bool = False):
         super().__init__()
         check_nonnegative(margin, "margin")
-        if imratio is not None and not (isinstance(imratio, (int, float)) and 0 < imratio < 1):
-            raise ValueError(f"imratio must be in (0, 1) or None, got {imratio!r}")
-        self.margin, self.imratio, self.closed_form = float(margin), imratio, bool(closed_form)
+        if imratio is not None:
+            check_in_range(imratio, "imratio (or None)", 0.0, 1.0, low_open=True, high_open=True)
+        self.margin, self.imratio = float(margin), imratio
+        self.closed_form = check_flag(closed_form, "closed_form")
         self.a = nn.Parameter(torch.zeros(()))
         self.b = nn.Parameter(torch.zeros(()))
         self.alpha = nn.Parameter(torch.zeros(()))
@@ -338,7 +339,7 @@ class AUCMargin(nn.Module):
     paper=Paper("Optimizing What Matters: AUC-Driven Learning for Robust Neural Retrieval", 2025,
                 "Sheikholeslami et al."),
     formula=r"\ell = \frac{1}{|P||N|}\sum_{i\in P}\sum_{j\in N}\log\big(1 + e^{-\,\mathrm{scale}\,(s_i - s_j)}\big)",
-    params={"scale": Param(1.0, 0.1, 10.0, "multiplies every score difference", log=True)},
+    params={"scale": Param(1.0, 0.1, 10.0, "multiplies every score difference", log=True, valid=POSITIVE)},
 )
 class MW(nn.Module):
     r"""MW loss: binary cross-entropy on every positive-minus-negative score difference (the Mann-Whitney

@@ -5,18 +5,19 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_in_range, check_labels, check_positive, check_reduction
+from .._checks import POSITIVE, Range, check_float_tensor, check_in_range, check_labels, check_positive, check_reduction
 from .registry import Paper, Param, register
 
 
-def check_logits_target(logits: Tensor, target: Tensor) -> None:
-    check_float_tensor(logits, "logits", 2, "[B, C]")
-    check_labels(target, "target", logits.shape[0], logits.shape[1])
+def check_logits_target(logits: Tensor, target: Tensor) -> Tensor:
+    """Checks ``logits[B, C]`` and ``target[B]``; returns the target as ``torch.long`` (any integer dtype in)."""
+    check_float_tensor(logits, "logits", 2, "[B, C]", nonempty=True)
+    return check_labels(target, "target", logits.shape[0], logits.shape[1])
 
 
 def per_sample_ce(logits: Tensor, target: Tensor) -> Tensor:
     """``logsumexp(z) - z_y`` per row (>= 0), after checking the inputs."""
-    check_logits_target(logits, target)
+    target = check_logits_target(logits, target)
     return F.cross_entropy(logits, target, reduction="none")
 
 
@@ -32,7 +33,7 @@ def cross_entropy(logits: Tensor, target: Tensor, *, temperature: float = 1.0, l
     ``label_smoothing`` ε moves ε of the target mass uniformly over the C classes (Szegedy et al. 2016).
     Computed with ``log_softmax``, so logits of 1e4 are fine.
     """
-    check_logits_target(logits, target)
+    target = check_logits_target(logits, target)
     check_positive(temperature, "temperature")
     check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0, high_open=True)
     check_reduction(reduction)
@@ -46,8 +47,9 @@ def cross_entropy(logits: Tensor, target: Tensor, *, temperature: float = 1.0, l
                 "Szegedy et al."),
     formula=r"\ell = -\sum_k q_k \log \mathrm{softmax}(z/T)_k,\; q_k = (1-\varepsilon)[k=y] + \varepsilon/C",
     params={
-        "temperature": Param(1.0, 0.05, 10.0, "divides the logits before the softmax", log=True),
-        "label_smoothing": Param(0.0, 0.0, 0.5, "target mass spread uniformly over the classes"),
+        "temperature": Param(1.0, 0.05, 10.0, "divides the logits before the softmax", log=True, valid=POSITIVE),
+        "label_smoothing": Param(0.0, 0.0, 0.5, "target mass spread uniformly over the classes",
+                                 valid=Range(0.0, 1.0, high_open=True)),
     },
 )
 class CrossEntropy(nn.Module):

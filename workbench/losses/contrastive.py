@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_positive, check_reduction, reduce
+from .._checks import POSITIVE, POSITIVE_INT, check_int, check_positive, check_reduction, reduce
 from . import distributed
 from .distributed import check_gather
 from .registry import Paper, Param, register
@@ -160,7 +160,7 @@ def _ntxent_views(views: Tensor, labels: Tensor | None, temperature: float, redu
     formula=r"\ell_{ip} = -\log\frac{e^{S_{ip}/\tau}}{e^{S_{ip}/\tau} + \sum_{k\in N(i)} e^{S_{ik}/\tau}},\;"
             r"S_{ik} = \hat z_i^\top \hat z_k",
     params={"temperature": Param(0.5, 0.01, 2.0, "τ: small τ concentrates the push on the hardest negatives",
-                                 log=True)},
+                                 log=True, valid=POSITIVE)},
 )
 class NTXent(nn.Module):
     r"""NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR (Chen et al. 2020).
@@ -247,8 +247,8 @@ def _supcon(similarity: Tensor, labels: Tensor, temperature: float, base_tempera
                 "Khosla, Teterwak, Wang, Sarna, Tian, Isola, Maschinot, Liu, Krishnan"),
     formula=r"\ell_i = -\frac{\tau}{\tau_b}\frac{1}{|P(i)|}\sum_{p\in P(i)}"
             r"\log\frac{e^{S_{ip}/\tau}}{\sum_{a\neq i} e^{S_{ia}/\tau}}",
-    params={"temperature": Param(0.07, 0.01, 2.0, "τ of the softmax over all other rows", log=True),
-            "base_temperature": Param(0.07, 0.01, 2.0, "the loss is scaled by τ/τ_base", log=True)},
+    params={"temperature": Param(0.07, 0.01, 2.0, "τ of the softmax over all other rows", log=True, valid=POSITIVE),
+            "base_temperature": Param(0.07, 0.01, 2.0, "the loss is scaled by τ/τ_base", log=True, valid=POSITIVE)},
 )
 class SupCon(nn.Module):
     r"""Supervised contrastive loss, the "L_out" form (Khosla et al. 2020; official HobbitLong/SupContrast).
@@ -304,9 +304,7 @@ class SupCon(nn.Module):
 
 
 def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be an int >= 1 (negatives kept per anchor), got {k!r}")
-    return k
+    return check_int(k, "k (negatives kept per anchor)", 1)
 
 
 def hard_contrastive_from_similarity(similarity: Tensor, labels: Tensor, *, temperature: float = 0.2,
@@ -323,8 +321,8 @@ def hard_contrastive_from_similarity(similarity: Tensor, labels: Tensor, *, temp
     formula=r"\ell_{ip} = -\log\frac{e^{S_{ip}/\tau}}"
             r"{e^{S_{ip}/\tau} + \sum_{k\in \mathrm{top}_K(N_i)} e^{S_{ik}/\tau}}",
     params={"temperature": Param(0.2, 0.01, 2.0, "τ: with only hard negatives kept, large τ works well",
-                                 log=True),
-            "k": Param(128, 1, 512, "negatives kept per anchor: the K most similar ones")},
+                                 log=True, valid=POSITIVE),
+            "k": Param(128, 1, 512, "negatives kept per anchor: the K most similar ones", valid=POSITIVE_INT)},
 )
 class HardContrastive(nn.Module):
     r"""The hard contrastive loss of Wang & Liu (CVPR 2021): NT-Xent whose denominator keeps only each

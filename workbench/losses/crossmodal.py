@@ -9,21 +9,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_positive, check_reduction, reduce
+from .._checks import POSITIVE, check_flag, check_float_tensor, check_paired, check_positive, check_reduction, reduce
 from . import distributed
 from .registry import Paper, Param, register
+from .similarity import normalize
 
 
 def _check_pair(x: Tensor, y: Tensor) -> None:
-    check_float_tensor(x, "x", 2, "[B, D]")
+    check_float_tensor(x, "x", 2, "[B, D]", nonempty=True)
     check_float_tensor(y, "y", 2, "[B, D]")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same number of rows (pairs), got {x.shape[0]} and {y.shape[0]}")
+    check_paired(x, y, ("x", "y"))
 
 
 def crossmodal_logits(x: Tensor, y: Tensor, temperature: float) -> Tensor:
     """``x̂ ŷᵀ / τ`` [B, B]: row i scores x_i against every y_j (for a nearest-match or zero-shot read-out)."""
-    return F.normalize(x, dim=1) @ F.normalize(y, dim=1).T / temperature
+    return normalize(x, dim=1) @ normalize(y, dim=1).T / temperature
 
 
 def _soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
@@ -34,7 +34,7 @@ def _soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
 def cwcl_weights(reference: Tensor) -> Tensor:
     r"""CWCL's continuous targets from the frozen modality: :math:`w_{ij} = \hat q_i^\top \hat q_j / 2 + 1/2`
     in [0, 1] with :math:`w_{ii} = 1`, computed without gradient."""
-    q = F.normalize(reference.detach(), dim=1)
+    q = normalize(reference.detach(), dim=1)
     return (q @ q.T) / 2 + 0.5
 
 
@@ -58,7 +58,7 @@ class _LogitScale(nn.Module):
         super().__init__()
         self.temperature_init = check_positive(temperature, "temperature")
         log_scale = torch.tensor(-math.log(self.temperature_init))
-        if learn_temperature:
+        if check_flag(learn_temperature, "learn_temperature"):
             self.log_scale = nn.Parameter(log_scale)
         else:
             self.register_buffer("log_scale", log_scale)
@@ -69,7 +69,7 @@ class _LogitScale(nn.Module):
 
     def logits(self, x: Tensor, y: Tensor) -> Tensor:
         scale = self.log_scale.exp().clamp(max=100.0).to(x.dtype)
-        return F.normalize(x, dim=1) @ F.normalize(y, dim=1).T * scale
+        return normalize(x, dim=1) @ normalize(y, dim=1).T * scale
 
 
 class _CrossModal(nn.Module):
@@ -103,7 +103,8 @@ class _CrossModal(nn.Module):
                 "Radford, Kim, Hallacy, Ramesh, Goh, Agarwal, Sastry, Askell, Mishkin, Clark, Krueger, Sutskever"),
     formula=r"\ell_i = \tfrac12\Big(-\log\frac{e^{\hat x_i^\top\hat y_i/\tau}}{\sum_j e^{\hat x_i^\top\hat y_j/\tau}}"
             r" - \log\frac{e^{\hat x_i^\top\hat y_i/\tau}}{\sum_j e^{\hat x_j^\top\hat y_i/\tau}}\Big)",
-    params={"temperature": Param(0.07, 0.01, 1.0, "τ (CLIP initialises 1/τ at 1/0.07 and learns it)", log=True)},
+    params={"temperature": Param(0.07, 0.01, 1.0, "τ (CLIP initialises 1/τ at 1/0.07 and learns it)", log=True,
+                                 valid=POSITIVE)},
 )
 class CLIP(_CrossModal):
     r"""CLIP's symmetric InfoNCE (Radford et al. 2021): cross-entropy of x_i against every y_j and of y_i
@@ -162,7 +163,7 @@ def _cwcl(logits: Tensor, weights: Tensor, reduction: str, reverse: str = "weigh
                 "Srinivasa, Cho, Yang, Mo, Kim, Jin, Sui, Seo"),
     formula=r"\ell_i = -\frac{1}{\sum_j w_{ij}}\sum_j w_{ij}\log\frac{e^{\hat x_i^\top\hat y_j/\tau}}"
             r"{\sum_k e^{\hat x_i^\top\hat y_k/\tau}},\; w_{ij} = \tfrac12\hat y_i^\top\hat y_j + \tfrac12",
-    params={"temperature": Param(0.07, 0.01, 1.0, "τ", log=True)},
+    params={"temperature": Param(0.07, 0.01, 1.0, "τ", log=True, valid=POSITIVE)},
 )
 class CWCL(_CrossModal):
     r"""Continuously Weighted Contrastive Loss (Srinivasa et al., NeurIPS 2023).

@@ -15,7 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_reduction
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE_INT,
+    check_flag,
+    check_int,
+    check_nonnegative,
+    check_not_float16,
+    check_reduction,
+)
 from .registry import Paper, Param, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix
 
@@ -45,6 +53,8 @@ def proto_triplet_from_similarity(gram: Tensor, labels: Tensor, *, margin: float
                                   reduction: str = "mean") -> Tensor:
     """Proto-Triplet loss from a Gram matrix; see :class:`ProtoTripletLoss`."""
     check_similarity(gram, labels)
+    check_nonnegative(margin, "margin")
+    check_int(shot, "shot", 1)
     check_reduction(reduction)
     support = support_mask(labels, shot)
     classes, cls = labels.unique(return_inverse=True)
@@ -68,7 +78,8 @@ def proto_triplet_from_similarity(gram: Tensor, labels: Tensor, *, margin: float
     "proto_triplet", family="pairs", kind="pairs", paper=PAPER,
     formula=r"\ell_q = \big[d(q, c_{y_q}) - \min_{k\neq y_q} d(q, c_k) + m\big]_+,\;"
             r"c_k = \tfrac{1}{K}\textstyle\sum_{s\in S_k} z_s",
-    params={"margin": Param(0.5, 0.0, 2.0, "how much nearer the own prototype must be than the nearest other")},
+    params={"margin": Param(0.5, 0.0, 2.0, "how much nearer the own prototype must be than the nearest other",
+                            valid=NONNEGATIVE)},
 )
 class ProtoTripletLoss(nn.Module):
     r"""Proto-Triplet loss (Mendez-Ruiz et al. 2023): a triplet loss on few-shot prototypes.
@@ -90,11 +101,8 @@ class ProtoTripletLoss(nn.Module):
 
     def __init__(self, margin: float = 0.5, shot: int = 1, normalize: bool = True, reduction: str = "mean"):
         super().__init__()
-        if not isinstance(margin, (int, float)):
-            raise ValueError(f"margin must be a number, got {margin!r}")
-        if not (isinstance(shot, int) and shot >= 1):
-            raise ValueError(f"shot must be an int >= 1, got {shot!r}")
-        self.margin, self.shot, self.normalize = float(margin), shot, bool(normalize)
+        self.margin, self.shot = check_nonnegative(margin, "margin"), check_int(shot, "shot", 1)
+        self.normalize = check_flag(normalize, "normalize")
         self.reduction = check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
@@ -151,7 +159,7 @@ def icnn_score(gram: Tensor, labels: Tensor, *, k: int = 4, ipc: int | None = No
 @register(
     "icnn", family="pairs", kind="pairs", paper=PAPER,
     formula=r"\mathcal L_{ICNN} = -\log\Big(\tfrac12\big(\tfrac{\lambda_{sc} + \lambda_{dc}}{2} + \gamma\big)\Big)",
-    params={"k": Param(4, 2, 10, "neighbours per sample in the score")},
+    params={"k": Param(4, 2, 10, "neighbours per sample in the score", valid=POSITIVE_INT)},
 )
 class ICNNLoss(nn.Module):
     r"""ICNN loss (Mendez-Ruiz et al. 2023): :math:`-\log` of the inter- and intra-class nearest-neighbour
@@ -174,22 +182,32 @@ class ICNNLoss(nn.Module):
 
     def __init__(self, k: int = 4, ipc: int | str | None = None, normalize: bool = True):
         super().__init__()
-        if not (isinstance(k, int) and k >= 1):
-            raise ValueError(f"k must be an int >= 1, got {k!r}")
-        if ipc is not None and ipc != "class" and (isinstance(ipc, bool) or not (isinstance(ipc, int) and ipc >= 1)):
-            raise ValueError(f"ipc must be an int >= 1, 'class' or None, got {ipc!r}")
-        self.k, self.ipc, self.normalize = k, ipc, bool(normalize)
+        self.k = check_int(k, "k", 1)
+        if ipc is not None and ipc != "class":
+            check_int(ipc, "ipc (or 'class', or None: inferred from the labels)", 1)
+        self.ipc = ipc
+        self.normalize = check_flag(normalize, "normalize")
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)
+        check_not_float16(similarity, "similarity", ICNN_FLOAT16)
         if len(labels) < 3:
             raise ValueError(f"labels must hold at least 3 samples for neighbour scores, got {len(labels)}")
         ipc = int(torch.unique(labels, return_counts=True)[1].max()) if self.ipc == "class" else self.ipc
-        return -icnn_score(similarity, labels, k=self.k, ipc=ipc).log()
+        # The score divides by the author code's eps of 1e-7, below float16's normal range (NaN gradients
+        # there): half-precision inputs are scored in float32 and the loss returned in their dtype.
+        work = similarity.float() if similarity.dtype in (torch.float16, torch.bfloat16) else similarity
+        return -icnn_score(work, labels, k=self.k, ipc=ipc).log().to(similarity.dtype)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
+        check_not_float16(embeddings, "embeddings", ICNN_FLOAT16)
         return self.from_similarity(_gram(embeddings, self.normalize), labels)
 
     def extra_repr(self) -> str:
         return f"k={self.k}, ipc={self.ipc}, normalize={self.normalize}"
+
+
+# Its distances sqrt(d^2 + 1e-6) and the ratios to the nearest other-class distance give gradients near 1e5 on
+# the Gram matrix for coincident points, beyond float16's 65504 once through the normalisation.
+ICNN_FLOAT16 = "its gradient for coincident points exceeds float16's range (65504)"

@@ -17,7 +17,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_index, check_nonnegative, check_positive, check_reduction, reduce
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE,
+    Range,
+    check_choice,
+    check_index,
+    check_int,
+    check_nonnegative,
+    check_number,
+    check_positive,
+    check_reduction,
+    reduce,
+)
 from .classification import check_logits_target
 from .registry import Paper, Param, register
 
@@ -27,9 +39,7 @@ PREPROCESS = ("none", "normalize", "softplus")
 
 
 def _check_preprocess(preprocess: str) -> str:
-    if preprocess not in PREPROCESS:
-        raise ValueError(f"preprocess must be one of {PREPROCESS}, got {preprocess!r}")
-    return preprocess
+    return check_choice(preprocess, "preprocess", PREPROCESS)
 
 
 def preprocess_scores(logits: Tensor, preprocess: str = "none") -> Tensor:
@@ -73,7 +83,7 @@ def ldr_kl(logits: Tensor, target: Tensor, *, lam: float = 10.0, margin: float =
     check_nonnegative(margin, "margin")
     _check_preprocess(preprocess)
     check_reduction(reduction)
-    check_logits_target(logits, target)
+    target = check_logits_target(logits, target)
     f = preprocess_scores(logits, preprocess)
     lam_t = torch.full((len(f),), float(lam), dtype=f.dtype, device=f.device)
     return reduce(_ldr_values(f, target, float(margin), lam_t), reduction)
@@ -83,8 +93,8 @@ def ldr_kl(logits: Tensor, target: Tensor, *, lam: float = 10.0, margin: float =
     "ldr_kl", family="classification", kind="logits", paper=PAPER,
     formula=r"\ell = \lambda \log \frac1K \sum_k \exp\frac{c\,[k\ne y] + f_k - f_y}{\lambda}",
     params={"lam": Param(10.0, 0.05, 20.0, "KL penalty: small -> hinge on the worst class, large -> average "
-                                          "margin", log=True),
-            "margin": Param(0.1, 0.0, 2.0, "margin c added to every wrong class")},
+                                          "margin", log=True, valid=POSITIVE),
+            "margin": Param(0.1, 0.0, 2.0, "margin c added to every wrong class", valid=NONNEGATIVE)},
 )
 class LDRKL(nn.Module):
     """Module form of :func:`ldr_kl`; ``forward(logits[B, C], target[B])``."""
@@ -108,9 +118,10 @@ class LDRKL(nn.Module):
     formula=r"\ell_i = \lambda_i \log \frac1K \sum_k \exp\frac{c\,[k\ne y_i] + f_k - f_{y_i}}{\lambda_i}"
             r" - \frac{\alpha \log K}{2\lambda_0}(\lambda_i - \lambda_0)^2,\;"
             r"\lambda_i = \lambda_0\Big(1 - \frac{\mathrm{KL}(p_i \,\|\, 1/K)}{\alpha \log K}\Big)",
-    params={"lam0": Param(10.0, 0.1, 20.0, "largest (and initial) lam of every sample", log=True),
-            "alpha": Param(2.0, 1.1, 10.0, "lam stays in [lam0 (1 - 1/alpha), lam0]"),
-            "margin": Param(0.1, 0.0, 2.0, "margin c added to every wrong class")},
+    params={"lam0": Param(10.0, 0.1, 20.0, "largest (and initial) lam of every sample", log=True, valid=POSITIVE),
+            "alpha": Param(2.0, 1.1, 10.0, "lam stays in [lam0 (1 - 1/alpha), lam0]",
+                           valid=Range(1.0, math.inf, low_open=True)),
+            "margin": Param(0.1, 0.0, 2.0, "margin c added to every wrong class", valid=NONNEGATIVE)},
 )
 class ALDRKL(nn.Module):
     r"""ALDR-KL: LDR-KL with a lam per training sample that adapts to how confident the model is on it.
@@ -145,15 +156,11 @@ class ALDRKL(nn.Module):
                  num_samples: int | None = None, reduction: str = "mean"):
         super().__init__()
         self.lam0 = check_positive(lam0, "lam0")
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 1:
-            raise ValueError(f"alpha must be a number > 1 (so that lam stays positive), got {alpha!r}")
-        self.alpha, self.margin = float(alpha), check_nonnegative(margin, "margin")
+        self.alpha = check_number(alpha, "alpha (> 1 so that lam stays positive)", 1.0, low_open=True)
+        self.margin = check_nonnegative(margin, "margin")
         self.preprocess = _check_preprocess(preprocess)
         self.reduction = check_reduction(reduction)
-        if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, int)
-                                        or num_samples < 1):
-            raise ValueError(f"num_samples must be a positive int or None, got {num_samples!r}")
-        self.num_samples = num_samples
+        self.num_samples = None if num_samples is None else check_int(num_samples, "num_samples (or None)", 1)
         self.register_buffer("lam_state", torch.full((num_samples or 0,), self.lam0))
 
     def reset(self) -> None:
@@ -171,7 +178,7 @@ class ALDRKL(nn.Module):
         return self.lam_state[index].to(like.dtype)
 
     def forward(self, logits: Tensor, target: Tensor, index: Tensor | None = None) -> Tensor:
-        check_logits_target(logits, target)
+        target = check_logits_target(logits, target)
         n, K = logits.shape
         if K < 2:
             raise ValueError(f"logits must have C >= 2 classes for ALDR-KL (lam uses log C), got shape {(n, K)}")

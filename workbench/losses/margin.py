@@ -13,9 +13,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_labels, check_nonnegative, check_positive, check_reduction
+from .._checks import (
+    ANGLE,
+    NONNEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    check_choice,
+    check_flag,
+    check_float_tensor,
+    check_int,
+    check_labels,
+    check_nonnegative,
+    check_positive,
+    check_reduction,
+)
 from .registry import Paper, Param, register
-from .similarity import cosine_similarity_matrix, pair_masks
+from .similarity import cosine_similarity_matrix, norm_eps, normalize, pair_masks, vector_norm
 
 
 class MarginHead(nn.Module):
@@ -23,11 +36,8 @@ class MarginHead(nn.Module):
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float, reduction: str = "mean"):
         super().__init__()
-        if not (isinstance(num_classes, int) and num_classes >= 2):
-            raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
-        if not (isinstance(embedding_dim, int) and embedding_dim >= 1):
-            raise ValueError(f"embedding_dim must be a positive int, got {embedding_dim!r}")
-        self.num_classes, self.embedding_dim = num_classes, embedding_dim
+        self.num_classes, self.embedding_dim = check_int(num_classes, "num_classes", 2), check_int(
+            embedding_dim, "embedding_dim", 1)
         self.scale = check_positive(scale, "scale")
         self.reduction = check_reduction(reduction)
         # Small random directions (std 0.01, as in the ElasticFace code); only directions matter, and
@@ -36,14 +46,14 @@ class MarginHead(nn.Module):
 
     def cosine(self, embeddings: Tensor) -> Tensor:
         """cos θ between each embedding and each class weight, shape [B, C]."""
-        check_float_tensor(embeddings, "embeddings", 2, f"[B, {self.embedding_dim}]")
+        check_float_tensor(embeddings, "embeddings", 2, f"[B, {self.embedding_dim}]", nonempty=True)
         if embeddings.shape[1] != self.embedding_dim:
             raise ValueError(f"embeddings must have shape [B, {self.embedding_dim}] (embedding_dim), "
                              f"got shape {tuple(embeddings.shape)}")
         # Normalise after the product: dividing the [B, C] result by ‖x‖ is the same as normalising the
         # [B, D] embeddings first, and cheaper forward and backward when C < D.
-        raw = embeddings @ F.normalize(self.weight.to(embeddings.dtype), dim=1).T
-        return raw / embeddings.norm(dim=1, keepdim=True).clamp(min=1e-12)
+        raw = embeddings @ normalize(self.weight.to(embeddings.dtype), dim=1).T
+        return raw / vector_norm(embeddings, dim=1).clamp(min=norm_eps(embeddings.dtype))
 
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
         """Margin-adjusted cosines (before the scale); identity for heads without a margin."""
@@ -53,14 +63,14 @@ class MarginHead(nn.Module):
         """Scaled logits ``s · adjust(cos θ)``; ``labels=None`` gives the margin-free logits used to predict."""
         cosine = self.cosine(embeddings)
         if labels is not None:
-            check_labels(labels, "labels", embeddings.shape[0], self.num_classes)
-            cosine = self.adjust(cosine, labels)
+            cosine = self.adjust(cosine, check_labels(labels, "labels", embeddings.shape[0], self.num_classes))
         return self.scale * cosine
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         if labels is None:
             raise ValueError("labels must be a tensor of shape [B]; a margin head needs the targets")
-        return F.cross_entropy(self.logits(embeddings, labels), labels, reduction=self.reduction)
+        logits = self.logits(embeddings, labels)  # checks the labels: any integer dtype, made long below
+        return F.cross_entropy(logits, labels.long(), reduction=self.reduction)
 
     def extra_repr(self) -> str:
         return f"num_classes={self.num_classes}, embedding_dim={self.embedding_dim}, scale={self.scale}"
@@ -79,7 +89,7 @@ def normface_scale_bound(num_classes: int, probability: float) -> float:
     formula=r"\ell = -\log \frac{e^{s\cos\theta_y}}{\sum_j e^{s\cos\theta_j}},\;"
             r"\cos\theta_j = \frac{x^\top w_j}{\lVert x\rVert\,\lVert w_j\rVert}",
     params={"scale": Param(20.0, 1.0, 64.0, "s: logits are s·cos θ; too small caps the reachable probability",
-                           log=True)},
+                           log=True, valid=POSITIVE)},
 )
 class NormFace(MarginHead):
     r"""NormFace: cross-entropy on cosine logits :math:`s\cos\theta_j` (features and weights L2-normalised,
@@ -94,7 +104,7 @@ class NormFace(MarginHead):
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 20.0, learn_scale: bool = False,
                  reduction: str = "mean"):
         super().__init__(num_classes, embedding_dim, scale, reduction)
-        if learn_scale:
+        if check_flag(learn_scale, "learn_scale"):
             self.scale = nn.Parameter(torch.tensor(float(scale)))
 
 
@@ -154,8 +164,9 @@ def sphereface_lambda(iteration: int, base: float = 1000.0, gamma: float = 0.12,
                 "Liu, Wen, Yu, Li, Raj, Song"),
     formula=r"\ell = -\log\frac{e^{\lVert x\rVert\psi(\theta_y)}}{e^{\lVert x\rVert\psi(\theta_y)}"
             r" + \sum_{j\neq y} e^{\lVert x\rVert\cos\theta_j}},\; \psi(\theta) = (-1)^k\cos(m\theta) - 2k",
-    params={"margin": Param(4, 1, 6, "m: multiplicative angular margin (integer)"),
-            "lam": Param(0.0, 0.0, 10.0, "annealing λ: target (λ cos θ + ψ(θ))/(1 + λ); 0 = pure A-Softmax")},
+    params={"margin": Param(4, 1, 6, "m: multiplicative angular margin (integer)", valid=POSITIVE_INT),
+            "lam": Param(0.0, 0.0, 10.0, "annealing λ: target (λ cos θ + ψ(θ))/(1 + λ); 0 = pure A-Softmax",
+                         valid=NONNEGATIVE)},
 )
 class SphereFace(MarginHead):
     r"""SphereFace / A-Softmax (Liu et al. 2017): multiplicative angular margin, feature norm kept.
@@ -176,11 +187,8 @@ class SphereFace(MarginHead):
     def __init__(self, num_classes: int, embedding_dim: int, margin: int = 4, scale: float = 1.0, lam: float = 0.0,
                  anneal: bool = False, reduction: str = "mean"):
         super().__init__(num_classes, embedding_dim, scale, reduction)
-        if not (isinstance(margin, int) and margin >= 1):
-            raise ValueError(f"margin must be an int >= 1 (SphereFace's m), got {margin!r}")
-        if not isinstance(anneal, bool):
-            raise ValueError(f"anneal must be a bool, got {anneal!r}")
-        self.margin, self.lam, self.anneal = margin, check_nonnegative(lam, "lam"), anneal
+        self.margin, self.lam = check_int(margin, "margin (SphereFace's m)", 1), check_nonnegative(lam, "lam")
+        self.anneal = check_flag(anneal, "anneal")
         self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
 
     @property
@@ -200,7 +208,8 @@ class SphereFace(MarginHead):
         return cosine.scatter(1, labels[:, None], psi)
 
     def logits(self, embeddings: Tensor, labels: Tensor | None = None) -> Tensor:
-        return super().logits(embeddings, labels) * embeddings.norm(dim=1, keepdim=True)
+        # vector_norm: ‖x‖ without squaring overflow (x.norm() is inf for entries above ~1e19 in float32)
+        return super().logits(embeddings, labels) * vector_norm(embeddings, dim=1)
 
 
 @register(
@@ -208,8 +217,8 @@ class SphereFace(MarginHead):
     paper=Paper("CosFace: Large Margin Cosine Loss for Deep Face Recognition", 2018,
                 "Wang, Wang, Zhou, Ji, Gong, Zhou, Li, Liu"),
     formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m)}}{e^{s(\cos\theta_y - m)} + \sum_{j\neq y} e^{s\cos\theta_j}}",
-    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
-            "margin": Param(0.35, 0.0, 0.8, "m: subtracted from the target cosine")},
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True, valid=POSITIVE),
+            "margin": Param(0.35, 0.0, 0.8, "m: subtracted from the target cosine", valid=ANGLE)},
 )
 class CosFace(MarginHead):
     r"""CosFace / LMCL (Wang et al. 2018): target logit :math:`s(\cos\theta_y - m)`, others :math:`s\cos\theta_j`.
@@ -227,9 +236,7 @@ class CosFace(MarginHead):
 
 
 def _check_margin(margin) -> float:
-    if not (isinstance(margin, (int, float)) and 0 <= margin < math.pi):
-        raise ValueError(f"margin must be a number in [0, pi), got {margin!r}")
-    return float(margin)
+    return ANGLE.check(margin, "margin")
 
 
 @register(
@@ -237,8 +244,8 @@ def _check_margin(margin) -> float:
     paper=Paper("ArcFace: Additive Angular Margin Loss for Deep Face Recognition", 2019,
                 "Deng, Guo, Xue, Zafeiriou"),
     formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m)}}{e^{s\cos(\theta_y + m)} + \sum_{j\neq y} e^{s\cos\theta_j}}",
-    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
-            "margin": Param(0.5, 0.0, 0.8, "m: added to the target angle (radians)")},
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True, valid=POSITIVE),
+            "margin": Param(0.5, 0.0, 0.8, "m: added to the target angle (radians)", valid=ANGLE)},
 )
 class ArcFace(MarginHead):
     r"""ArcFace (Deng et al. 2019): target logit :math:`s\cos(\theta_y + m)` (see :func:`arc_margin` for the
@@ -249,7 +256,7 @@ class ArcFace(MarginHead):
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,
                  easy_margin: bool = False, reduction: str = "mean"):
         super().__init__(num_classes, embedding_dim, scale, reduction)
-        self.margin, self.easy_margin = _check_margin(margin), bool(easy_margin)
+        self.margin, self.easy_margin = _check_margin(margin), check_flag(easy_margin, "easy_margin")
 
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
         return arc_margin(cosine, labels, self.margin, self.easy_margin)
@@ -284,7 +291,7 @@ class _ElasticFace(MarginHead):
         super().__init__(num_classes, embedding_dim, scale, reduction)
         self.margin = _check_margin(margin)
         self.sigma = check_nonnegative(sigma, "sigma")
-        self.plus, self.legacy_gather = bool(plus), bool(legacy_gather)
+        self.plus, self.legacy_gather = check_flag(plus, "plus"), check_flag(legacy_gather, "legacy_gather")
         self.generator = generator
 
     def margins(self, cosine: Tensor, labels: Tensor) -> Tensor | float:
@@ -296,7 +303,7 @@ class _ElasticFace(MarginHead):
 
 ELASTIC_PAPER = Paper("ElasticFace: Elastic Margin Loss for Deep Face Recognition", 2022,
                       "Boutros, Damer, Kirchbuchner, Kuijper")
-ELASTIC_DOC = {"sigma": Param(0.05, 0.0, 0.2, "σ: spread of the per-sample margins N(m, σ²)")}
+ELASTIC_DOC = {"sigma": Param(0.05, 0.0, 0.2, "σ: spread of the per-sample margins N(m, σ²)", valid=NONNEGATIVE)}
 
 
 @register(
@@ -305,8 +312,8 @@ ELASTIC_DOC = {"sigma": Param(0.05, 0.0, 0.2, "σ: spread of the per-sample marg
     formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m_i)}}{e^{s\cos(\theta_y + m_i)}"
             r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
             r"\; m_i\sim\mathcal N(m, \sigma^2)",
-    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
-            "margin": Param(0.5, 0.0, 0.8, "m: mean angular margin (radians)"), **ELASTIC_DOC},
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True, valid=POSITIVE),
+            "margin": Param(0.5, 0.0, 0.8, "m: mean angular margin (radians)", valid=ANGLE), **ELASTIC_DOC},
 )
 class ElasticFaceArc(_ElasticFace):
     r"""ElasticFace-Arc (Boutros et al. 2022): ArcFace with a margin drawn per sample and step,
@@ -333,8 +340,8 @@ class ElasticFaceArc(_ElasticFace):
     formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m_i)}}{e^{s(\cos\theta_y - m_i)}"
             r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
             r"\; m_i\sim\mathcal N(m, \sigma^2)",
-    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
-            "margin": Param(0.35, 0.0, 0.8, "m: mean cosine margin"), **ELASTIC_DOC},
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True, valid=POSITIVE),
+            "margin": Param(0.35, 0.0, 0.8, "m: mean cosine margin", valid=ANGLE), **ELASTIC_DOC},
 )
 class ElasticFaceCos(_ElasticFace):
     r"""ElasticFace-Cos (Boutros et al. 2022): CosFace with :math:`m_i\sim\mathcal N(m, \sigma^2)` per sample.
@@ -375,9 +382,10 @@ def batch_negative_similarities(embeddings: Tensor, labels: Tensor) -> Tensor:
                 2022, "Jung, Son, Lee, Ko, Lee, Jang"),
     formula=r"\ell = -\log\frac{e^{s\,\phi(\theta_y)}}{e^{s\,\phi(\theta_y)} + \sum_{j\neq y}e^{s\cos\theta_j}"
             r" + \sum_{k\in\mathcal N'} e^{s\,\hat z_a^\top\hat z_b}}",
-    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
-            "margin": Param(0.5, 0.0, 0.8, "m of the underlying ArcFace/CosFace head"),
-            "wisk": Param(1.5, 0.0, 5.0, "box-and-whisker width: negatives beyond Q1/Q3 ± wisk·IQR are dropped")},
+    params={"scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True, valid=POSITIVE),
+            "margin": Param(0.5, 0.0, 0.8, "m of the underlying ArcFace/CosFace head", valid=ANGLE),
+            "wisk": Param(1.5, 0.0, 5.0, "box-and-whisker width: negatives beyond Q1/Q3 ± wisk·IQR are dropped",
+                          valid=NONNEGATIVE)},
 )
 class UNPG(MarginHead):
     r"""UNPG (Jung et al. 2022): a margin head whose softmax also sees the batch's negative pairs.
@@ -397,8 +405,7 @@ class UNPG(MarginHead):
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,
                  wisk: float = 1.5, head: str = "arcface", reduction: str = "mean"):
         super().__init__(num_classes, embedding_dim, scale, reduction)
-        if head not in ("arcface", "cosface"):
-            raise ValueError(f"head must be 'arcface' or 'cosface', got {head!r}")
+        check_choice(head, "head", ("arcface", "cosface"))
         self.margin, self.wisk, self.head = _check_margin(margin), check_nonnegative(wisk, "wisk"), head
 
     def adjust(self, cosine: Tensor, labels: Tensor) -> Tensor:
@@ -420,7 +427,8 @@ class UNPG(MarginHead):
         logsumexp (O(K) instead of O(B·K); identical value and gradient)."""
         if labels is None:
             raise ValueError("labels must be a tensor of shape [B]; a margin head needs the targets")
-        plain = super().logits(embeddings, labels)
+        plain = super().logits(embeddings, labels)  # checks the labels (any integer dtype)
+        labels = labels.long()
         extra = self._negative_logits(embeddings, labels, plain.dtype)
         if len(extra):
             plain = torch.cat([plain, torch.logsumexp(extra, 0).expand(len(plain), 1)], dim=1)

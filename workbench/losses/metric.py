@@ -16,9 +16,29 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_nonnegative, check_positive, check_reduction, reduce
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE,
+    REAL,
+    check_choice,
+    check_flag,
+    check_in_range,
+    check_nonnegative,
+    check_not_float16,
+    check_number,
+    check_positive,
+    check_reduction,
+    reduce,
+)
 from .registry import Paper, Param, get, register
-from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
+from .similarity import (
+    check_embeddings,
+    check_similarity,
+    cosine_similarity_matrix,
+    float32_if_half,
+    normalize,
+    pair_masks,
+)
 
 MINING = ("all", "semi-hard", "hardest")
 
@@ -85,14 +105,12 @@ def triplet_from_similarity(similarity: Tensor, labels: Tensor, *, margin: float
                             squared: bool = False, reduction: str = "mean") -> Tensor:
     """Triplet margin loss from a cosine-similarity matrix; see :class:`TripletLoss`."""
     check_similarity(similarity, labels)
-    return _triplet(similarity, labels, float(margin), _check_mining(mining), bool(squared),
-                    check_reduction(reduction))
+    return _triplet(similarity, labels, check_nonnegative(margin, "margin"), _check_mining(mining),
+                    check_flag(squared, "squared"), check_reduction(reduction))
 
 
 def _check_mining(mining: str) -> str:
-    if mining not in MINING:
-        raise ValueError(f"mining must be one of {MINING}, got {mining!r}")
-    return mining
+    return check_choice(mining, "mining", MINING)
 
 
 def _triplet(similarity, labels, margin, mining, squared, reduction):
@@ -106,7 +124,8 @@ def _triplet(similarity, labels, margin, mining, squared, reduction):
                 "Schroff, Kalenichenko, Philbin"),
     formula=r"\ell = \overline{[D_{ap} - D_{an} + m]_+}^{\,\text{active triplets}},"
             r"\; D_{ij} = \lVert \hat z_i - \hat z_j\rVert_2",
-    params={"margin": Param(0.2, 0.0, 1.0, "how much closer the positive must be than the negative")},
+    params={"margin": Param(0.2, 0.0, 1.0, "how much closer the positive must be than the negative",
+                            valid=NONNEGATIVE)},
 )
 class TripletLoss(nn.Module):
     r"""Triplet margin loss on L2-normalised embeddings, with mining.
@@ -138,9 +157,8 @@ class TripletLoss(nn.Module):
 
     def __init__(self, margin: float = 0.2, mining: str = "all", squared: bool = False, reduction: str = "mean"):
         super().__init__()
-        if not isinstance(margin, (int, float)):
-            raise ValueError(f"margin must be a number, got {margin!r}")
-        self.margin, self.mining, self.squared = float(margin), _check_mining(mining), bool(squared)
+        self.margin, self.mining = check_nonnegative(margin, "margin"), _check_mining(mining)
+        self.squared = check_flag(squared, "squared")
         self.reduction = check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
@@ -172,6 +190,7 @@ def lifted_structure_from_similarity(similarity: Tensor, labels: Tensor, *, neg_
                                      pos_margin: float = 0.0, reduction: str = "mean") -> Tensor:
     r"""Song et al.'s lifted structure loss from a cosine-similarity matrix; see :class:`LiftedStructureLoss`."""
     check_similarity(similarity, labels)
+    neg_margin, pos_margin = _lifted_margins(neg_margin, pos_margin)
     check_reduction(reduction)
     positive, negative = pair_masks(labels)
     d = _unit_distance_autograd(similarity)
@@ -188,10 +207,7 @@ def lifted_structure_from_similarity(similarity: Tensor, labels: Tensor, *, neg_
 
 
 def _lifted_margins(neg_margin, pos_margin) -> tuple[float, float]:
-    for name, value in (("neg_margin", neg_margin), ("pos_margin", pos_margin)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(neg_margin), float(pos_margin)
+    return check_nonnegative(neg_margin, "neg_margin"), check_nonnegative(pos_margin, "pos_margin")
 
 
 @register(
@@ -200,8 +216,10 @@ def _lifted_margins(neg_margin, pos_margin) -> tuple[float, float]:
                 "Song, Xiang, Jegelka, Savarese"),
     formula=r"L = \frac{1}{2|P|}\sum_{(i,j)\in P}\Big[\log\Big(\sum_{k\in N_i} e^{\alpha - D_{ik}}"
             r" + \sum_{l\in N_j} e^{\alpha - D_{jl}}\Big) + D_{ij}\Big]_+^2",
-    params={"neg_margin": Param(1.0, 0.0, 2.0, "α: how far beyond the positive distance negatives are pushed"),
-            "pos_margin": Param(0.0, 0.0, 1.0, "positives closer than this pay nothing of their own distance")},
+    params={"neg_margin": Param(1.0, 0.0, 2.0, "α: how far beyond the positive distance negatives are pushed",
+                                  valid=NONNEGATIVE),
+            "pos_margin": Param(0.0, 0.0, 1.0, "positives closer than this pay nothing of their own distance",
+                                  valid=NONNEGATIVE)},
 )
 class LiftedStructureLoss(nn.Module):
     r"""Lifted structure loss of Song, Xiang, Jegelka & Savarese (CVPR 2016), eq. 4, one term per positive pair:
@@ -246,6 +264,8 @@ def generalized_lifted_structure_from_similarity(similarity: Tensor, labels: Ten
     r"""Generalized (anchor-wise) lifted structure loss from a cosine-similarity matrix; see
     :class:`GeneralizedLiftedStructureLoss`."""
     check_similarity(similarity, labels)
+    neg_margin, pos_margin = _lifted_margins(neg_margin, pos_margin)
+    check_flag(skip_incomplete, "skip_incomplete")
     check_reduction(reduction)
     positive, negative = pair_masks(labels)
     if _check_distance(distance) == "euclidean":
@@ -269,8 +289,9 @@ def _check_distance(distance: str) -> str:
     "generalized_lifted_structure", family="pairs", kind="pairs",
     paper=Paper("In Defense of the Triplet Loss for Person Re-Identification", 2017, "Hermans, Beyer, Leibe"),
     formula=r"\ell_i = \Big[\log\sum_{p\in P_i} e^{D_{ip} - m_+} + \log\sum_{n\in N_i} e^{m_- - D_{in}}\Big]_+",
-    params={"neg_margin": Param(1.0, 0.0, 2.0, "m-: how far negatives are pushed (in the soft-max)"),
-            "pos_margin": Param(0.0, 0.0, 1.0, "m+: subtracted from the positives' distances")},
+    params={"neg_margin": Param(1.0, 0.0, 2.0, "m-: how far negatives are pushed (in the soft-max)",
+                                valid=NONNEGATIVE),
+            "pos_margin": Param(0.0, 0.0, 1.0, "m+: subtracted from the positives' distances", valid=NONNEGATIVE)},
 )
 class GeneralizedLiftedStructureLoss(nn.Module):
     r"""Generalized lifted structure loss (Hermans, Beyer & Leibe 2017, §2), one term per anchor:
@@ -323,6 +344,9 @@ def binomial_deviance_from_similarity(similarity: Tensor, labels: Tensor, *, alp
                                       beta: float = 50.0, base: float = 0.5, reduction: str = "mean") -> Tensor:
     """Binomial deviance loss from a similarity matrix; see :class:`BinomialDevianceLoss`."""
     check_similarity(similarity, labels)
+    check_positive(alpha, "alpha")
+    check_positive(beta, "beta")
+    check_number(base, "base")
     check_reduction(reduction)
     positive, negative = pair_masks(labels, dtype=similarity.dtype)
     pos = F.softplus(-alpha * (similarity - base)) * positive
@@ -340,9 +364,9 @@ def binomial_deviance_from_similarity(similarity: Tensor, labels: Tensor, *, alp
     formula=r"\ell = \overline{\log(1+e^{-\alpha(S_{ij}-\lambda)})}^{\,\mathrm{pos}}"
             r" + \overline{\log(1+e^{\beta(S_{ij}-\lambda)})}^{\,\mathrm{neg}}",
     params={
-        "alpha": Param(2.0, 0.1, 20.0, "slope of the positive-pair softplus", log=True),
-        "beta": Param(50.0, 1.0, 100.0, "slope of the negative-pair softplus", log=True),
-        "base": Param(0.5, 0.0, 1.0, "λ: the similarity where a pair's weight is one half"),
+        "alpha": Param(2.0, 0.1, 20.0, "slope of the positive-pair softplus", log=True, valid=POSITIVE),
+        "beta": Param(50.0, 1.0, 100.0, "slope of the negative-pair softplus", log=True, valid=POSITIVE),
+        "base": Param(0.5, 0.0, 1.0, "λ: the similarity where a pair's weight is one half", valid=REAL),
     },
 )
 class BinomialDevianceLoss(nn.Module):
@@ -361,9 +385,7 @@ class BinomialDevianceLoss(nn.Module):
     def __init__(self, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5, reduction: str = "mean"):
         super().__init__()
         self.alpha, self.beta = check_positive(alpha, "alpha"), check_positive(beta, "beta")
-        if not isinstance(base, (int, float)):
-            raise ValueError(f"base must be a number, got {base!r}")
-        self.base, self.reduction = float(base), check_reduction(reduction)
+        self.base, self.reduction = check_number(base, "base"), check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         return binomial_deviance_from_similarity(similarity, labels, alpha=self.alpha, beta=self.beta,
@@ -438,6 +460,11 @@ def multi_similarity_from_similarity(similarity: Tensor, labels: Tensor, *, alph
                                      reduction: str = "mean") -> Tensor:
     """Multi-Similarity loss (with MS mining unless ``epsilon=None``); see :class:`MultiSimilarityLoss`."""
     check_similarity(similarity, labels)
+    check_positive(alpha, "alpha")
+    check_positive(beta, "beta")
+    check_number(base, "base")
+    if epsilon is not None:
+        check_nonnegative(epsilon, "epsilon (None: no mining)")
     return _multi_similarity(similarity, labels, alpha, beta, base, epsilon, check_reduction(reduction))
 
 
@@ -455,11 +482,12 @@ def _multi_similarity(similarity, labels, alpha, beta, base, epsilon, reduction)
     formula=r"\ell_i = \frac{1}{\alpha}\log\Big[1+\sum_{k\in\tilde P_i} e^{-\alpha(S_{ik}-\lambda)}\Big]"
             r" + \frac{1}{\beta}\log\Big[1+\sum_{k\in\tilde N_i} e^{\beta(S_{ik}-\lambda)}\Big]",
     params={
-        "alpha": Param(2.0, 0.1, 20.0, "positive-pair scale: how sharply the hardest positives dominate", log=True),
+        "alpha": Param(2.0, 0.1, 20.0, "positive-pair scale: how sharply the hardest positives dominate", log=True,
+                       valid=POSITIVE),
         "beta": Param(50.0, 1.0, 100.0, "negative-pair scale: how sharply the hardest negatives dominate",
-                      log=True),
-        "base": Param(0.5, 0.0, 1.0, "λ: similarity threshold; negatives above it weigh more than half"),
-        "epsilon": Param(0.1, 0.0, 0.5, "mining margin ε (None switches mining off)"),
+                      log=True, valid=POSITIVE),
+        "base": Param(0.5, 0.0, 1.0, "λ: similarity threshold; negatives above it weigh more than half", valid=REAL),
+        "epsilon": Param(0.1, 0.0, 0.5, "mining margin ε (None switches mining off)", valid=NONNEGATIVE),
     },
 )
 class MultiSimilarityLoss(nn.Module):
@@ -486,9 +514,7 @@ class MultiSimilarityLoss(nn.Module):
                  reduction: str = "mean"):
         super().__init__()
         self.alpha, self.beta = check_positive(alpha, "alpha"), check_positive(beta, "beta")
-        if not isinstance(base, (int, float)):
-            raise ValueError(f"base must be a number, got {base!r}")
-        self.base = float(base)
+        self.base = check_number(base, "base")
         self.epsilon = None if epsilon is None else check_nonnegative(epsilon, "epsilon (None: no mining)")
         self.reduction = check_reduction(reduction)
 
@@ -526,11 +552,14 @@ def multi_similarity_weights(similarity: Tensor, positive: Tensor, negative: Ten
 def opl_from_similarity(similarity: Tensor, labels: Tensor, *, gamma: float = 0.5, abs_neg: bool = True) -> Tensor:
     """Orthogonal Projection Loss from a cosine-similarity matrix; see :class:`OrthogonalProjectionLoss`."""
     check_similarity(similarity, labels)
+    check_nonnegative(gamma, "gamma")
+    check_flag(abs_neg, "abs_neg")
+    dtype, similarity = similarity.dtype, float32_if_half(similarity)  # the 1e-6 below underflows in float16
     positive, negative = pair_masks(labels, dtype=similarity.dtype)
     s = (similarity * positive).sum() / (positive.sum() + 1e-6)
     neg = similarity.abs() if abs_neg else similarity
     d = (neg * negative).sum() / (negative.sum() + 1e-6)
-    return (1 - s) + gamma * d
+    return ((1 - s) + gamma * d).to(dtype)
 
 
 @register(
@@ -538,7 +567,7 @@ def opl_from_similarity(similarity: Tensor, labels: Tensor, *, gamma: float = 0.
     paper=Paper("Orthogonal Projection Loss", 2021, "Ranasinghe, Naseer, Hayat, Khan, Khan"),
     formula=r"\mathcal L_{OPL} = (1 - \overline{S_{ij}}^{\,\mathrm{pos}})"
             r" + \gamma\,\overline{|S_{ij}|}^{\,\mathrm{neg}}",
-    params={"gamma": Param(0.5, 0.0, 2.0, "weight of the orthogonality (negative) term")},
+    params={"gamma": Param(0.5, 0.0, 2.0, "weight of the orthogonality (negative) term", valid=NONNEGATIVE)},
 )
 class OrthogonalProjectionLoss(nn.Module):
     r"""Orthogonal Projection Loss (Ranasinghe et al., ICCV 2021), added to cross-entropy on the
@@ -558,9 +587,7 @@ class OrthogonalProjectionLoss(nn.Module):
 
     def __init__(self, gamma: float = 0.5, abs_neg: bool = True):
         super().__init__()
-        if not (isinstance(gamma, (int, float)) and gamma >= 0):
-            raise ValueError(f"gamma must be a number >= 0, got {gamma!r}")
-        self.gamma, self.abs_neg = float(gamma), bool(abs_neg)
+        self.gamma, self.abs_neg = check_nonnegative(gamma, "gamma"), check_flag(abs_neg, "abs_neg")
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         return opl_from_similarity(similarity, labels, gamma=self.gamma, abs_neg=self.abs_neg)
@@ -578,6 +605,10 @@ class OrthogonalProjectionLoss(nn.Module):
 METRIX_LOSSES = ("contrastive", "multi_similarity")
 
 
+# Mixed points of nearly opposite rows have norms near 0; their cosine's gradient then exceeds float16's range.
+METRIX_FLOAT16 = "the gradient of a mixed point's cosine near a zero norm exceeds float16's range (65504)"
+
+
 @register(
     "metrix", family="pairs", kind="pairs",
     paper=Paper("It Takes Two to Tango: Mixup for Deep Metric Learning", 2022,
@@ -586,8 +617,8 @@ METRIX_LOSSES = ("contrastive", "multi_similarity")
             r" u = \frac{\lambda\hat z_p + (1-\lambda)\hat z_n}"
             r"{\lVert\lambda\hat z_p + (1-\lambda)\hat z_n\rVert},\; \lambda\sim\mathrm{Beta}(\alpha,\alpha)",
     params={
-        "weight": Param(0.4, 0.0, 1.0, "w: weight of the mixed loss"),
-        "alpha": Param(2.0, 0.1, 10.0, "Beta(α, α) parameter of the mixing factor λ", log=True),
+        "weight": Param(0.4, 0.0, 1.0, "w: weight of the mixed loss", valid=NONNEGATIVE),
+        "alpha": Param(2.0, 0.1, 10.0, "Beta(α, α) parameter of the mixing factor λ", log=True, valid=POSITIVE),
     },
 )
 class Metrix(nn.Module):
@@ -628,15 +659,11 @@ class Metrix(nn.Module):
                  lam: float | None = None, loss_params: dict | None = None, generator: torch.Generator | None = None,
                  official_embed: bool = False):
         super().__init__()
-        if not isinstance(official_embed, bool):
-            raise ValueError(f"official_embed must be a bool, got {official_embed!r}")
-        self.official_embed = official_embed
-        if loss not in METRIX_LOSSES:
-            raise ValueError(f"loss must be one of {METRIX_LOSSES}, got {loss!r}")
-        if not (isinstance(weight, (int, float)) and weight >= 0):
-            raise ValueError(f"weight must be a number >= 0, got {weight!r}")
-        if lam is not None and not (isinstance(lam, (int, float)) and 0 <= lam <= 1):
-            raise ValueError(f"lam must be in [0, 1] or None (drawn from Beta(alpha, alpha)), got {lam!r}")
+        self.official_embed = check_flag(official_embed, "official_embed")
+        check_choice(loss, "loss", METRIX_LOSSES)
+        weight = check_nonnegative(weight, "weight")
+        if lam is not None:
+            check_in_range(lam, "lam (None: drawn from Beta(alpha, alpha))", 0.0, 1.0)
         self.base_loss = get(loss, **(loss_params or {}))
         if getattr(self.base_loss, "reduction", "mean") != "mean":
             raise ValueError("loss_params must keep reduction='mean' (Metrix adds two averaged losses)")
@@ -669,11 +696,11 @@ class Metrix(nn.Module):
 
     def mixed_points(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         """The mixed embeddings ``u_an`` of one draw, ``[#(a, n) pairs, D]`` (for :func:`analysis.utilization`)."""
-        z = F.normalize(embeddings.detach(), dim=1)
+        z = normalize(embeddings.detach(), dim=1)
         lam, partner = self.draw(labels)
         _, negative = pair_masks(labels)
         a, n = negative.nonzero(as_tuple=True)
-        return F.normalize(lam * z[partner[a]] + (1 - lam) * z[n], dim=1)
+        return normalize(lam * z[partner[a]] + (1 - lam) * z[n], dim=1)
 
     def mixed_loss(self, similarity: Tensor, labels: Tensor, lam: float, partner: Tensor,
                    pairs: Tensor | None = None, counts: Tensor | None = None) -> Tensor:
@@ -702,13 +729,16 @@ class Metrix(nn.Module):
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)
+        check_not_float16(similarity, "similarity", METRIX_FLOAT16)
         clean = self.base_loss.from_similarity(similarity, labels)
         if self.weight == 0:
             return clean
         if self.official_embed:
             return clean + self._official_embed_mixed(similarity, labels)
         lam, partner = self.draw(labels)
-        return clean + self.weight * self.mixed_loss(similarity, labels, lam, partner)
+        # the mixed norms' 1e-12 floor underflows in float16 (0/0): mix in float32, return the input's dtype
+        mixed = self.mixed_loss(float32_if_half(similarity), labels, lam, partner).to(similarity.dtype)
+        return clean + self.weight * mixed
 
     def _official_embed_mixed(self, similarity: Tensor, labels: Tensor) -> Tensor:
         """One of the official embed mode's two pairings, chosen at random (see the class docstring)."""
@@ -726,6 +756,7 @@ class Metrix(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
+        check_not_float16(embeddings, "embeddings", METRIX_FLOAT16)
         return self.from_similarity(cosine_similarity_matrix(embeddings), labels)
 
     def extra_repr(self) -> str:

@@ -17,7 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_in_range, check_labels, check_reduction, reduce
+from .._checks import (
+    NONNEGATIVE,
+    UNIT,
+    check_binary_labels,
+    check_float_tensor,
+    check_in_range,
+    check_labels,
+    check_mask,
+    check_reduction,
+    reduce,
+)
 from .registry import Paper, Param, register
 
 # --------------------------------------------------------------------------------------------------
@@ -26,11 +36,7 @@ from .registry import Paper, Param, register
 
 
 def _check_mask(mask: Tensor, name: str, shape: tuple[int, ...], doc: str) -> Tensor:
-    if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
-        got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
-        raise ValueError(f"{name} must be a bool tensor of shape {doc} (True = real instance), got {got}")
-    if tuple(mask.shape) != shape:
-        raise ValueError(f"{name} must have shape {doc} matching the instances, got shape {tuple(mask.shape)}")
+    check_mask(mask, name, shape, f"{doc} (True = a real instance)")
     if mask.numel() and not mask.any(-1).all():
         raise ValueError(f"{name} leaves a bag without any instance; every bag needs at least one")
     return mask
@@ -44,11 +50,9 @@ def attention_inputs(attention_logits: Tensor, mask: Tensor | None) -> tuple[Ten
     """
     ndim = attention_logits.dim() if isinstance(attention_logits, Tensor) else 0
     check_float_tensor(attention_logits, "attention_logits", ndim if ndim in (1, 2, 3) else -1,
-                       "[N], [K, N] or [B, K, N]")
+                       "[N], [K, N] or [B, K, N]", nonempty=True, allow_neginf=True)
     if attention_logits.shape[-1] == 0:
         raise ValueError("attention_logits must have at least one instance (N >= 1), got N = 0")
-    if torch.isposinf(attention_logits).any():
-        raise ValueError("attention_logits contains +inf")
     batched = attention_logits.dim() == 3
     logits = attention_logits if batched else attention_logits.reshape(1, -1, attention_logits.shape[-1])
     B, _, N = logits.shape
@@ -112,7 +116,8 @@ def aem(attention_logits: Tensor, mask: Tensor | None = None, *, weight: float =
     formula=r"\mathcal{L} = \mathcal{L}_{\mathrm{bag}} + \lambda \sum_i a_i \log a_i,\;"
             r"a = \mathrm{softmax}(A)",
     params={"weight": Param(0.1, 0.0, 2.0, "lambda: how strongly attention entropy is rewarded "
-                                           "(official default 0 = plain ABMIL; README example 0.1)")},
+                                           "(official default 0 = plain ABMIL; README example 0.1)",
+                                           valid=NONNEGATIVE)},
 )
 class AEM(nn.Module):
     """Module form of :func:`aem`; ``forward(attention_logits, mask=None)``."""
@@ -159,9 +164,8 @@ def _branch_loss(branch_logits: Tensor, target: Tensor) -> Tensor:
     """Mean over bags and branches of the classification loss of every branch against the bag label:
     binary cross-entropy for ``[B, K]`` logits and targets in {0, 1}, cross-entropy for ``[B, K, C]``."""
     if branch_logits.dim() == 2:
-        if target.shape != branch_logits.shape[:1]:
-            raise ValueError(f"target must have shape [B] = [{branch_logits.shape[0]}], got {tuple(target.shape)}")
-        t = target.to(branch_logits.dtype)[:, None].expand_as(branch_logits)
+        t = check_binary_labels(target, "target", branch_logits.shape[0]).to(branch_logits.dtype)
+        t = t[:, None].expand_as(branch_logits)
         return F.binary_cross_entropy_with_logits(branch_logits, t)
     B, K, C = branch_logits.shape  # [B, K] and [B, K, C] are all the caller lets through
     return F.cross_entropy(branch_logits.flatten(0, 1), check_labels(target, "target", B, C).repeat_interleave(K))
@@ -173,7 +177,7 @@ def _branch_loss(branch_logits: Tensor, target: Tensor) -> Tensor:
                 "Zhang et al."),
     formula=r"\mathcal{L} = \mathcal{L}_{\mathrm{slide}} + \frac1K\sum_k \mathcal{L}_{\mathrm{CE}}(\hat y_k, y)"
             r" + \lambda \tfrac{2}{K(K-1)}\sum_{i<j}\cos(a_i, a_j)",
-    params={"weight": Param(1.0, 0.0, 5.0, "weight of the branch-diversity term (official: 1)")},
+    params={"weight": Param(1.0, 0.0, 5.0, "weight of the branch-diversity term (official: 1)", valid=NONNEGATIVE)},
 )
 class ACMIL(nn.Module):
     r"""ACMIL's losses on a multiple-branch attention model (Zhang et al., ECCV 2024).
@@ -215,7 +219,7 @@ class ACMIL(nn.Module):
 
 
 def _aggregate_inputs(predictions: Tensor, target: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-    check_float_tensor(predictions, "predictions", 2, "[B, N]")
+    check_float_tensor(predictions, "predictions", 2, "[B, N]", nonempty=True)
     B, N = predictions.shape
     check_float_tensor(target, "target", 1, f"[B] = [{B}]")
     if target.shape[0] != B:
@@ -274,7 +278,8 @@ def instance_level_loss(predictions: Tensor, target: Tensor, mask: Tensor | None
     paper=Paper("Learning from Aggregate responses: Instance Level versus Bag Level Loss Functions", 2024,
                 "Javanmard et al."),
     formula=r"\ell_b = (\bar y_b - \bar f_b)^2 + \rho\,\tfrac{1}{k_b}\textstyle\sum_{i\in b}(f_i-\bar f_b)^2",
-    params={"rho": Param(1.0, 0.0, 1.0, "0 = bag-level loss, 1 = instance-level loss, between: interpolation")},
+    params={"rho": Param(1.0, 0.0, 1.0, "0 = bag-level loss, 1 = instance-level loss, between: interpolation",
+                         valid=UNIT)},
 )
 class AggregateResponseLoss(nn.Module):
     """Module form of :func:`aggregate_response_loss`; ``forward(predictions[B, N], target[B], mask=None)``."""

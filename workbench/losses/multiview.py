@@ -11,13 +11,21 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_positive, check_reduction, reduce
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE,
+    check_flag,
+    check_float_tensor,
+    check_nonnegative,
+    check_positive,
+    check_reduction,
+    reduce,
+)
 from . import distributed
 from .registry import Paper, Param, register
-from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
+from .similarity import check_similarity, cosine_similarity_matrix, normalize, pair_masks, views_to_rows
 
 # --- the two quantities of Wang & Isola (also analysis.alignment / analysis.uniformity) ---------
 
@@ -25,10 +33,22 @@ from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, 
 def alignment(x: Tensor, y: Tensor, alpha: float = 2.0) -> Tensor:
     r"""Alignment of positive pairs (Wang & Isola 2020): :math:`\mathbb{E}\,\lVert x_i - y_i\rVert_2^{\alpha}`.
     Lower is better; inputs are expected L2-normalised (not normalised here, as in the paper's code)."""
+    check_float_tensor(x, "x", 2, "[B, D]")
+    check_float_tensor(y, "y", 2, "[B, D]")
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-    # From the squared distance: no sqrt, so coincident pairs keep a finite gradient for alpha >= 2.
-    return (x - y).pow(2).sum(1).pow(alpha / 2).mean()
+    check_positive(alpha, "alpha")
+    return _distance_power((x - y).pow(2).sum(1), alpha).mean()
+
+
+def _distance_power(d2: Tensor, alpha: float) -> Tensor:
+    """``d2 ** (alpha / 2)`` (a distance to the power alpha, from its square) with gradient 0 where ``d2 = 0``:
+    the limit for alpha > 1 and a subgradient for alpha = 1 (a plain ``pow`` gives 0 * inf = NaN there for
+    alpha < 2, e.g. for a perfectly aligned pair). Values are unchanged."""
+    if alpha == 2:
+        return d2
+    apart = d2 > 0
+    return torch.where(apart, torch.where(apart, d2, 1.0).pow(alpha / 2), 0.0)
 
 
 def uniformity(x: Tensor, t: float = 2.0) -> Tensor:
@@ -38,6 +58,8 @@ def uniformity(x: Tensor, t: float = 2.0) -> Tensor:
     logsumexp over squared distances (no sqrt, so coincident points have a finite gradient).
     Fewer than two points have no pairs: ValueError.
     """
+    check_float_tensor(x, "x", 2, "[B, D]")
+    check_positive(t, "t")
     n = x.shape[0]
     if n < 2:
         raise ValueError(f"uniformity needs at least 2 points, got {n}")
@@ -92,10 +114,10 @@ def _per_instance(row_values: Tensor, instance: Tensor, n_instances: int, how: s
                 "Hypersphere", 2020, "Wang, Isola"),
     formula=r"L = w_a\,\mathbb{E}\lVert \hat z_i^{(1)} - \hat z_i^{(2)}\rVert^{\alpha} + "
             r"w_u\,\tfrac{1}{V}\sum_v \log \mathbb{E}_{i<j} e^{-t\lVert \hat z_i^{(v)} - \hat z_j^{(v)}\rVert^2}",
-    params={"alpha": Param(2.0, 1.0, 4.0, "exponent of the positive-pair distance"),
-            "t": Param(2.0, 0.5, 8.0, "sharpness of the uniformity kernel"),
-            "alignment_weight": Param(1.0, 0.0, 4.0, "weight of the alignment term"),
-            "uniformity_weight": Param(1.0, 0.0, 4.0, "weight of the uniformity term")},
+    params={"alpha": Param(2.0, 1.0, 4.0, "exponent of the positive-pair distance", valid=POSITIVE),
+            "t": Param(2.0, 0.5, 8.0, "sharpness of the uniformity kernel", valid=POSITIVE),
+            "alignment_weight": Param(1.0, 0.0, 4.0, "weight of the alignment term", valid=NONNEGATIVE),
+            "uniformity_weight": Param(1.0, 0.0, 4.0, "weight of the uniformity term", valid=NONNEGATIVE)},
 )
 class AlignUniform(nn.Module):
     r"""Alignment plus uniformity as a training objective (Wang & Isola 2020; official ssnl/align_uniform):
@@ -119,10 +141,8 @@ class AlignUniform(nn.Module):
         super().__init__()
         self.gather = distributed.check_gather(gather)
         self.alpha, self.t = check_positive(alpha, "alpha"), check_positive(t, "t")
-        for name, value in (("alignment_weight", alignment_weight), ("uniformity_weight", uniformity_weight)):
-            if not (isinstance(value, (int, float)) and value >= 0):
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        self.alignment_weight, self.uniformity_weight = float(alignment_weight), float(uniformity_weight)
+        self.alignment_weight = check_nonnegative(alignment_weight, "alignment_weight")
+        self.uniformity_weight = check_nonnegative(uniformity_weight, "uniformity_weight")
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
         check_similarity(similarity, labels)
@@ -130,7 +150,7 @@ class AlignUniform(nn.Module):
         # ‖a - b‖² = 2 - 2S for unit vectors.
         d2 = (2 - 2 * similarity).clamp(min=0)
         positive, _ = pair_masks(instance)
-        align = d2[positive].pow(self.alpha / 2).mean()
+        align = _distance_power(d2[positive], self.alpha).mean()
         upper = torch.triu(torch.ones_like(positive), diagonal=1) & (view[:, None] == view[None, :]) & ~positive
         views = view.unique()
         if int(upper.sum()) == 0:
@@ -142,7 +162,7 @@ class AlignUniform(nn.Module):
         _self_supervised_rows(views, labels, "align_uniform")  # validates the shape
         if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
             views = distributed.gather_rows(views)[0]
-        z = F.normalize(views, dim=-1)
+        z = normalize(views, dim=-1)
         v = z.shape[1]
         align = torch.stack([alignment(z[:, a], z[:, b], self.alpha) for a in range(v) for b in range(a + 1, v)])
         unif = torch.stack([uniformity(z[:, a], self.t) for a in range(v)])
@@ -171,7 +191,7 @@ def _check_instances(n: int) -> None:
                 "Kernel-Based Losses", 2024, "Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis"),
     formula=r"\ell_i = -\log\frac{e^{u_i^\top v_i/\tau}}{\sum_{j\neq i} e^{u_i^\top u_j/\tau}"
             r"\,\sum_{j\neq i} e^{v_i^\top v_j/\tau}}",
-    params={"temperature": Param(0.3, 0.01, 2.0, "τ of both energy terms", log=True),
+    params={"temperature": Param(0.3, 0.01, 2.0, "τ of both energy terms", log=True, valid=POSITIVE),
             "include_augs": Param(True, doc="also repel the positives' view (the v-v energy factor)")},
 )
 class DHEL(nn.Module):
@@ -197,7 +217,7 @@ class DHEL(nn.Module):
         super().__init__()
         self.gather = distributed.check_gather(gather)
         self.temperature = check_positive(temperature, "temperature")
-        self.include_augs = bool(include_augs)
+        self.include_augs = check_flag(include_augs, "include_augs")
         self.reduction = check_reduction(reduction)
 
     def _loss(self, pos: Tensor, uu: Tensor, vv: Tensor) -> Tensor:
@@ -226,7 +246,7 @@ class DHEL(nn.Module):
         if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
             views = distributed.gather_rows(views)[0]
         _check_instances(views.shape[0])
-        u, v = F.normalize(views[:, 0], dim=1), F.normalize(views[:, 1], dim=1)
+        u, v = normalize(views[:, 0], dim=1), normalize(views[:, 1], dim=1)
         return self._loss((u * v).sum(1), u @ u.T, v @ v.T)
 
     def extra_repr(self) -> str:
@@ -272,7 +292,7 @@ class _MultiView(nn.Module):
                 "Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis"),
     formula=r"\ell_i = -\log\frac{\sum_{l\neq l'} e^{U_{il}^\top U_{il'}/\tau}}"
             r"{\sum_l \sum_{(j,m)\neq(i,l)} e^{U_{il}^\top U_{jm}/\tau}}",
-    params={"temperature": Param(0.2, 0.01, 2.0, "τ", log=True)},
+    params={"temperature": Param(0.2, 0.01, 2.0, "τ", log=True, valid=POSITIVE)},
 )
 class MVInfoNCE(_MultiView):
     r"""MV-InfoNCE (Koromilas et al. 2025; official pakoromilas/Multi-View-CL): one term per instance
@@ -303,7 +323,7 @@ class MVInfoNCE(_MultiView):
                 "Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis"),
     formula=r"\ell_i = -\log\frac{\sum_{l<l'} e^{U_{il}^\top U_{il'}/\tau}}"
             r"{\prod_l \sum_{j\neq i} e^{U_{il}^\top U_{jl}/\tau}}",
-    params={"temperature": Param(0.2, 0.01, 2.0, "τ", log=True)},
+    params={"temperature": Param(0.2, 0.01, 2.0, "τ", log=True, valid=POSITIVE)},
 )
 class MVDHEL(_MultiView):
     r"""MV-DHEL (Koromilas et al. 2025; official pakoromilas/Multi-View-CL): DHEL for V views,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_reduction
+from .._checks import NONNEGATIVE, check_flag, check_nonnegative, check_reduction
 from .registry import Paper, Param, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
 
@@ -71,7 +71,8 @@ def contrastive_from_similarity(similarity: Tensor, labels: Tensor, *, pos_margi
     """
     check_similarity(similarity, labels)
     check_reduction(reduction)
-    return _contrastive(similarity, labels, float(pos_margin), float(neg_margin), bool(squared), reduction)
+    return _contrastive(similarity, labels, check_nonnegative(pos_margin, "pos_margin"),
+                        check_nonnegative(neg_margin, "neg_margin"), check_flag(squared, "squared"), reduction)
 
 
 def _contrastive(similarity: Tensor, labels: Tensor, pos_margin: float, neg_margin: float, squared: bool,
@@ -87,8 +88,8 @@ def _contrastive(similarity: Tensor, labels: Tensor, pos_margin: float, neg_marg
     formula=r"\ell = \overline{[D_{ij}-m_+]_+}^{\,\mathrm{pos}} + \overline{[m_- - D_{ij}]_+}^{\,\mathrm{neg}},"
             r"\; D_{ij} = \lVert \hat z_i - \hat z_j \rVert_2",
     params={
-        "pos_margin": Param(0.0, 0.0, 1.0, "positives closer than this are left alone"),
-        "neg_margin": Param(1.0, 0.0, 2.0, "negatives farther than this are left alone"),
+        "pos_margin": Param(0.0, 0.0, 1.0, "positives closer than this are left alone", valid=NONNEGATIVE),
+        "neg_margin": Param(1.0, 0.0, 2.0, "negatives farther than this are left alone", valid=NONNEGATIVE),
     },
 )
 class ContrastiveLoss(nn.Module):
@@ -114,10 +115,9 @@ class ContrastiveLoss(nn.Module):
     def __init__(self, pos_margin: float = 0.0, neg_margin: float = 1.0, squared: bool = False,
                  reduction: str = "mean"):
         super().__init__()
-        if not (isinstance(pos_margin, (int, float)) and isinstance(neg_margin, (int, float))):
-            raise ValueError(f"pos_margin and neg_margin must be numbers, got {pos_margin!r}, {neg_margin!r}")
-        self.pos_margin, self.neg_margin = float(pos_margin), float(neg_margin)
-        self.squared = bool(squared)
+        self.pos_margin = check_nonnegative(pos_margin, "pos_margin")
+        self.neg_margin = check_nonnegative(neg_margin, "neg_margin")
+        self.squared = check_flag(squared, "squared")
         self.reduction = check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:

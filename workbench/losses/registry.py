@@ -19,6 +19,7 @@ from typing import Any
 from torch import nn
 
 from .. import kinds as _kinds
+from .._checks import Range
 
 FAMILIES = ("classification", "binary", "multilabel", "margin", "pairs", "contrastive", "distill", "regression",
             "clustering", "mil")
@@ -27,13 +28,16 @@ KINDS = tuple(_kinds.KINDS)  # what each kind's forward takes: workbench.kinds
 
 @dataclass(frozen=True)
 class Param:
-    """A hyper-parameter: its default, the range a slider should cover, and what it does."""
+    """A hyper-parameter: its default, the range a slider should cover (``low``, ``high``), what it does, and
+    ``valid``, the range of values the loss accepts (its constructor raises a ValueError outside it; the
+    slider range lies inside it). ``valid`` is None for non-numeric parameters (a choice, a flag)."""
 
     default: Any
     low: float | None = None
     high: float | None = None
     doc: str = ""
     log: bool = False  # True when the range is best explored on a log scale (temperatures, scales)
+    valid: Range | None = None
 
 
 @dataclass(frozen=True)
@@ -59,10 +63,12 @@ class LossInfo:
 
     def _repr_markdown_(self) -> str:
         """A card for notebooks: paper, formula and the hyper-parameters as a table."""
-        rows = "\n".join(f"| `{k}` | {p.default} | [{p.low}, {p.high}] | {p.doc} |" for k, p in self.params.items())
+        rows = "\n".join(f"| `{k}` | {p.default} | [{p.low}, {p.high}] | {p.valid or ''} | {p.doc} |"
+                         for k, p in self.params.items())
         return (f"**{self.name}** ({self.family}, kind `{self.kind}`): *{self.paper.title}* "
                 f"({self.paper.authors + ', ' if self.paper.authors else ''}{self.paper.year})\n\n"
-                f"$${self.formula}$$\n\n| param | default | range | what it does |\n|---|---|---|---|\n{rows}")
+                f"$${self.formula}$$\n\n| param | default | range | valid | what it does |\n"
+                f"|---|---|---|---|---|\n{rows}")
 
 
 _REGISTRY: dict[str, LossInfo] = {}
@@ -83,6 +89,12 @@ def register(name: str, *, family: str, kind: str, paper: Paper, formula: str,
         if missing:
             raise ValueError(f"{cls.__name__} does not accept the registered params {sorted(missing)}")
         kind_contract.check_loss_class(cls)
+        for key, p in params.items():  # every slider value must be a value the loss accepts
+            if p.valid is not None:
+                bad = [v for v in (p.default, p.low, p.high) if v is not None and v not in p.valid]
+                if bad:
+                    raise ValueError(f"{name}: param {key!r} has default/slider values {bad} outside its "
+                                     f"validity range {p.valid}")
         cls.name, cls.kind, cls.family = name, kind, family
         _REGISTRY[name] = LossInfo(name, family, kind, paper, formula, dict(params), cls)
         return cls

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_positive
+from .._checks import check_choice, check_positive
 
 STRATEGIES = ("none", "linear", "linupper", "quadratic", "extremes")
 
@@ -45,8 +45,7 @@ def loss_weights(values: Tensor, strategy: str = "linupper", delta: float = 1.0,
 
     A batch whose losses are all equal gets equal weights.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    check_choice(strategy, "strategy", STRATEGIES)
     check_positive(delta, "delta")
     check_positive(temperature, "temperature")
     v = values.detach()
@@ -71,9 +70,7 @@ class LossReweighting(nn.Module):
         super().__init__()
         if not callable(loss):
             raise ValueError(f"loss must be a callable returning per-sample losses, got {type(loss).__name__}")
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-        self.loss, self.strategy = loss, strategy
+        self.loss, self.strategy = loss, check_choice(strategy, "strategy", STRATEGIES)
         self.delta, self.temperature = check_positive(delta, "delta"), check_positive(temperature, "temperature")
         self.kind = getattr(loss, "kind", "logits")
         self.uses_index = getattr(loss, "uses_index", False)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 
-from .._checks import check_in_range, check_reduction, reduce
+from .._checks import NONNEGATIVE, Range, check_in_range, check_reduction, reduce
 from .classification import per_sample_ce
 from .registry import Paper, Param, register
 
@@ -35,10 +36,7 @@ def _phi(ce: Tensor, tau: float) -> Tensor:
 
 
 def _check_q(q: float) -> float:
-    check_in_range(q, "q", 0.0, 1.0)
-    if q == 0:
-        raise ValueError("q must be in (0, 1], got 0 (use cross_entropy for the q -> 0 limit)")
-    return float(q)
+    return check_in_range(q, "q (use cross_entropy for the q -> 0 limit)", 0.0, 1.0, low_open=True)
 
 
 def comp_sum(logits: Tensor, target: Tensor, *, tau: float = 1.0, reduction: str = "mean") -> Tensor:
@@ -51,8 +49,8 @@ def comp_sum(logits: Tensor, target: Tensor, *, tau: float = 1.0, reduction: str
     :math:`-\operatorname{expm1}(-(\tau-1)\ell_{CE})/(\tau-1)`.
     ``tau`` = 0: sum-exponential loss :math:`1/p_y - 1`; 1: cross-entropy; 1 < tau < 2: GCE with
     q = tau - 1; 2: MAE :math:`1 - p_y`. tau > 1 is bounded by 1/(tau - 1); tau < 1 is unbounded and grows
-    like :math:`e^{(1-\tau)\ell_{CE}}`, so it overflows to inf once that exceeds the dtype (float32: about
-    88 nats of cross-entropy at tau = 0).
+    like :math:`e^{(1-\tau)\ell_{CE}}`, so it overflows once that exceeds the dtype (float32: about 88 nats
+    of cross-entropy at tau = 0): a ValueError naming the logits then, rather than an inf loss.
 
     The paper's *smooth adversarial* comp-sum losses are not implemented. What blocks them: their
     definition is in the body of the paper (its adversarial-robustness section: the smooth term added to
@@ -64,9 +62,15 @@ def comp_sum(logits: Tensor, target: Tensor, *, tau: float = 1.0, reduction: str
     and its inputs (a supremum over an input ball), so they would be a training objective in
     ``workbench.train`` rather than a loss of kind ``logits``.
     """
-    check_in_range(tau, "tau", 0.0, math.inf)
+    tau = check_in_range(tau, "tau", 0.0, math.inf)
     check_reduction(reduction)
-    return reduce(_phi(per_sample_ce(logits, target), float(tau)), reduction)
+    ce = per_sample_ce(logits, target)
+    values = _phi(ce, tau)
+    if tau < 1 and not torch.isfinite(values).all():  # only the unbounded branch can overflow
+        raise ValueError(f"logits give comp_sum(tau={tau:g}) values that overflow {values.dtype}: the loss grows "
+                         f"like exp((1 - tau) * cross-entropy) and the largest cross-entropy here is "
+                         f"{float(ce.detach().max()):.3g}; use smaller logits or a tau closer to 1")
+    return reduce(values, reduction)
 
 
 def gce(logits: Tensor, target: Tensor, *, q: float = 0.7, k: float = 0.0, reduction: str = "mean") -> Tensor:
@@ -108,7 +112,8 @@ def mae(logits: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
     "comp_sum", family="classification", kind="logits", paper=COMP_SUM_PAPER,
     formula=r"\ell = \Phi^\tau\!\Big(\sum_{k\ne y} e^{z_k - z_y}\Big),\;"
             r"\Phi^\tau(u) = \frac{(1+u)^{1-\tau}-1}{1-\tau},\; \Phi^1(u) = \log(1+u)",
-    params={"tau": Param(1.0, 0.0, 2.0, "0 sum-exp, 1 cross-entropy, (1,2) GCE with q = tau-1, 2 MAE")},
+    params={"tau": Param(1.0, 0.0, 2.0, "0 sum-exp, 1 cross-entropy, (1,2) GCE with q = tau-1, 2 MAE",
+                         valid=NONNEGATIVE)},
 )
 class CompSum(nn.Module):
     """Module form of :func:`comp_sum`; ``forward(logits[B, C], target[B])``."""
@@ -128,8 +133,9 @@ class CompSum(nn.Module):
 @register(
     "gce", family="classification", kind="logits", paper=GCE_PAPER,
     formula=r"\ell = \frac{1 - \max(p_y, k)^q}{q}",
-    params={"q": Param(0.7, 0.05, 1.0, "0 -> cross-entropy, 1 -> MAE"),
-            "k": Param(0.0, 0.0, 0.9, "truncation: samples with p_y <= k get no gradient (0 = off)")},
+    params={"q": Param(0.7, 0.05, 1.0, "0 -> cross-entropy, 1 -> MAE", valid=Range(0.0, 1.0, low_open=True)),
+            "k": Param(0.0, 0.0, 0.9, "truncation: samples with p_y <= k get no gradient (0 = off)",
+                       valid=Range(0.0, 1.0, high_open=True))},
 )
 class GCE(nn.Module):
     """Module form of :func:`gce`; ``forward(logits[B, C], target[B])``."""

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_positive, check_reduction, reduce
+from .._checks import POSITIVE, REAL, check_number, check_positive, check_reduction, reduce
 from .classification import check_logits_target
 from .registry import Paper, Param, register
 
@@ -18,7 +18,7 @@ def true_class_zscore(logits: Tensor, target: Tensor) -> Tensor:
     Invariant to ``a * logits + b`` for every a > 0 exactly (no epsilon inside the square root),
     bounded by :math:`\sqrt{C-1}` in absolute value.
     """
-    check_logits_target(logits, target)
+    target = check_logits_target(logits, target)
     centred = logits - logits.mean(dim=1, keepdim=True)  # two-pass variance: no cancellation in float32
     var = centred.square().mean(dim=1)
     # Zero spread decided exactly on the logits: the float mean of equal logits need not equal them (ten float32
@@ -54,6 +54,7 @@ def z_loss(logits: Tensor, target: Tensor, *, a: float = 1.0, b: float = 2.0, re
     The gradient with respect to z_y is :math:`-\sigma(a(b - z_y)) \in (-1, 0)`.
     """
     check_positive(a, "a")
+    check_number(b, "b")
     check_reduction(reduction)
     z = true_class_zscore(logits, target)
     return reduce(zscore_loss(z, a, b), reduction)
@@ -64,8 +65,9 @@ def z_loss(logits: Tensor, target: Tensor, *, a: float = 1.0, b: float = 2.0, re
     paper=Paper("The Z-loss: a shift and scale invariant classification loss belonging to the Spherical Family",
                 2016, "de Brébisson, Vincent"),
     formula=r"\ell = \tfrac1a \log\big(1 + e^{a(b - z_y)}\big),\; z_y = \frac{o_y - \mu(o)}{\sigma(o)}",
-    params={"a": Param(1.0, 0.1, 20.0, "sharpness: large a approaches the hinge max(0, b - z_y)", log=True),
-            "b": Param(2.0, -1.0, 4.0, "z-score of the true logit where the loss starts to flatten")},
+    params={"a": Param(1.0, 0.1, 20.0, "sharpness: large a approaches the hinge max(0, b - z_y)", log=True,
+                       valid=POSITIVE),
+            "b": Param(2.0, -1.0, 4.0, "z-score of the true logit where the loss starts to flatten", valid=REAL)},
 )
 class ZLoss(nn.Module):
     """Module form of :func:`z_loss`; ``forward(logits[B, C], target[B])``."""
@@ -73,9 +75,7 @@ class ZLoss(nn.Module):
     def __init__(self, a: float = 1.0, b: float = 2.0, reduction: str = "mean"):
         super().__init__()
         self.a = check_positive(a, "a")
-        if not isinstance(b, (int, float)):
-            raise ValueError(f"b must be a number, got {b!r}")
-        self.b = float(b)
+        self.b = check_number(b, "b")
         self.reduction = check_reduction(reduction)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
