@@ -20,6 +20,21 @@ def test_effective_rank_of_isotropic_and_collapsed_embeddings():
     assert analysis.effective_rank(torch.ones(5, 3)) == 0.0
 
 
+def test_singular_value_spectrum_is_what_effective_rank_reads():
+    g = torch.Generator().manual_seed(0)
+    line = torch.randn(100, 1, generator=g, dtype=torch.float64) * torch.tensor([[1.0, 2.0, 0.0]], dtype=torch.float64)
+    p = analysis.singular_value_spectrum(line)
+    assert p.shape == (3,) and p.sum() == pytest.approx(1.0) and p[0] == pytest.approx(1.0)  # one direction
+    z = torch.randn(300, 6, generator=g, dtype=torch.float64) * torch.tensor([4.0, 2.0, 1.0, 1.0, 1.0, 1.0])
+    p = analysis.singular_value_spectrum(z)
+    assert (p[:-1] >= p[1:]).all()                                      # largest first
+    assert float(torch.exp(-(p * p.log()).sum())) == pytest.approx(analysis.effective_rank(z))
+    # scale-free: one point plus tiny isotropic jitter (a collapsed embedding) has a flat spectrum
+    jitter = torch.ones(2000, 6, dtype=torch.float64) + 1e-4 * torch.randn(2000, 6, generator=g, dtype=torch.float64)
+    assert analysis.effective_rank(jitter) > 5.8
+    assert torch.equal(analysis.singular_value_spectrum(torch.ones(4, 3)), torch.zeros(3, dtype=torch.float64))
+
+
 def test_contrastive_metrics():
     x = torch.tensor([[1.0, 0.0], [1.0, 0.1], [-1.0, 0.0], [-1.0, -0.1]])
     y = torch.tensor([0, 0, 1, 1])

@@ -209,6 +209,19 @@ def test_long_tailed_counts_follow_the_exponential_profile(ratio):
     assert torch.equal(ds.X_test, base.X_test) and torch.equal(ds.y_test, base.y_test)
 
 
+def test_long_tailed_order_moves_the_head_to_another_class():
+    base = cached("digits")
+    default = data.long_tailed(base, imbalance_ratio=10)
+    swapped = data.long_tailed(base, imbalance_ratio=10, order=range(9, -1, -1))
+    counts = np.bincount(swapped.y_train.numpy(), minlength=10)
+    # the same profile, read from class 9 (head) down to class 0 (tail)
+    assert counts.tolist() == default.meta["class_counts"][::-1] == swapped.meta["class_counts"]
+    assert counts[9] > counts[0]
+    for bad in ([0, 1], [0] * 10, list(range(1, 11))):
+        with pytest.raises(ValueError, match="order"):
+            data.long_tailed(base, order=bad)
+
+
 def test_long_tailed_keeps_real_rows_and_per_sample_meta_aligned():
     base = data.hierarchical_clusters()
     ds = data.long_tailed(base, imbalance_ratio=5.0)

@@ -76,6 +76,20 @@ CALLS.update({  # mil
          "test_auc": [0.9, 0.2, 0.5, 0.7], "passed": [True, False, False, True]})),
 })
 
+CALLS.update({  # dimensional collapse
+    "singular_value_spectra": lambda: viz.singular_value_spectra(
+        {"a": analysis.singular_value_spectrum(points(40, 5)[0])}),
+})
+
+
+def test_singular_value_spectra_draws_one_line_per_embedding_largest_first():
+    p = analysis.singular_value_spectrum(points(50, 6)[0])
+    fig = viz.singular_value_spectra({"a": p, "b": p / 2})
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    assert np.allclose(ax.get_lines()[0].get_ydata(), p.numpy()) and ax.get_yscale() == "log"
+    assert ax.get_lines()[0].get_xdata()[0] == 1
+
 
 def test_every_figure_function_is_exercised():
     public = {name for name, fn in inspect.getmembers(viz, inspect.isfunction)

@@ -14,6 +14,7 @@ from .geometry import (
     effective_rank,
     per_class_values,
     similarity_distributions,
+    singular_value_spectrum,
     tolerance,
     view_similarities,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "knn_probe", "linear_probe", "localisation_auc", "map_at_r", "margin_curve", "mil_metrics", "nmi",
     "outputs_on_test", "pair_weights", "penalty_entropy", "per_class_values", "projection_head_probes",
     "prototype_accuracy", "recall_at_k", "relative_penalty", "retrieval_metrics", "sample_gradient_norms",
+    "singular_value_spectrum",
     "similarity_curve", "similarity_distributions", "target_logit_curve", "tolerance", "top_k_attention_mass",
     "topk_accuracy", "uniformity", "utilization", "verification_roc", "view_similarities", "weight_curve",
     "zero_shot_accuracy", "zscore_curve",

@@ -57,17 +57,30 @@ def class_similarity_stats(embeddings: Tensor, labels: Tensor) -> dict[str, floa
     return stats
 
 
-def effective_rank(embeddings: Tensor, center: bool = True) -> float:
-    r"""Effective rank (Roy & Vetterli 2007) of an embedding matrix ``[N, D]``: :math:`\exp H(p)` with
-    :math:`p_k = \sigma_k/\sum\sigma` the normalised singular values (of the centred matrix when ``center``).
-    D for a spread-out embedding, 1 for one that collapsed onto a line (dimensional collapse)."""
+def singular_value_spectrum(embeddings: Tensor, center: bool = True) -> Tensor:
+    r"""The normalised singular values :math:`p_k = \sigma_k/\sum_j\sigma_j` of an embedding matrix ``[N, D]``
+    (of the centred matrix when ``center``), largest first, float64; all zeros for a constant matrix.
+
+    The picture of dimensional collapse: a spectrum that drops to ~0 after a few values uses few
+    directions. It is scale-free: embeddings that collapsed to one point plus tiny isotropic jitter have a
+    *flat* spectrum, since centring removes the point and leaves the jitter (see :func:`effective_rank`)."""
     z = embeddings.detach().double()
     if center:
         z = z - z.mean(0)
     sigma = torch.linalg.svdvals(z)
-    if float(sigma.sum()) == 0.0:
+    total = sigma.sum()
+    return sigma / total if float(total) > 0.0 else sigma
+
+
+def effective_rank(embeddings: Tensor, center: bool = True) -> float:
+    r"""Effective rank (Roy & Vetterli 2007) of an embedding matrix ``[N, D]``: :math:`\exp H(p)` with
+    :math:`p_k = \sigma_k/\sum\sigma` the normalised singular values (of the centred matrix when ``center``,
+    :func:`singular_value_spectrum`). D for a spread-out embedding, 1 for one that collapsed onto a line
+    (dimensional collapse). It measures the *shape* of the spread, not its size: read it beside the
+    uniformity, because points collapsed to one direction plus isotropic jitter score close to D."""
+    p = singular_value_spectrum(embeddings, center)
+    if float(p.sum()) == 0.0:
         return 0.0
-    p = sigma / sigma.sum()
     return float(torch.exp(torch.special.entr(p).sum()))
 
 

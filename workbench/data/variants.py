@@ -14,12 +14,15 @@ from ._build import _subsample_meta
 from .containers import Dataset
 
 
-def long_tailed(ds: Dataset, *, imbalance_ratio: float = 10.0, seed: int = 0) -> Dataset:
+def long_tailed(ds: Dataset, *, imbalance_ratio: float = 10.0, seed: int = 0, order=None) -> Dataset:
     """Subsample the TRAIN split to an exponential long-tailed profile; the test split stays balanced.
 
     Class c keeps ``round(n_max * imbalance_ratio ** (-c / (C - 1)))`` samples (at least 1), class 0
     being the head. ``n_max`` is the smallest train class count, the largest head size every class
     can afford, so the head/tail ratio is exactly the requested one up to rounding.
+    ``order``: the classes from head to tail (a permutation of ``range(C)``; default ``range(C)``), so a
+    study can check that an effect follows the class *frequency* and not the class identity: the class
+    ``order[r]`` keeps the ``r``-th count of the profile. ``meta["class_counts"]`` stays indexed by class.
     ``meta["class_counts"]`` holds the kept counts. Teaches: how cross-entropy favours the head
     classes, and what re-weighting or margin-adjusting losses do about it.
     """
@@ -33,7 +36,13 @@ def long_tailed(ds: Dataset, *, imbalance_ratio: float = 10.0, seed: int = 0) ->
     n_max = int(available_counts.min())
     if n_max < 1:
         raise ValueError("every class needs at least one train sample for long_tailed")
-    targets = [max(1, round(n_max * imbalance_ratio ** (-c / (C - 1)))) for c in range(C)]
+    profile = [max(1, round(n_max * imbalance_ratio ** (-r / (C - 1)))) for r in range(C)]
+    order = list(range(C)) if order is None else [check_int(c, "order") for c in order]
+    if sorted(order) != list(range(C)):
+        raise ValueError(f"order must be a permutation of range({C}) (head to tail), got {order}")
+    targets = [0] * C
+    for rank, c in enumerate(order):
+        targets[c] = profile[rank]
     rng = np.random.default_rng(seed)
     keep = np.concatenate(
         [rng.choice(np.flatnonzero(y == c), size=targets[c], replace=False) for c in range(C)]

@@ -15,7 +15,7 @@ from .curves import (
     target_logit_curves,
     training_curves,
 )
-from .embeddings import PROJECTIONS, embedding_scatter, embedding_snapshots, project
+from .embeddings import PROJECTIONS, embedding_scatter, embedding_snapshots, project, singular_value_spectra
 from .mil import bag_attention, unit_test_table
 from .weights import pair_weight_heatmap, relative_penalty_figure
 
@@ -23,5 +23,5 @@ __all__ = [
     "PROJECTIONS", "bag_attention", "embedding_scatter", "embedding_snapshots", "grouped_bars", "histograms",
     "line_panel", "loss_curves", "metric_bars", "metric_by_setting", "metrics_vs", "pair_weight_curves",
     "pair_weight_heatmap", "project", "relative_penalty_figure", "roc_curves", "similarity_histograms",
-    "target_logit_curves", "training_curves", "unit_test_table",
+    "singular_value_spectra", "target_logit_curves", "training_curves", "unit_test_table",
 ]

@@ -77,6 +77,23 @@ def embedding_scatter(embeddings, labels, *, ax=None, method: str = "pca", title
     return fig
 
 
+def singular_value_spectra(spectra, *, ax=None, title: str | None = None) -> Figure:
+    """Normalised singular-value spectra ``{label: p[D]}`` (from ``analysis.singular_value_spectrum``), one
+    line each on a log axis, index 1 = largest: the picture of dimensional collapse (a spectrum that falls
+    to ~0 early uses few directions). The legend sits outside the axes."""
+    fig, ax = _axes(ax, figsize=(5.5, 3.4))
+    for label, p in spectra.items():
+        p = _np(p)
+        ax.plot(np.arange(1, len(p) + 1), np.clip(p, 1e-12, None), marker="o", ms=3, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("singular value index $k$ (largest first)")
+    ax.set_ylabel(r"$\sigma_k / \sum_j \sigma_j$")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small", frameon=False)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 def embedding_snapshots(history, epochs: Sequence[int] | None = None, *, sphere: bool = False,
                         method: str = "pca") -> Figure:
     """Test embeddings at a few epochs of a run recorded with ``record=("embeddings",)``, side by side."""
