@@ -38,3 +38,17 @@ def test_localisation_auc_counts_within_bag_ranks():
 def test_bag_auc_matches_sklearn_and_handles_one_class():
     assert analysis.bag_auc(torch.tensor([0.1, 0.4, 0.35, 0.8]), torch.tensor([0, 0, 1, 1])) == 0.75
     assert math.isnan(analysis.bag_auc(torch.tensor([0.1, 0.2]), torch.tensor([1, 1])))
+
+
+def test_key_attention_ratio_by_hand():
+    # bag 0: key weights 0.3, 0.3, others 0.2, 0.1, 0.1 -> 0.3 / (0.4 / 3) = 2.25
+    # bag 1: uniform over its 4 real instances (one padded slot) -> 1; bag 2: no key instance -> NaN
+    attention = torch.tensor([[0.3, 0.2, 0.3, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25, 0.0], [0.2] * 5])
+    labels = torch.tensor([[1, 0, 1, 0, 0], [0, 1, 0, 0, 1], [0] * 5])
+    mask = torch.tensor([[True] * 5, [True] * 4 + [False], [True] * 5])
+    ratio = analysis.key_attention_ratio(attention, labels, mask)
+    assert ratio[0].item() == pytest.approx(2.25) and ratio[1].item() == pytest.approx(1.0)
+    assert ratio[2].isnan()
+    assert analysis.key_attention_ratio(attention[0], labels[0]).item() == pytest.approx(2.25)  # one bag
+    with pytest.raises(ValueError, match="one shape"):
+        analysis.key_attention_ratio(attention, labels[:, :4])

@@ -246,6 +246,20 @@ def test_pair_weight_heatmap_colour_limits_around_zero():
     assert low == pytest.approx(-high) and high < 5.0  # the outlier does not wash out the rest
 
 
+def test_pair_weight_heatmap_per_sign_shows_weak_pulls():
+    # binomial-deviance-like weights: pushes ~25 times the pulls; per sign, both reach the ends of the scale
+    labels = torch.tensor([0, 0, 1, 1])
+    W = torch.tensor([[0.0, -0.02, 0.5, 0.25], [-0.02, 0.0, 0.25, 0.5],
+                      [0.5, 0.25, 0.0, -0.01], [0.25, 0.5, -0.01, 0.0]])
+    image = viz.pair_weight_heatmap(W, labels, robust=False, per_sign=True).axes[0].images[0]
+    shown = np.asarray(image.get_array())
+    assert image.get_clim() == (-1.0, 1.0)
+    np.testing.assert_allclose(shown, np.where(W > 0, W / 0.5, W / 0.02))  # hand-scaled per sign
+    assert shown.min() == -1.0 and shown.max() == 1.0
+    plain = viz.pair_weight_heatmap(W, labels, robust=False).axes[0].images[0]
+    assert plain.get_clim() == pytest.approx((-0.5, 0.5))  # on one scale the pulls are 4 % of it
+
+
 def test_pair_weight_heatmap_all_zero_weights():
     fig = viz.pair_weight_heatmap(torch.zeros(4, 4), torch.tensor([0, 0, 1, 1]))
     assert fig.axes[0].images[0].get_clim() == (-1.0, 1.0)

@@ -33,7 +33,7 @@ from .gradients import (
     zscore_curve,
 )
 from .metrics import accuracy, binary_metrics, outputs_on_test, topk_accuracy
-from .mil import attention_entropy, bag_auc, localisation_auc, mil_metrics, top_k_attention_mass
+from .mil import attention_entropy, bag_auc, key_attention_ratio, localisation_auc, mil_metrics, top_k_attention_mass
 from .probes import knn_probe, linear_probe, projection_head_probes
 from .retrieval import (
     map_at_r,
@@ -49,7 +49,8 @@ from .retrieval import (
 __all__ = [
     "accuracy", "alignment", "amplifier_curve", "angular_stats", "attention_entropy", "bag_auc", "binary_metrics",
     "class_similarity_stats", "contrastive_metrics", "effective_rank", "gpw_dependence", "invariance_table",
-    "knn_probe", "linear_probe", "localisation_auc", "map_at_r", "margin_curve", "mil_metrics", "nmi",
+    "key_attention_ratio", "knn_probe", "linear_probe", "localisation_auc", "map_at_r", "margin_curve", "mil_metrics",
+    "nmi",
     "outputs_on_test", "pair_weights", "penalty_entropy", "per_class_values", "projection_head_probes",
     "prototype_accuracy", "recall_at_k", "relative_penalty", "retrieval_metrics", "sample_gradient_norms",
     "singular_value_spectrum",

@@ -1,4 +1,5 @@
-"""Multiple-instance learning: attention entropy and top-k mass, bag AUC, localisation AUC."""
+"""Multiple-instance learning: attention entropy and top-k mass, key-to-other attention ratio, bag AUC,
+localisation AUC."""
 
 from __future__ import annotations
 
@@ -39,6 +40,28 @@ def top_k_attention_mass(attention_logits: Tensor, mask: Tensor | None = None, k
     a = masked_log_softmax(logits, real).exp()
     mass = a.topk(min(k, a.shape[-1]), dim=-1).values.sum(-1).mean(-1)
     return mass if batched else mass[0]
+
+
+def key_attention_ratio(attention: Tensor, instance_labels: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Mean attention weight on a bag's key instances divided by the mean weight on its other instances,
+    ``[B]`` (NaN for a bag without key or without other instances).
+
+    Localisation AUC only asks whether the key instances are ranked first; this asks by how much. A ratio of
+    1 is uniform attention (no explanation left); 0.74 on a key instance against 0.008 on each other gives 92.
+    ``attention``: weights ``[B, N]`` (or ``[N]``) summing to 1 over the real instances.
+    """
+    a, y = attention.detach().double(), instance_labels.detach()
+    if a.dim() == 1:
+        a, y = a[None], y[None]
+        mask = None if mask is None else mask[None]
+    if a.shape != y.shape or (mask is not None and mask.shape != a.shape):
+        raise ValueError(f"attention, instance_labels and mask must have one shape, got {tuple(a.shape)}, "
+                         f"{tuple(y.shape)}{'' if mask is None else ', ' + str(tuple(mask.shape))}")
+    real = torch.ones_like(y, dtype=torch.bool) if mask is None else mask.bool()
+    key, other = (y == 1) & real, (y != 1) & real
+    key_mean = (a * key).sum(-1) / key.sum(-1)      # 0 / 0 = NaN when a bag has no key instance
+    other_mean = (a * other).sum(-1) / other.sum(-1)
+    return key_mean / other_mean
 
 
 def bag_auc(scores: Tensor, labels: Tensor) -> float:

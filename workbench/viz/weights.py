@@ -12,26 +12,39 @@ from ..analysis import penalty_entropy, relative_penalty
 from .theme import _axes, _np
 
 
-def pair_weight_heatmap(weights, labels, *, ax=None, title: str | None = None, robust: bool = True) -> Figure:
+def pair_weight_heatmap(weights, labels, *, ax=None, title: str | None = None, robust: bool = True,
+                        per_sign: bool = False) -> Figure:
     """dL/dS as a heatmap, rows and columns sorted by label, class blocks outlined.
 
     Red (positive weight) pushes a pair apart, blue (negative) pulls it together; white is ignored.
     The colour range is symmetric around 0; ``robust`` clips it at the 98th percentile of the non-zero
     |weights| so that one huge weight (e.g. a near-coincident positive pair) does not wash out the rest.
+    ``per_sign`` divides the pulls (w < 0) and the pushes (w > 0) each by their own limit, so both span
+    [-1, 1]: a loss whose pulls are much weaker than its pushes (binomial deviance, where beta >> alpha)
+    shows its pulls too. The colours then compare pairs within a sign, not across signs.
     """
     W, y = _np(weights), _np(labels)
     order = np.argsort(y, kind="stable")
     W, y = W[np.ix_(order, order)], y[order]
     fig, ax = _axes(ax, figsize=(4.6, 4))
-    magnitudes = np.abs(W[W != 0])
-    limit = float(np.quantile(magnitudes, 0.98) if robust else magnitudes.max()) if magnitudes.size else 1.0
+
+    def limit_of(values):
+        magnitudes = np.abs(values[values != 0])
+        return float(np.quantile(magnitudes, 0.98) if robust else magnitudes.max()) if magnitudes.size else 1.0
+
+    label = "$\\partial L/\\partial S_{ij}$"
+    if per_sign:  # each sign scaled to [-1, 1] by its own limit (the 98th percentile of its |w| when robust)
+        W = np.where(W > 0, W / limit_of(W[W > 0]), W / limit_of(W[W < 0]))
+        limit, label = 1.0, label + " / limit of its sign"
+    else:
+        limit = limit_of(W)
     image = ax.imshow(W, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
     for edge in np.flatnonzero(np.diff(y)) + 0.5:
         ax.axhline(edge, color="0.3", lw=0.6)
         ax.axvline(edge, color="0.3", lw=0.6)
     ax.set(xticks=[], yticks=[], xlabel="j (sorted by label)", ylabel="i")
     ax.grid(False)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="∂L/∂S_ij")
+    fig.colorbar(image, ax=ax, shrink=0.8, label=label)
     if title:
         ax.set_title(title)
     return fig
