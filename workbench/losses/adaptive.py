@@ -19,7 +19,7 @@ from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, 
 
 
 @register(
-    "isogclr", family="contrastive", kind="views",
+    "isogclr", family="contrastive", kind="views", reduces_over="anchor",
     paper=Paper("Not All Semantics are Created Equal: Contrastive Self-supervised Learning with Automatic "
                 "Temperature Individualization", 2023, "Qiu, Hu, Zhou, Yuan, Yang"),
     formula=r"F = \frac1n\sum_i \tau_i \log \frac{1}{|S_i^-|}\sum_{z\in S_i^-} e^{(s(a_i,z)-s(a_i,a_i^+))/\tau_i}"
@@ -63,6 +63,9 @@ class ISogCLR(nn.Module):
     given and the module is in training mode. Without ``index`` the loss is stateless: every anchor row
     has τ = ``temperature`` and u = its own batch g (so the gradient is exactly that of F on the batch).
     ``reduction="none"`` gives the per-anchor-row values [B·V].
+
+    Reduction: ``"none"`` gives one value per anchor row [B·V]; ``"mean"`` averages over all B·V rows (a row
+    without negatives counts, with 0).
     """
 
     uses_index = True
@@ -184,7 +187,7 @@ class ISogCLR(nn.Module):
 
 
 @register(
-    "amcl", family="contrastive", kind="views",
+    "amcl", family="contrastive", kind="views", reduces_over="batch",
     paper=Paper("Adaptive Multi-head Contrastive Learning", 2024, "Wang, Koniusz, Gedeon, Zheng"),
     formula=r"L = \frac1H\sum_h \overline{-\log\frac{e^{S^h_{ip}/\tau^h_{ip}}}{e^{S^h_{ip}/\tau^h_{ip}} + "
             r"\sum_{k\in N_i} e^{S^h_{ik}/\tau^h_{ik}}}} + \lambda\,\overline{(\log\tau^h_{ij}/\tau_0)^2},\;"
@@ -216,6 +219,8 @@ class AMCL(nn.Module):
     temperatures are positive. Not a per-sample loss (the regulariser is a batch term): no ``reduction``.
     ``from_similarity`` takes S as [H, N, N], or [N, N] shared by every head; ``similarity_matrix(rows)`` gives the
     [H, N, N] head similarities, which ``analysis.pair_weights`` uses.
+
+    Reduces over the batch (the temperature regulariser is a batch term): no ``reduction``.
     """
 
     def __init__(self, temperature: float = 0.5, num_heads: int = 2, lam: float = 0.1,

@@ -47,7 +47,7 @@ def _ntxent(similarity: Tensor, labels: Tensor, temperature: float, reduction: s
 
 
 @register(
-    "ntxent", family="contrastive", kind="views",
+    "ntxent", family="contrastive", kind="views", reduces_over="pair",
     paper=Paper("A Simple Framework for Contrastive Learning of Visual Representations (SimCLR)", 2020,
                 "Chen, Kornblith, Norouzi, Hinton"),
     formula=r"\ell_{i} = -\log\frac{e^{S_{i,j(i)}/\tau}}{\sum_{k\neq i} e^{S_{ik}/\tau}},\;"
@@ -74,6 +74,9 @@ class NTXent(nn.Module):
     Tips: SimCLR used τ = 0.5 on CIFAR and 0.1 on ImageNet; small τ makes the loss hardness-aware
     (Wang & Liu 2021) but can break the semantic structure, large τ treats every negative alike.
     Edge cases: one instance (no negatives) gives 0; collapsed embeddings give log(2B - 1).
+
+    Reduction: ``"none"`` gives the per-pair matrix [N, N] (one term per positive pair, 0 elsewhere); ``"mean"``
+    averages over all positive pairs.
     """
 
     def __init__(self, temperature: float = 0.5, reduction: str = "mean"):
@@ -122,7 +125,7 @@ def _supcon(similarity: Tensor, labels: Tensor, temperature: float, base_tempera
 
 
 @register(
-    "supcon", family="contrastive", kind="views",
+    "supcon", family="contrastive", kind="views", reduces_over="anchor",
     paper=Paper("Supervised Contrastive Learning", 2020,
                 "Khosla, Teterwak, Wang, Sarna, Tian, Isola, Maschinot, Liu, Krishnan"),
     formula=r"\ell_i = -\frac{\tau}{\tau_b}\frac{1}{|P(i)|}\sum_{p\in P(i)}"
@@ -148,6 +151,9 @@ class SupCon(nn.Module):
 
     Tips: with all labels distinct and 2 views SupCon equals NT-Xent; collapsed embeddings give
     (τ/τ_b)·log(BV - 1) per anchor. ``contrast_mode='one'`` of the official code is not offered.
+
+    Reduction: ``"none"`` gives one value per anchor row [B·V]; ``"mean"`` averages over all B·V anchors (an
+    anchor without a positive counts, with 0).
     """
 
     def __init__(self, temperature: float = 0.07, base_temperature: float = 0.07, reduction: str = "mean"):
@@ -184,7 +190,7 @@ def hard_contrastive_from_similarity(similarity: Tensor, labels: Tensor, *, temp
 
 
 @register(
-    "hard_contrastive", family="contrastive", kind="views",
+    "hard_contrastive", family="contrastive", kind="views", reduces_over="pair",
     paper=Paper("Understanding the Behaviour of Contrastive Loss", 2021, "Wang, Liu"),
     formula=r"\ell_{ip} = -\log\frac{e^{S_{ip}/\tau}}"
             r"{e^{S_{ip}/\tau} + \sum_{k\in \mathrm{top}_K(N_i)} e^{S_{ik}/\tau}}",
@@ -208,6 +214,9 @@ class HardContrastive(nn.Module):
     Caution, measured on the digits (notebook 04): from a small MLP's near-collapsed initialisation, k <= 64
     of 254 negatives stalls at the collapsed saddle (loss log(1 + k), all embeddings nearly equal, zero
     gradient), while k = 128 and NT-Xent escape it. A queue of many negatives, as in the paper, avoids this.
+
+    Reduction: ``"none"`` gives the per-pair matrix [N, N] (one term per positive pair, 0 elsewhere); ``"mean"``
+    averages over all positive pairs.
     """
 
     def __init__(self, temperature: float = 0.2, k: int = 128, reduction: str = "mean"):

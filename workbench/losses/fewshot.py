@@ -65,7 +65,7 @@ def proto_triplet_from_similarity(gram: Tensor, labels: Tensor, *, margin: float
 
 
 @register(
-    "proto_triplet", family="pairs", kind="pairs", paper=PAPER,
+    "proto_triplet", family="pairs", kind="pairs", reduces_over="anchor", paper=PAPER,
     formula=r"\ell_q = \big[d(q, c_{y_q}) - \min_{k\neq y_q} d(q, c_k) + m\big]_+,\;"
             r"c_k = \tfrac{1}{K}\textstyle\sum_{s\in S_k} z_s",
     params={"margin": Param(0.5, 0.0, 2.0, "how much nearer the own prototype must be than the nearest other")},
@@ -81,6 +81,9 @@ class ProtoTripletLoss(nn.Module):
     gives one value per row (0 for supports). The author code ignores a wrong prototype at distance
     exactly 0; with the eps inside the root no distance is 0, so we do not copy that quirk.
     ``normalize=False`` uses the raw embeddings (ProtoNet geometry) instead of unit vectors.
+
+    Reduction: ``"none"`` gives one value per row [B] (0 for the support rows); ``"mean"`` averages over the
+    query rows only.
     """
 
     def __init__(self, margin: float = 0.5, shot: int = 1, normalize: bool = True, reduction: str = "mean"):
@@ -144,7 +147,7 @@ def icnn_score(gram: Tensor, labels: Tensor, *, k: int = 4, ipc: int | None = No
 
 
 @register(
-    "icnn", family="pairs", kind="pairs", paper=PAPER,
+    "icnn", family="pairs", kind="pairs", reduces_over="batch", paper=PAPER,
     formula=r"\mathcal L_{ICNN} = -\log\Big(\tfrac12\big(\tfrac{\lambda_{sc} + \lambda_{dc}}{2} + \gamma\big)\Big)",
     params={"k": Param(4, 2, 10, "neighbours per sample in the score")},
 )
@@ -158,6 +161,8 @@ class ICNNLoss(nn.Module):
     (λ_sc), different-class neighbours that are far (λ_dc) and neighbourhoods that are pure (γ). It is
     a batch-level quantity: no per-sample reduction. ``normalize=False`` uses raw embeddings.
     The author trains with ``(CE + Σ extra losses) / number of losses``.
+
+    Reduces over the batch (a neighbourhood score of the whole episode): no ``reduction``.
     """
 
     def __init__(self, k: int = 4, ipc: int | None = None, normalize: bool = True):

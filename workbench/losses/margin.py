@@ -74,7 +74,7 @@ def normface_scale_bound(num_classes: int, probability: float) -> float:
 
 
 @register(
-    "normface", family="margin", kind="margin",
+    "normface", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("NormFace: L2 Hypersphere Embedding for Face Verification", 2017, "Wang, Xiang, Cheng, Yuille"),
     formula=r"\ell = -\log \frac{e^{s\cos\theta_y}}{\sum_j e^{s\cos\theta_j}},\;"
             r"\cos\theta_j = \frac{x^\top w_j}{\lVert x\rVert\,\lVert w_j\rVert}",
@@ -89,6 +89,9 @@ class NormFace(MarginHead):
     the paper's bound :func:`normface_scale_bound` gives the smallest useful ``scale`` (about 6 for 10
     classes at p = 0.99). Default ``scale=20`` matches pytorch-metric-learning's
     ``NormalizedSoftmaxLoss(temperature=0.05)``. ``learn_scale=True`` makes s a parameter.
+
+    Reduction (every margin head): ``"none"`` gives one cross-entropy per embedding [B]; ``"mean"`` averages
+    them over all B embeddings.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 20.0, learn_scale: bool = False,
@@ -139,7 +142,7 @@ def sphereface_psi(cosine: Tensor, margin: int) -> Tensor:
 
 
 @register(
-    "sphereface", family="margin", kind="margin",
+    "sphereface", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("SphereFace: Deep Hypersphere Embedding for Face Recognition", 2017,
                 "Liu, Wen, Yu, Li, Raj, Song"),
     formula=r"\ell = -\log\frac{e^{\lVert x\rVert\psi(\theta_y)}}{e^{\lVert x\rVert\psi(\theta_y)}"
@@ -155,6 +158,8 @@ class SphereFace(MarginHead):
     :func:`sphereface_psi`. ``lam`` is the training-time annealing of the official recipe (it starts
     near 1000 and decays to about 5; we leave the schedule to the user, default 0 = no annealing, as
     pytorch-metric-learning's ``SphereFaceLoss(margin=4, scale=1)``, whose value this equals).
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, margin: int = 4, scale: float = 1.0, lam: float = 0.0,
@@ -174,7 +179,7 @@ class SphereFace(MarginHead):
 
 
 @register(
-    "cosface", family="margin", kind="margin",
+    "cosface", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("CosFace: Large Margin Cosine Loss for Deep Face Recognition", 2018,
                 "Wang, Wang, Zhou, Ji, Gong, Zhou, Li, Liu"),
     formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m)}}{e^{s(\cos\theta_y - m)} + \sum_{j\neq y} e^{s\cos\theta_j}}",
@@ -185,6 +190,8 @@ class CosFace(MarginHead):
     r"""CosFace / LMCL (Wang et al. 2018): target logit :math:`s(\cos\theta_y - m)`, others :math:`s\cos\theta_j`.
 
     Defaults s = 64, m = 0.35 (paper, pytorch-metric-learning's ``CosFaceLoss``; insightface uses 0.4).
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.35,
@@ -203,7 +210,7 @@ def _check_margin(margin) -> float:
 
 
 @register(
-    "arcface", family="margin", kind="margin",
+    "arcface", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("ArcFace: Additive Angular Margin Loss for Deep Face Recognition", 2019,
                 "Deng, Guo, Xue, Zafeiriou"),
     formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m)}}{e^{s\cos(\theta_y + m)} + \sum_{j\neq y} e^{s\cos\theta_j}}",
@@ -214,6 +221,8 @@ class ArcFace(MarginHead):
     r"""ArcFace (Deng et al. 2019): target logit :math:`s\cos(\theta_y + m)` (see :func:`arc_margin` for the
     θ + m > π fallback and ``easy_margin``). Defaults s = 64, m = 0.5 rad (insightface).
     pytorch-metric-learning's ``ArcFaceLoss`` takes the margin in degrees (28.6 = 0.5 rad).
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,
@@ -268,7 +277,7 @@ ELASTIC_DOC = {"sigma": Param(0.05, 0.0, 0.2, "σ: spread of the per-sample marg
 
 
 @register(
-    "elasticface_arc", family="margin", kind="margin",
+    "elasticface_arc", family="margin", kind="margin", reduces_over="sample",
     paper=ELASTIC_PAPER,
     formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m_i)}}{e^{s\cos(\theta_y + m_i)}"
             r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
@@ -284,6 +293,8 @@ class ElasticFaceArc(_ElasticFace):
     and θ + m > π fallback; the official code uses clamp + acos without fallback), so σ = 0 gives
     exactly :class:`ArcFace`. Margins are random only in training mode; ``.eval()`` uses m. Pass a
     ``generator`` for reproducible draws.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,
@@ -296,7 +307,7 @@ class ElasticFaceArc(_ElasticFace):
 
 
 @register(
-    "elasticface_cos", family="margin", kind="margin",
+    "elasticface_cos", family="margin", kind="margin", reduces_over="sample",
     paper=ELASTIC_PAPER,
     formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m_i)}}{e^{s(\cos\theta_y - m_i)}"
             r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
@@ -308,6 +319,8 @@ class ElasticFaceCos(_ElasticFace):
     r"""ElasticFace-Cos (Boutros et al. 2022): CosFace with :math:`m_i\sim\mathcal N(m, \sigma^2)` per sample.
     Defaults s = 64, m = 0.35, σ = 0.05 (official config; "+" uses σ = 0.02). σ = 0 gives exactly
     :class:`CosFace`. See :class:`ElasticFaceArc` for ``plus``, ``legacy_gather``, eval mode and ``generator``.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.35,
@@ -338,7 +351,7 @@ def batch_negative_similarities(embeddings: Tensor, labels: Tensor) -> Tensor:
 
 
 @register(
-    "unpg", family="margin", kind="margin",
+    "unpg", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("Unified Negative Pair Generation toward Well-discriminative Feature Space for Face Recognition",
                 2022, "Jung, Son, Lee, Ko, Lee, Jang"),
     formula=r"\ell = -\log\frac{e^{s\,\phi(\theta_y)}}{e^{s\,\phi(\theta_y)} + \sum_{j\neq y}e^{s\cos\theta_j}"
@@ -360,6 +373,9 @@ class UNPG(MarginHead):
     code crashes there). ``.logits(x, labels)`` returns the [B, C + K] logits; ``.logits(x)`` the
     plain [B, C] ones used to predict. Defaults: ArcFace s = 64, m = 0.5, wisk = 1.5 (the official
     head.zoo.yaml; the official CosFace config uses m = 0.5 too).
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples (the
+    appended negative columns come from the whole batch).
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,

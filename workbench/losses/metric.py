@@ -120,7 +120,7 @@ def _triplet(similarity, labels, margin, mining, squared, reduction):
 
 
 @register(
-    "triplet", family="pairs", kind="pairs",
+    "triplet", family="pairs", kind="pairs", reduces_over="anchor",
     paper=Paper("FaceNet: A Unified Embedding for Face Recognition and Clustering", 2015,
                 "Schroff, Kalenichenko, Philbin"),
     formula=r"\ell = \overline{[D_{ap} - D_{an} + m]_+}^{\,\text{active triplets}},"
@@ -146,6 +146,10 @@ class TripletLoss(nn.Module):
     ``margin=0.2``). The loss and its gradient are computed from sorted distances (no B³ tensor), so
     "all" stays cheap at B = 1024. Anchors without a positive or a negative form no triplet; a batch
     without any valid triplet gives 0, never NaN.
+
+    Reduction: ``"none"`` gives one value per anchor [B], the sum over its triplets; ``"sum"`` their total;
+    ``"mean"`` divides that total by the number of triplets with non-zero loss (so it is not the mean of the
+    anchors' values).
     """
 
     def __init__(self, margin: float = 0.2, mining: str = "all", squared: bool = False, reduction: str = "mean"):
@@ -183,7 +187,7 @@ def lifted_structure_from_similarity(similarity: Tensor, labels: Tensor, *, marg
 
 
 @register(
-    "lifted_structure", family="pairs", kind="pairs",
+    "lifted_structure", family="pairs", kind="pairs", reduces_over="anchor",
     paper=Paper("Deep Metric Learning via Lifted Structured Feature Embedding", 2016,
                 "Song, Xiang, Jegelka, Savarese"),
     formula=r"\ell_i = \Big[\log\sum_{k\in P_i} e^{\lambda - S_{ik}} + \log\sum_{k\in N_i} e^{S_{ik}}\Big]_+",
@@ -200,6 +204,9 @@ class LiftedStructureLoss(nn.Module):
     :math:`\lambda - S` among the positives. Song et al.'s original uses distances per positive pair;
     this anchor-wise form is the generalised one (PML's ``GeneralizedLiftedStructureLoss`` with
     similarities). ``reduction="none"`` gives the per-anchor losses.
+
+    Reduction: ``"none"`` gives one value per anchor [B]; ``"mean"`` averages over all B anchors (an anchor
+    without a positive or a negative counts, with 0).
     """
 
     def __init__(self, margin: float = 1.0, reduction: str = "mean"):
@@ -237,7 +244,7 @@ def binomial_deviance_from_similarity(similarity: Tensor, labels: Tensor, *, alp
 
 
 @register(
-    "binomial_deviance", family="pairs", kind="pairs",
+    "binomial_deviance", family="pairs", kind="pairs", reduces_over="pair",
     paper=Paper("Deep Metric Learning for Person Re-Identification", 2014, "Yi, Lei, Liao, Li"),
     formula=r"\ell = \overline{\log(1+e^{-\alpha(S_{ij}-\lambda)})}^{\,\mathrm{pos}}"
             r" + \overline{\log(1+e^{\beta(S_{ij}-\lambda)})}^{\,\mathrm{neg}}",
@@ -258,6 +265,9 @@ class BinomialDevianceLoss(nn.Module):
     parts separately balances the many negatives against the few positives (the role of Yi et al.'s
     cost ``C``). Defaults α = 2, β = 50, λ = 0.5 match the Multi-Similarity loss so the two can be
     compared. ``reduction="none"``: the per-pair matrix; ``"sum"``: its sum.
+
+    Reduction: ``"none"`` gives the per-pair matrix [B, B] (0 on the diagonal); ``"mean"`` averages the positive
+    pairs' values over all positive pairs and the negative pairs' over all negative pairs, and adds the two.
     """
 
     def __init__(self, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5, reduction: str = "mean"):
@@ -351,7 +361,7 @@ def _multi_similarity(similarity, labels, alpha, beta, base, epsilon, reduction)
 
 
 @register(
-    "multi_similarity", family="pairs", kind="pairs",
+    "multi_similarity", family="pairs", kind="pairs", reduces_over="anchor",
     paper=Paper("Multi-Similarity Loss with General Pair Weighting for Deep Metric Learning", 2019,
                 "Wang, Han, Huang, Dong, Scott"),
     formula=r"\ell_i = \frac{1}{\alpha}\log\Big[1+\sum_{k\in\tilde P_i} e^{-\alpha(S_{ik}-\lambda)}\Big]"
@@ -382,6 +392,9 @@ class MultiSimilarityLoss(nn.Module):
     code: positives are the same-label entries off the diagonal (the code also drops exact duplicates,
     ``S > 1 - 1e-5``), anchors without a positive or a negative give 0 instead of crashing, and an
     all-skipped batch gives a 0 that is connected to the graph. ``reduction="none"``: per-anchor loss.
+
+    Reduction: ``"none"`` gives one value per anchor [B]; ``"mean"`` averages over all B anchors (an anchor
+    dropped by mining counts, with 0).
     """
 
     def __init__(self, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5, epsilon: float | None = 0.1,
@@ -436,7 +449,7 @@ def opl_from_similarity(similarity: Tensor, labels: Tensor, *, gamma: float = 0.
 
 
 @register(
-    "opl", family="pairs", kind="pairs",
+    "opl", family="pairs", kind="pairs", reduces_over="batch",
     paper=Paper("Orthogonal Projection Loss", 2021, "Ranasinghe, Naseer, Hayat, Khan, Khan"),
     formula=r"\mathcal L_{OPL} = (1 - \overline{S_{ij}}^{\,\mathrm{pos}})"
             r" + \gamma\,\overline{|S_{ij}|}^{\,\mathrm{neg}}",
@@ -455,6 +468,8 @@ class OrthogonalProjectionLoss(nn.Module):
     recommends; the official repository's root ``loss.py`` drops the abs (``abs_neg=False``, then
     anti-aligned classes lower the loss) and its CIFAR/ImageNet code uses γ = 2. Batch-level: no
     per-sample reduction. No positive pair gives s = 0 (a constant 1); no negative pair gives d = 0.
+
+    Reduces over the batch (means over all pairs of the batch): no ``reduction``.
     """
 
     def __init__(self, gamma: float = 0.5, abs_neg: bool = True):
@@ -493,7 +508,7 @@ METRIX_LOSSES = ("contrastive", "multi_similarity")
 
 
 @register(
-    "metrix", family="pairs", kind="pairs",
+    "metrix", family="pairs", kind="pairs", reduces_over="batch",
     paper=Paper("It Takes Two to Tango: Mixup for Deep Metric Learning", 2022,
                 "Venkataramanan, Psomas, Kijak, Amsaleg, Karantzalos, Avrithis"),
     formula=r"\mathcal L = \ell(S, y) + w\,\tilde\ell(S, y; \lambda),\;"
@@ -526,6 +541,8 @@ class Metrix(nn.Module):
     implement the paper's formula for MS (the code multiplies the clean sums by λ and overwrites the
     clean negative mask, a bug). ``loss_params`` go to the wrapped loss (e.g. Metrix's tuned MS
     ``alpha=17.97, beta=75.66, base=0.77, epsilon=0.39``). Random: pass a ``generator``.
+
+    Reduces over the batch (the sum of two batch means, one random draw per call): no ``reduction``.
     """
 
     def __init__(self, loss: str = "multi_similarity", weight: float = 0.4, alpha: float = 2.0,

@@ -86,7 +86,7 @@ def _per_instance(row_values: Tensor, instance: Tensor, n_instances: int, how: s
 
 
 @register(
-    "align_uniform", family="contrastive", kind="views",
+    "align_uniform", family="contrastive", kind="views", reduces_over="batch",
     paper=Paper("Understanding Contrastive Representation Learning through Alignment and Uniformity on the "
                 "Hypersphere", 2020, "Wang, Isola"),
     formula=r"L = w_a\,\mathbb{E}\lVert \hat z_i^{(1)} - \hat z_i^{(2)}\rVert^{\alpha} + "
@@ -108,6 +108,8 @@ class AlignUniform(nn.Module):
     With V > 2 views alignment averages over every pair of views and uniformity over the views.
     Self-supervised: ``labels`` must be None. Not a per-sample loss (uniformity is a log-mean over pairs),
     so there is no ``reduction``. Needs B >= 2 instances.
+
+    Reduces over the batch: no ``reduction``.
     """
 
     def __init__(self, alpha: float = 2.0, t: float = 2.0, alignment_weight: float = 1.0,
@@ -159,7 +161,7 @@ def _check_instances(n: int) -> None:
 
 
 @register(
-    "dhel", family="contrastive", kind="views",
+    "dhel", family="contrastive", kind="views", reduces_over="instance",
     paper=Paper("Bridging Mini-Batch and Asymptotic Analysis in Contrastive Learning: From InfoNCE to "
                 "Kernel-Based Losses", 2024, "Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis"),
     formula=r"\ell_i = -\log\frac{e^{u_i^\top v_i/\tau}}{\sum_{j\neq i} e^{u_i^\top u_j/\tau}"
@@ -180,6 +182,8 @@ class DHEL(nn.Module):
     code; ``include_augs=False`` drops the v-v factor. **The loss can be negative.** Exactly 2 views
     (use ``mv_dhel`` for more: with 2 views they agree), B >= 2, self-supervised (``labels`` None).
     ``reduction="none"`` gives one loss per instance [B].
+
+    Reduction: ``"none"`` gives one value per instance [B]; ``"mean"`` averages over all B instances.
     """
 
     def __init__(self, temperature: float = 0.3, include_augs: bool = True, reduction: str = "mean"):
@@ -247,7 +251,7 @@ class _MultiView(nn.Module):
 
 
 @register(
-    "mv_infonce", family="contrastive", kind="views",
+    "mv_infonce", family="contrastive", kind="views", reduces_over="instance",
     paper=Paper("A Principled Framework for Multi-View Contrastive Learning", 2025,
                 "Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis"),
     formula=r"\ell_i = -\log\frac{\sum_{l\neq l'} e^{U_{il}^\top U_{il'}/\tau}}"
@@ -265,6 +269,8 @@ class MVInfoNCE(_MultiView):
     denominator: for every view, every other row, the instance's own other views included (as in the
     code). Default τ = 0.2 (the class default of the official MV-DHEL; training configs use 0.5).
     Any V >= 2, B >= 2, ``labels`` None; ``reduction="none"`` gives one loss per instance [B].
+
+    Reduction: ``"none"`` gives one value per instance [B]; ``"mean"`` averages over all B instances.
     """
 
     def __init__(self, temperature: float = 0.2, reduction: str = "mean"):
@@ -278,7 +284,7 @@ class MVInfoNCE(_MultiView):
 
 
 @register(
-    "mv_dhel", family="contrastive", kind="views",
+    "mv_dhel", family="contrastive", kind="views", reduces_over="instance",
     paper=Paper("A Principled Framework for Multi-View Contrastive Learning", 2025,
                 "Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis"),
     formula=r"\ell_i = -\log\frac{\sum_{l<l'} e^{U_{il}^\top U_{il'}/\tau}}"
@@ -296,6 +302,8 @@ class MVDHEL(_MultiView):
     logsumexps. O(B²V) where MV-InfoNCE is O(B²V²). With 2 views it equals :class:`DHEL`
     (``include_augs=True``). Default τ = 0.2 (official class default). Can be negative. Any V >= 2,
     B >= 2, ``labels`` None; ``reduction="none"`` gives one loss per instance [B].
+
+    Reduction: ``"none"`` gives one value per instance [B]; ``"mean"`` averages over all B instances.
     """
 
     def __init__(self, temperature: float = 0.2, reduction: str = "mean"):
