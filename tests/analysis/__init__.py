@@ -1,0 +1,1 @@
+"""Tests of workbench.analysis (a package here so that test files may share a basename across folders)."""

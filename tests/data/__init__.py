@@ -1,0 +1,1 @@
+"""Tests of workbench.data (a package here so that test files may share a basename across folders)."""
