@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 
 from workbench import analysis, data, losses, models, train, viz, widgets
-from workbench.losses.similarity import cosine_similarity_matrix
 
 # --- relative penalty (Wang & Liu; spec §4.3) ----------------------------------------------------
 
@@ -219,11 +218,3 @@ def test_penalty_explorer_updates_entropy_and_image():
     explorer.slider.value = 0.07
     assert explorer.entropy < first and explorer.image.value != image
     assert explorer.entropy == pytest.approx(float(analysis.penalty_entropy(np.array([0.9, 0.5, 0.1]), 0.07)), rel=1e-3)
-
-
-def test_cosine_matrix_helper_still_used_by_pair_weights():
-    x = torch.randn(4, 2, 3, dtype=torch.float64)
-    w = analysis.pair_weights(losses.get("supcon"), x)
-    sim = cosine_similarity_matrix(x.reshape(8, 3)).requires_grad_(True)
-    (ref,) = torch.autograd.grad(losses.get("supcon").from_similarity(sim, torch.arange(4).repeat_interleave(2)), sim)
-    assert torch.allclose(w, ref)
