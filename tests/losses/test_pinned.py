@@ -4,6 +4,7 @@ written against a change that the rest of the suite let through (issue 10, "Test
 
 import inspect
 import math
+import re
 
 import pytest
 import torch
@@ -277,3 +278,83 @@ def test_isogclr_clips_the_temperature_gradient_at_three():
     views = torch.randn(6, 2, 4, generator=torch.Generator().manual_seed(0), dtype=D64)
     loss(views, None, index=torch.arange(6))
     assert loss.tau.tolist() == pytest.approx([0.1 - 0.01 * 0.9 * 3.0] * 6, rel=1e-6)
+
+
+# --- validation messages name the argument (DESIGN: "ValueError naming the argument") ----------------------
+
+
+@pytest.mark.parametrize("name", losses.available())
+def test_a_string_for_a_number_is_refused_naming_the_parameter(name):
+    from conftest import make_inputs
+
+    info = losses.info(name)
+    _, args = make_inputs(name)
+    extra = {"num_classes": 3, "embedding_dim": 4} if info.kind == "margin" else {}
+    module = inspect.getmodule(info.cls)
+    twins = [getattr(module, f) for f in (name, f"{name}_loss") if inspect.isfunction(getattr(module, f, None))]
+
+    def names_it(error, param):  # the message starts with the name (or names it among others, for long names)
+        message = str(error.value)
+        return re.match(rf"{param}\b", message) or (len(param) > 2 and re.search(rf"\b{param}\b", message))
+
+    for param, spec in info.params.items():
+        if isinstance(spec.default, bool) or not isinstance(spec.default, (int, float)):
+            continue
+        with pytest.raises(ValueError) as error:
+            losses.get(name, **{param: "x"}, **extra)
+        assert names_it(error, param), (param, str(error.value))
+        for twin in twins:
+            if param in inspect.signature(twin).parameters:
+                with pytest.raises(ValueError) as error:
+                    twin(*args, **{param: "x"})
+                assert names_it(error, param), (twin.__name__, param, str(error.value))
+
+
+def test_anyloss_function_defaults_are_the_papers():
+    # f1 with L = 73 (original notebooks) and eps = 1e-5 (the authors' extension code), spec §4
+    z, t = torch.tensor([2.0, -1.0, 0.5, -3.0], dtype=D64), torch.tensor([1, 0, 1, 0])
+    assert losses.anyloss(z, t).item() == losses.anyloss(z, t, metric="f1", L=73.0, beta=1.0, eps=1e-5).item()
+    assert losses.anyloss(z, t).item() != losses.anyloss(z, t, metric="accuracy").item()
+
+
+# --- AMCL and iSogCLR: state and regulariser written out ---------------------------------------------------
+
+
+def test_amcl_regulariser_averages_over_the_off_diagonal_pairs():
+    # lam * mean over heads and pairs i != j of (log tau_ij - log tau_0)^2 = (b_h + a_h S_ij)^2; with lam = 1 and
+    # the contrastive part known (NT-Xent at each pair's temperature, checked elsewhere) we read the regulariser
+    # off the difference of lam = 1 and lam = 0
+    views = torch.randn(3, 2, 4, generator=torch.Generator().manual_seed(2), dtype=D64)
+    on, off = (losses.get("amcl", num_heads=2, lam=lam).double() for lam in (1.0, 0.0))
+    slope, bias = [0.5, -1.0], [0.1, 0.3]
+    for loss in (on, off):
+        with torch.no_grad():
+            loss.slope.copy_(torch.tensor(slope, dtype=D64))
+            loss.bias.copy_(torch.tensor(bias, dtype=D64))
+    rows = views.reshape(6, 4)
+    total, count = 0.0, 0
+    for h in range(2):
+        part = F.normalize(rows[:, 2 * h:2 * h + 2], dim=1)
+        s = (part @ part.T).tolist()
+        for i in range(6):
+            for j in range(6):
+                if i != j:
+                    total += (bias[h] + slope[h] * s[i][j]) ** 2
+                    count += 1
+    assert (on(views) - off(views)).item() == pytest.approx(total / count, rel=1e-10)
+
+
+def test_isogclr_first_visit_stores_each_rows_batch_average():
+    # first visit: u_i = g_i = mean over the row's negatives of e^{(S_ik - S_ip)/tau} (gamma counts as 1), kept
+    # as log u; one row per sample id here, so each id gets its own row's g
+    sim = torch.tensor([[1.0, 0.6, 0.2, -0.1], [0.6, 1.0, 0.3, 0.0], [0.2, 0.3, 1.0, 0.5],
+                        [-0.1, 0.0, 0.5, 1.0]], dtype=D64)
+    labels, tau = torch.tensor([0, 0, 1, 1]), 0.1
+    loss = losses.get("isogclr")
+    loss.from_similarity(sim, labels, index=torch.arange(4))
+    expected = []
+    for i in range(4):
+        p = next(k for k in range(4) if k != i and labels[k] == labels[i])
+        negatives = [k for k in range(4) if labels[k] != labels[i]]
+        expected.append(math.log(sum(math.exp((sim[i, k] - sim[i, p]) / tau) for k in negatives) / len(negatives)))
+    assert loss.log_u.tolist() == pytest.approx(expected, rel=1e-6)

@@ -51,6 +51,8 @@ def z_loss(logits: Tensor, target: Tensor, *, a: float = 1.0, b: float = 2.0, re
     The gradient with respect to z_y is :math:`-\sigma(a(b - z_y)) \in (-1, 0)`.
     """
     check_positive(a, "a")
+    if isinstance(b, bool) or not isinstance(b, (int, float)):  # as ZLoss checks it
+        raise ValueError(f"b must be a number, got {b!r}")
     check_reduction(reduction)
     z = true_class_zscore(logits, target)
     return reduce(zscore_loss(z, a, b), reduction)
