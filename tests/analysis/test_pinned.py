@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from workbench import analysis, losses, train
+from workbench import analysis, data, losses, train
 
 D64 = torch.float64
 
@@ -129,3 +129,23 @@ def test_knn_probe_uses_cosine_distance():
     train_y = torch.tensor([0, 0, 1, 1])
     test_x, test_y = torch.tensor([[5.0, 0.5], [0.05, 0.04]], dtype=D64), torch.tensor([0, 1])
     assert knn_probe(train_x, train_y, test_x, test_y, k=1) == 1.0
+
+
+def test_feature_transform_normalises_each_view_vector():
+    # Zhu et al.'s feature transformation works on L2-normalised embeddings: every view vector of [B, 2, D] has
+    # norm 1 (normalised along D, not across the two views); with no transformation the views come back as such
+    transform = getattr(analysis, "feature_transform", None) or data.feature_transform  # moving to data views
+    views = torch.tensor([[[3.0, 4.0, 0.0], [0.0, 0.0, 2.0]], [[1.0, 1.0, 1.0], [0.0, 5.0, 0.0]]], dtype=D64)
+    z, extra = transform(views)
+    expected = [[[0.6, 0.8, 0.0], [0.0, 0.0, 1.0]], [[3 ** -0.5] * 3, [0.0, 1.0, 0.0]]]
+    assert torch.allclose(z, torch.tensor(expected, dtype=D64)) and extra.shape == (0, 3)
+
+
+def test_gpw_dependence_looks_only_at_the_similarities_it_is_given():
+    # the contrastive loss ignores a negative beyond its margin (distance sqrt(2 - 2S) >= 1, i.e. S <= 0.5): on
+    # similarities below 0.5 its negative weight is constantly 0, so it depends on nothing there; over the
+    # default range (up to 0.9) it depends on the pair's own similarity (and, through the mean over non-zero
+    # pairs, on the other negatives)
+    loss = losses.get("contrastive", neg_margin=1.0)
+    assert analysis.gpw_dependence(loss, similarities=[-0.9, -0.5, -0.2, 0.2])["negative"] == set()
+    assert "S" in analysis.gpw_dependence(loss)["negative"]
