@@ -70,14 +70,14 @@ def expected_mean(name: str, loss: torch.nn.Module, none: torch.Tensor, args) ->
     if name == "binomial_deviance":  # each part over all its pairs, the two means added
         pos, neg = masks(labels)
         return none[pos].mean() + none[neg].mean()
-    if name in ("ntxent", "hard_contrastive"):  # over all positive pairs
-        pos, _ = masks(labels)
-        return none[pos].mean()
     if name == "triplet":  # the total over the number of triplets with non-zero loss
         return none.sum() / max(active_triplets(args[0], labels, loss.margin), 1)
     if name == "proto_triplet":  # over the query rows: every row after the first `shot` of its class
         earlier = (labels[:, None] == labels[None, :]).tril(-1).sum(1)
         return none[earlier >= loss.shot].mean()
+    if losses.info(name).reduces_over == "pair":  # every other pair loss: over all positive pairs
+        pos, _ = masks(labels)
+        return none[pos].mean()
     return none.mean()  # every other loss: the plain mean over all units
 
 
