@@ -358,3 +358,16 @@ def test_isogclr_first_visit_stores_each_rows_batch_average():
         negatives = [k for k in range(4) if labels[k] != labels[i]]
         expected.append(math.log(sum(math.exp((sim[i, k] - sim[i, p]) / tau) for k in negatives) / len(negatives)))
     assert loss.log_u.tolist() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["align_uniform", "dhel", "mv_infonce", "mv_dhel"])
+def test_self_supervised_losses_refuse_labels_naming_themselves(name):
+    views = torch.randn(4, 2, 3, generator=torch.Generator().manual_seed(0), dtype=D64)
+    with pytest.raises(ValueError, match=rf"labels must be None: {name} is self-supervised"):
+        losses.get(name)(views, torch.arange(4))
+
+
+def test_register_refuses_an_unknown_kind_naming_it():
+    with pytest.raises(ValueError, match=r"kind.*'spam'"):  # names the argument and the bad value
+        losses.register("test_kind", family="classification", kind="spam", paper=losses.Paper("t", 2000),
+                        formula="", params={}, reduces_over="batch")
