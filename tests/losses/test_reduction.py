@@ -97,6 +97,9 @@ def test_every_loss_says_what_it_reduces_over_and_takes_a_reduction_exactly_when
         assert info.reduces_over in losses.REDUCES_OVER, name
         takes_reduction = "reduction" in registry.constructor_args(name)
         assert takes_reduction == (info.reduces_over != "batch"), name
+        if takes_reduction:  # the constructor keeps it (the tests below set it on a built loss)
+            extra = {"num_classes": 3, "embedding_dim": 4} if info.kind == "margin" else {}
+            assert losses.get(name, reduction="none", **extra).reduction == "none", name
 
 
 @pytest.mark.parametrize("name", losses.available())
