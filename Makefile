@@ -1,6 +1,7 @@
-# Loss Lab: two commands.
+# Loss Lab: two commands (plus make mutation, for developers).
 #   make lab    set up .venv on first use, then JupyterLab on notebooks/ (127.0.0.1, token on)
 #   make test   set up .venv on first use, then unit tests and every notebook under nbval
+#   make mutation  (not part of make test) mutation testing on a seeded sample of mutants, prints caught/total
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ LAB_ARGS ?=
 # Notebooks and unit tests run in parallel, one notebook per worker (nbval needs --dist loadscope).
 TEST_WORKERS ?= 2
 
-.PHONY: lab test setup clean
+.PHONY: lab test mutation setup clean
 
 setup: $(STAMP)
 
@@ -33,5 +34,11 @@ lab: $(STAMP)
 test: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --nbval-lax --nbval-current-env
 
+# mutmut's mutants of workbench/losses, analysis and train on a seeded sample (benchmarks/mutation.py: the whole
+# set takes hours on 2 cores). Larger or other draws: make mutation MUTATION_ARGS="--sample 300 --seed 1".
+MUTATION_ARGS ?= --sample 80 --seed 0
+mutation: $(STAMP)
+	MPLBACKEND=Agg $(PY) benchmarks/mutation.py $(MUTATION_ARGS)
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) mutants

@@ -31,6 +31,9 @@ def test_compare_losses_runs_the_grid_and_is_deterministic():
 def test_mil_unit_tests_table_has_a_row_per_pooling_test_and_seed():
     frame = experiments.mil_unit_tests(["instance", "mean"], ["single_concept"], seeds=(0,), n_train=40, n_test=40,
                                     epochs=8, verbose=False)
-    assert list(frame["pooling"]) == ["instance", "mean"] and (frame["passed"] == (frame["test_auc"] >= 0.6)).all()
+    assert list(frame["pooling"]) == ["instance", "mean"]
+    # Raff & Holt (reference 11d): a MIL-respecting pooling passes the poisoned single-concept test, mean pooling
+    # learns "poison => negative" and fails it (the verdict from the paper, not recomputed from the threshold)
+    assert dict(zip(frame["pooling"], frame["passed"])) == {"instance": True, "mean": False}
     mean = frame.set_index("pooling").loc["mean"]
     assert mean["train_auc"] > 0.9 and mean["test_auc"] < 0.5  # mean pooling learns "poison => negative"

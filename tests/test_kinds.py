@@ -51,14 +51,16 @@ def test_registration_refuses_a_class_without_what_its_kind_requires():
             return embeddings.sum()
 
     with pytest.raises(ValueError, match="requires the method.*from_similarity"):
-        register("no_similarity", family="pairs", kind="pairs", paper=Paper("-", 2024), formula="", params={})(
+        register("no_similarity", family="pairs", kind="pairs", paper=Paper("-", 2024), formula="", params={},
+                 reduces_over="batch")(
             NoSimilarity)
     assert "no_similarity" not in losses.available()
 
 
 def test_registration_refuses_an_unknown_kind():
     with pytest.raises(ValueError, match="unknown kind"):
-        register("bad_kind", family="pairs", kind="triples", paper=Paper("-", 2024), formula="", params={})
+        register("bad_kind", family="pairs", kind="triples", paper=Paper("-", 2024), formula="", params={},
+                 reduces_over="batch")
 
 
 def test_of_refuses_a_module_without_a_kind():

@@ -15,7 +15,11 @@ from hypothesis import strategies as st
 from workbench import analysis, losses
 from workbench.losses.similarity import cosine_similarity_matrix
 
-pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
+try:  # the peer: only the cross-checks with it are skipped without it, never the reference values
+    from pytorch_metric_learning import losses as pml_losses
+except ImportError:
+    pml_losses = None
+needs_pml = pytest.mark.skipif(pml_losses is None, reason="pytorch-metric-learning is not installed")
 SETTINGS = settings(max_examples=20, deadline=None)
 VIEWS_LOSSES = ["ntxent", "supcon", "hard_contrastive", "align_uniform", "dhel", "mv_infonce", "mv_dhel",
                 "isogclr", "amcl"]
@@ -70,6 +74,7 @@ def test_supcon_anchor_without_positive_is_zero_and_counts_in_the_mean():
     assert _finite_grad(mean, sim)
 
 
+@needs_pml
 def test_supcon_equals_pml_when_every_anchor_has_a_positive():
     torch.manual_seed(0)
     views, labels = random_views(12, 2, 8), torch.randint(0, 3, (12,))
@@ -289,7 +294,7 @@ def test_isogclr_equals_libauc_gcloss_v1_over_several_steps(seed):
     gcloss_v1 = pytest.importorskip("libauc.losses").GCLoss_v1
     with contextlib.redirect_stdout(io.StringIO()):  # GCLoss_v1 prints its gamma schedule
         ref = gcloss_v1(N=20, tau=0.1, device=torch.device("cpu"), enable_isogclr=True)
-    ours = losses.get("isogclr", num_samples=20, grad_clip=math.inf)
+    ours = losses.get("isogclr", num_samples=20, grad_clip=None)
     first, second = torch.tensor([3, 17, 5, 0, 9, 12, 1, 8]), torch.tensor([2, 4, 6, 7, 10, 11, 13, 14])
     for step, (x, index) in enumerate(zip(_libauc_views(seed), [first, second, first, first])):
         a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
@@ -623,9 +628,9 @@ def _rotation(dim, seed):
     return q * torch.sign(torch.diagonal(r))
 
 
+@pytest.mark.parametrize("name", VIEWS_LOSSES + ["clip", "cwcl"])
 @SETTINGS
-@given(seed=st.integers(0, 2**16), name=st.sampled_from(VIEWS_LOSSES + ["clip", "cwcl"]),
-       scale=st.floats(0.01, 100))
+@given(seed=st.integers(0, 2**16), scale=st.floats(0.01, 100))
 def test_invariant_to_rotation_and_norm(seed, name, scale):
     loss, (x, y) = make_inputs(name, seed=seed)
     rot = _rotation(x.shape[-1], seed + 1)
@@ -637,8 +642,9 @@ def test_invariant_to_rotation_and_norm(seed, name, scale):
     assert torch.allclose(loss(scale * x @ rot, y2), ref, atol=1e-9)
 
 
+@pytest.mark.parametrize("name", VIEWS_LOSSES)
 @SETTINGS
-@given(seed=st.integers(0, 2**16), name=st.sampled_from(VIEWS_LOSSES), n_views=st.integers(2, 4))
+@given(seed=st.integers(0, 2**16), n_views=st.integers(2, 4))
 def test_views_losses_are_invariant_to_permuting_instances_and_views(seed, name, n_views):
     n_views = 2 if name == "dhel" else n_views
     loss, _ = make_inputs(name, seed=seed)
@@ -649,16 +655,18 @@ def test_views_losses_are_invariant_to_permuting_instances_and_views(seed, name,
     assert torch.allclose(loss(x.flip(1)), ref, atol=1e-9)
 
 
+@pytest.mark.parametrize("name", ["clip", "cwcl"])
 @SETTINGS
-@given(seed=st.integers(0, 2**16), name=st.sampled_from(["clip", "cwcl"]))
+@given(seed=st.integers(0, 2**16))
 def test_crossmodal_losses_are_invariant_to_permuting_pairs(seed, name):
     loss, (x, y) = make_inputs(name, seed=seed)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     assert torch.allclose(loss(x[perm], y[perm]), loss(x, y), atol=1e-9)
 
 
+@pytest.mark.parametrize("name", ["supcon", "hard_contrastive", "isogclr", "amcl"])
 @SETTINGS
-@given(seed=st.integers(0, 2**16), name=st.sampled_from(["supcon", "hard_contrastive", "isogclr", "amcl"]))
+@given(seed=st.integers(0, 2**16))
 def test_supervised_losses_are_invariant_to_renaming_classes(seed, name):
     loss, (x, _) = make_inputs(name, seed=seed)
     labels = torch.tensor([0, 1, 0, 2, 1, 2])

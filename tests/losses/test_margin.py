@@ -20,7 +20,11 @@ from workbench.losses.margin import (
     sphereface_psi,
 )
 
-pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
+try:  # the peer: only the cross-checks with it are skipped without it, never the reference values
+    from pytorch_metric_learning import losses as pml_losses
+except ImportError:
+    pml_losses = None
+needs_pml = pytest.mark.skipif(pml_losses is None, reason="pytorch-metric-learning is not installed")
 HEADS = ["sphereface", "cosface", "arcface", "elasticface_arc", "elasticface_cos", "unpg"]
 
 
@@ -29,6 +33,7 @@ def batch(n=16, dim=8, classes=5, seed=0):
     return torch.randn(n, dim, generator=g, dtype=torch.float64), torch.randint(0, classes, (n,), generator=g)
 
 
+@needs_pml
 @pytest.mark.parametrize("name, pml, params", [
     ("cosface", lambda: pml_losses.CosFaceLoss(5, 8, margin=0.35, scale=64), {"margin": 0.35, "scale": 64.0}),
     ("arcface", lambda: pml_losses.ArcFaceLoss(5, 8, margin=math.degrees(0.5), scale=64), {}),  # PML: degrees
@@ -223,8 +228,9 @@ def test_margin_heads_make_the_target_harder(name):
     assert (adjusted.gather(1, y[:, None]) <= plain.gather(1, y[:, None]) + 1e-12).all()
 
 
+@pytest.mark.parametrize("name", ["cosface", "arcface", "unpg"])
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**16), name=st.sampled_from(["cosface", "arcface", "unpg"]), scale=st.floats(0.01, 100))
+@given(seed=st.integers(0, 2**16), scale=st.floats(0.01, 100))
 def test_normalised_heads_ignore_the_norm_and_joint_rotations(seed, name, scale):
     loss, (x, y) = make_inputs(name, seed=seed)
     g = torch.Generator().manual_seed(seed)

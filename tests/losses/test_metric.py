@@ -17,8 +17,12 @@ from workbench.losses.fewshot import icnn_score, support_mask
 from workbench.losses.metric import multi_similarity_weights
 from workbench.losses.similarity import cosine_similarity_matrix, pair_masks
 
-pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
-pml_miners = pytest.importorskip("pytorch_metric_learning.miners")
+try:  # the peer: only the cross-checks with it are skipped without it, never the reference values
+    from pytorch_metric_learning import losses as pml_losses
+    from pytorch_metric_learning import miners as pml_miners
+except ImportError:
+    pml_losses = pml_miners = None
+needs_pml = pytest.mark.skipif(pml_losses is None, reason="pytorch-metric-learning is not installed")
 
 
 def unit(*degrees):
@@ -33,6 +37,7 @@ def batch(n=24, dim=6, classes=4, seed=0):
 
 # --- triplet ------------------------------------------------------------------------------------------
 
+@needs_pml
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_triplet_all_equals_pml(seed):
     x, y = batch(seed=seed)
@@ -54,8 +59,9 @@ def test_triplet_recipes_are_a_keyword_away():
     assert facenet.item() == pytest.approx(0.25 - 0.36 + 0.2, abs=1e-12)
 
 
+@needs_pml
 @pytest.mark.parametrize("mining, miner", [("semi-hard", lambda: pml_miners.TripletMarginMiner(0.3, "semihard")),
-                                           ("hardest", pml_miners.BatchHardMiner)])
+                                           ("hardest", lambda: pml_miners.BatchHardMiner())])
 def test_triplet_mining_equals_pml_miners(mining, miner):
     x, y = batch(seed=3)
     ours = losses.get("triplet", margin=0.3, mining=mining)(x, y).item()
@@ -133,6 +139,7 @@ def test_triplet_reference_values():
 
 # --- multi-similarity ---------------------------------------------------------------------------------
 
+@needs_pml
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_multi_similarity_without_mining_equals_pml(seed):
     x, y = batch(seed=seed)
@@ -140,6 +147,7 @@ def test_multi_similarity_without_mining_equals_pml(seed):
     assert ours.item() == pytest.approx(pml_losses.MultiSimilarityLoss(2, 50, 0.5)(x, y).item(), abs=1e-5)
 
 
+@needs_pml
 def test_multi_similarity_with_mining_equals_pml_miner():
     x, y = batch(n=32, classes=3, seed=7)
     x = x + 2.0 * torch.nn.functional.one_hot(y, 6).double()  # some structure, so mining drops pairs
@@ -470,8 +478,9 @@ PAIRS = ["triplet", "lifted_structure", "generalized_lifted_structure", "binomia
 SETTINGS = settings(max_examples=15, deadline=None)
 
 
+@pytest.mark.parametrize("name", PAIRS)
 @SETTINGS
-@given(seed=st.integers(0, 2**16), name=st.sampled_from(PAIRS), scale=st.floats(0.01, 100))
+@given(seed=st.integers(0, 2**16), scale=st.floats(0.01, 100))
 def test_metric_losses_ignore_the_embedding_norm_and_rotations(seed, name, scale):
     loss, (x, y) = make_inputs(name, seed=seed, batch=9)
     g = torch.Generator().manual_seed(seed)
@@ -481,8 +490,9 @@ def test_metric_losses_ignore_the_embedding_norm_and_rotations(seed, name, scale
     assert torch.allclose(loss(x @ rotation, y), loss(x, y), atol=1e-8)
 
 
+@pytest.mark.parametrize("name", PAIRS[:5])
 @SETTINGS
-@given(seed=st.integers(0, 2**16), name=st.sampled_from(PAIRS[:5]))
+@given(seed=st.integers(0, 2**16))
 def test_metric_losses_are_invariant_to_batch_permutation(seed, name):
     loss, (x, y) = make_inputs(name, seed=seed, batch=9)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))

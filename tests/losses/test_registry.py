@@ -72,7 +72,7 @@ def test_bad_hyper_parameters_name_the_argument(name, bad, named):
 def test_registering_a_name_twice_fails():
     with pytest.raises(ValueError, match="already registered"):
         losses.register("ntxent", family="contrastive", kind="views", paper=losses.Paper("x", 2020),
-                        formula="", params={})(type("Dup", (nn.Module,), {}))
+                        formula="", params={}, reduces_over="batch")(type("Dup", (nn.Module,), {}))
 
 
 def test_info_renders_as_a_card_in_notebooks():

@@ -39,13 +39,13 @@ from .margin import MarginHead, NormFace, normface_scale_bound
 from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
 from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
 from .pairs import ContrastiveLoss, contrastive_from_similarity
-from .registry import FAMILIES, KINDS, LossInfo, Paper, Param, available, get, info, register
+from .registry import FAMILIES, KINDS, REDUCES_OVER, LossInfo, Paper, Param, available, get, info, register
 from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
 from .zloss import ZLoss, z_loss
 
 __all__ = [
-    "FAMILIES", "KINDS", "LossInfo", "Paper", "Param", "available", "get", "info", "register",
+    "FAMILIES", "KINDS", "REDUCES_OVER", "LossInfo", "Paper", "Param", "available", "get", "info", "register",
     "CrossEntropy", "cross_entropy", "NormFace", "MarginHead", "normface_scale_bound",
     "ContrastiveLoss", "contrastive_from_similarity", "NTXent", "ntxent_from_similarity",
     "SupCon", "supcon_from_similarity", "HardContrastive", "hard_contrastive_from_similarity", "AlignUniform",

@@ -33,7 +33,7 @@ from .similarity import check_similarity, cosine_similarity_matrix, normalize, p
 
 
 @register(
-    "isogclr", family="contrastive", kind="views",
+    "isogclr", family="contrastive", kind="views", reduces_over="anchor",
     paper=Paper("Not All Semantics are Created Equal: Contrastive Self-supervised Learning with Automatic "
                 "Temperature Individualization", 2023, "Qiu, Hu, Zhou, Yuan, Yang"),
     formula=r"F = \frac1n\sum_i \tau_i \log \frac{1}{|S_i^-|}\sum_{z\in S_i^-} e^{(s(a_i,z)-s(a_i,a_i^+))/\tau_i}"
@@ -74,7 +74,7 @@ class ISogCLR(nn.Module):
     This is LibAUC's unimodal ``GCLoss_v1(enable_isogclr=True)`` step by step (tested against it over
     several steps: same τ, u, momentum and, times 2, embedding gradient), plus the ±3 clip of the τ-gradient
     of the authors' ``SogCLR_DRO_Loss`` (zhqiu/contrastive-learning-iSogCLR, ``unimodal_exps/losses.py``),
-    the default; ``grad_clip=math.inf`` is LibAUC's unclipped step. Defaults follow ``GCLoss_v1`` (τ init
+    the default; ``grad_clip=None`` is LibAUC's unclipped step. Defaults follow ``GCLoss_v1`` (τ init
     0.1, ρ 0.3, γ 0.9, β 0.9, η 0.01, τ in [0.05, 0.7]); the authors' unimodal script uses τ 0.1, ρ 6,
     γ 0.8, η 0.001, τ in [0.05, 1]. Two departures, neither of which changes a run in which every epoch
     visits every sample once: the first visit is decided per sample (LibAUC: γ = 1 for the whole batch when
@@ -90,13 +90,16 @@ class ISogCLR(nn.Module):
     given and the module is in training mode. Without ``index`` the loss is stateless: every anchor row
     has τ = ``temperature`` and u = its own batch g (so the gradient is exactly that of F on the batch).
     ``reduction="none"`` gives the per-anchor-row values [B·V].
+
+    Reduction: ``"none"`` gives one value per anchor row [B·V]; ``"mean"`` averages over all B·V rows (a row
+    without negatives counts, with 0).
     """
 
     uses_index = True
 
     def __init__(self, temperature: float = 0.1, rho: float = 0.3, gamma: float = 0.9, beta: float = 0.9,
                  eta: float = 0.01, tau_min: float = 0.05, tau_max: float = 0.7, num_samples: int = 0,
-                 grad_clip: float = 3.0, reduction: str = "mean"):
+                 grad_clip: float | None = 3.0, reduction: str = "mean"):
         super().__init__()
         self.temperature = check_positive(temperature, "temperature")
         self.rho = check_in_range(rho, "rho", 0.0, math.inf)
@@ -107,8 +110,7 @@ class ISogCLR(nn.Module):
         if not self.tau_min <= self.temperature <= self.tau_max:
             raise ValueError(f"temperature must lie in [tau_min, tau_max] = [{tau_min}, {tau_max}], "
                              f"got {temperature}")
-        # math.inf is a valid setting here: LibAUC's unclipped step
-        self.grad_clip = grad_clip if grad_clip == math.inf else check_positive(grad_clip, "grad_clip")
+        self.grad_clip = None if grad_clip is None else check_positive(grad_clip, "grad_clip (None: no clip)")
         self.reduction = check_reduction(reduction)
         num_samples = check_int(num_samples, "num_samples", 0)
         self.register_buffer("tau", torch.full((num_samples,), self.temperature))
@@ -198,7 +200,9 @@ class ISogCLR(nn.Module):
         ids, _, member = samples
         per_row = log_u + self.rho - (p * logits).sum(1) / n_neg.clamp(min=1)
         grad = (per_row[None, :] * member).sum(1) / member.sum(1).clamp(min=1)
-        grad = grad.clamp(-self.grad_clip, self.grad_clip).to(self.momentum.dtype)
+        if self.grad_clip is not None:
+            grad = grad.clamp(-self.grad_clip, self.grad_clip)
+        grad = grad.to(self.momentum.dtype)
         active = member.any(1)
         m = torch.where(active, (1 - self.beta) * self.momentum[ids] + self.beta * grad, self.momentum[ids])
         self.momentum[ids] = m
@@ -265,7 +269,7 @@ class _LazyPhi(LazyModuleMixin, _Phi):
 
 
 @register(
-    "amcl", family="contrastive", kind="views",
+    "amcl", family="contrastive", kind="views", reduces_over="batch",
     paper=Paper("Adaptive Multi-head Contrastive Learning", 2024, "Wang, Koniusz, Gedeon, Zheng"),
     formula=r"L = \sum_h \overline{-\frac{s^h_{ip}}{\tau^h_{ip}} + \frac1k\sum_{n\in\mathrm{top}_k}"
             r"\frac{s^h_{in}}{\tau^h_{in}} + \beta\,\Omega(\tau^h_{ip}) - \beta\sum_{n\in\mathrm{top}_k}"

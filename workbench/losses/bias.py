@@ -24,7 +24,7 @@ NORMALISATIONS = ("global", "local")
 
 
 @register(
-    "bias_loss", family="classification", kind="logits",
+    "bias_loss", family="classification", kind="logits", reduces_over="sample",
     paper=Paper("Bias Loss for Mobile Neural Networks", 2021, "Abrahamyan, Ziatchin, Chen, Deligiannis"),
     formula=r"\ell_i = \big(e^{\alpha \hat v_i} - \beta\big)\,\mathrm{CE}(z_i, y_i),\;"
             r"\hat v_i = \frac{v_i - m}{\max_j v_j - \min_j v_j},\; v_i = \mathrm{Var}(\text{features}_i)",
@@ -52,6 +52,9 @@ class BiasLoss(nn.Module):
     m = min of the batch, so :math:`w \in [1-\beta, e^\alpha-\beta]`. A batch whose variances are all equal
     (or a batch of one) has a zero denominator; it gets :math:`\hat v = 0`, weights 1 - beta (the official
     code divides by zero). Defaults alpha = beta = 0.3 (official code).
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples (the
+    weights come from the whole batch; the values are per sample).
     """
 
     def __init__(self, alpha: float = 0.3, beta: float = 0.3, normalisation: str = "global",

@@ -159,7 +159,7 @@ def pairwise_auc_surrogate(logits: Tensor, target: Tensor, scale: float = 1.0) -
 
 
 @register(
-    "bce", family="binary", kind="binary",
+    "bce", family="binary", kind="binary", reduces_over="sample",
     paper=Paper("The Regression Analysis of Binary Sequences (logistic regression)", 1958, "Cox"),
     formula=r"\ell_i = -w\,y_i \log\sigma(z_i) - (1 - y_i)\log(1 - \sigma(z_i))",
     params={"pos_weight": Param(1.0, 0.1, 50.0, "weight w of the positive class (imbalance: about #neg/#pos)",
@@ -167,7 +167,10 @@ def pairwise_auc_surrogate(logits: Tensor, target: Tensor, scale: float = 1.0) -
 )
 class BCE(nn.Module):
     """Binary cross-entropy on raw scores (``F.binary_cross_entropy_with_logits``): the baseline the
-    imbalanced-binary losses are compared with. ``pos_weight`` w multiplies the positives' term."""
+    imbalanced-binary losses are compared with. ``pos_weight`` w multiplies the positives' term.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
+    """
 
     def __init__(self, pos_weight: float = 1.0, reduction: str = "mean"):
         super().__init__()
@@ -184,7 +187,7 @@ class BCE(nn.Module):
 
 
 @register(
-    "anyloss", family="binary", kind="binary",
+    "anyloss", family="binary", kind="binary", reduces_over="batch",
     paper=Paper("AnyLoss: Transforming Classification Metrics into Loss Functions", 2024, "Han, Moniz, Chawla"),
     formula=r"\ell = 1 - \mathrm{metric}(\mathrm{TP}, \mathrm{FP}, \mathrm{FN}, \mathrm{TN}),\;"
             r"\mathrm{TP} = \sum_i y_i A(\sigma(z_i)),\; A(p) = \frac{1}{1 + e^{-L(p - 1/2)}}",
@@ -195,7 +198,10 @@ class BCE(nn.Module):
                           log=True, valid=POSITIVE)},
 )
 class AnyLoss(nn.Module):
-    """Module form of :func:`anyloss`; ``forward(logits[B], target[B])`` -> scalar (batch-level)."""
+    """Module form of :func:`anyloss`; ``forward(logits[B], target[B])`` -> scalar (batch-level).
+
+    Reduces over the batch (a metric of the whole batch): no ``reduction``.
+    """
 
     def __init__(self, metric: str = "f1", L: float = 73.0, beta: float = 1.0, eps: float = 1e-5):
         super().__init__()
@@ -210,7 +216,7 @@ class AnyLoss(nn.Module):
 
 
 @register(
-    "ensloss", family="binary", kind="binary",
+    "ensloss", family="binary", kind="binary", reduces_over="batch",
     paper=Paper("EnsLoss: Stochastic Calibrated Loss Ensembles for Preventing Overfitting in Classification",
                 2025, "Dai et al."),
     formula=r"\nabla_{f_i} = \frac{y_i\, g_i}{B},\; g = \mathrm{sort}\big(\max(-BC^{-1}_\lambda(\varepsilon), -1)\big)"
@@ -233,6 +239,8 @@ class EnsLoss(nn.Module):
     official code can resample lam from U(-1, 1) every few epochs, off by default, not done here.
     ``generator``: a ``torch.Generator`` (CPU) for reproducible draws; None uses torch's global RNG.
     Works on any device (the official code hard-codes CUDA). Binary only, as in the paper.
+
+    Reduces over the batch (the derivatives are matched to the batch's sorted margins): no ``reduction``.
     """
 
     def __init__(self, lam: float = 0.0, clip: float = -1.0, tail: bool = True, eps: float = 1e-6,
@@ -261,7 +269,7 @@ class EnsLoss(nn.Module):
 
 
 @register(
-    "auc_margin", family="binary", kind="binary",
+    "auc_margin", family="binary", kind="binary", reduces_over="batch",
     paper=Paper("Large-scale Robust Deep AUC Maximization: A New Surrogate Loss and Empirical Studies on "
                 "Medical Image Classification", 2021, "Yuan, Yan, Sonka, Yang"),
     formula=r"\min_{a,b}\max_{\alpha\ge0} (1-p)E[(h-a)^2 1_{y=1}] + pE[(h-b)^2 1_{y=0}]"
@@ -295,6 +303,8 @@ class AUCMargin(nn.Module):
     saddle value itself. Same model gradient as the min-max at its saddle point, and no lagging a, b: with Adam
     at lr 0.01 the learned a, b move about 0.01 per step and the scores, pulled towards them from 0, can
     collapse on rare positives (notebook 03). The parameters then stay unused.
+
+    Reduces over the batch (means and the positive ratio of the batch): no ``reduction``.
     """
 
     def __init__(self, margin: float = 1.0, imratio: float | None = None, closed_form: bool = False):
@@ -335,7 +345,7 @@ class AUCMargin(nn.Module):
 
 
 @register(
-    "mw", family="binary", kind="binary",
+    "mw", family="binary", kind="binary", reduces_over="batch",
     paper=Paper("Optimizing What Matters: AUC-Driven Learning for Robust Neural Retrieval", 2025,
                 "Sheikholeslami et al."),
     formula=r"\ell = \frac{1}{|P||N|}\sum_{i\in P}\sum_{j\in N}\log\big(1 + e^{-\,\mathrm{scale}\,(s_i - s_j)}\big)",
@@ -349,6 +359,8 @@ class MW(nn.Module):
     setting (positives on the diagonal of a query-passage similarity matrix) and any temperature it uses
     are not confirmed by code; ``scale`` (default 1) plays that role. Invariant to adding a constant to all
     scores. No positives or no negatives: 0 with zero gradient.
+
+    Reduces over the batch (every positive-negative pair of the batch): no ``reduction``.
     """
 
     def __init__(self, scale: float = 1.0):

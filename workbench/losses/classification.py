@@ -42,7 +42,7 @@ def cross_entropy(logits: Tensor, target: Tensor, *, temperature: float = 1.0, l
 
 
 @register(
-    "cross_entropy", family="classification", kind="logits",
+    "cross_entropy", family="classification", kind="logits", reduces_over="sample",
     paper=Paper("Rethinking the Inception Architecture for Computer Vision (label smoothing)", 2016,
                 "Szegedy et al."),
     formula=r"\ell = -\sum_k q_k \log \mathrm{softmax}(z/T)_k,\; q_k = (1-\varepsilon)[k=y] + \varepsilon/C",
@@ -53,7 +53,10 @@ def cross_entropy(logits: Tensor, target: Tensor, *, temperature: float = 1.0, l
     },
 )
 class CrossEntropy(nn.Module):
-    """Module form of :func:`cross_entropy`; ``forward(logits[B, C], target[B])``."""
+    """Module form of :func:`cross_entropy`; ``forward(logits[B, C], target[B])``.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
+    """
 
     def __init__(self, temperature: float = 1.0, label_smoothing: float = 0.0, reduction: str = "mean"):
         super().__init__()

@@ -152,7 +152,7 @@ def _ntxent_views(views: Tensor, labels: Tensor | None, temperature: float, redu
 
 
 @register(
-    "ntxent", family="contrastive", kind="views",
+    "ntxent", family="contrastive", kind="views", reduces_over="pair",
     paper=Paper("A Simple Framework for Contrastive Learning of Visual Representations (SimCLR)", 2020,
                 "Chen, Kornblith, Norouzi, Hinton"),
     # One term per positive pair (i, p) with the anchor's negatives N(i): with two views and no labels,
@@ -183,6 +183,9 @@ class NTXent(nn.Module):
     Edge cases: one instance (no negatives) gives 0; collapsed embeddings give log(2B - 1).
     ``gather=True``: under torch.distributed, this rank's anchors against every rank's rows, the value and
     (DDP-averaged) gradient of the whole batch (:mod:`workbench.losses.distributed`).
+
+    Reduction: ``"none"`` gives the per-pair matrix [N, N] (one term per positive pair, 0 elsewhere); ``"mean"``
+    averages over all positive pairs.
     """
 
     def __init__(self, temperature: float = 0.5, reduction: str = "mean", gather: bool = False):
@@ -242,7 +245,7 @@ def _supcon(similarity: Tensor, labels: Tensor, temperature: float, base_tempera
 
 
 @register(
-    "supcon", family="contrastive", kind="views",
+    "supcon", family="contrastive", kind="views", reduces_over="anchor",
     paper=Paper("Supervised Contrastive Learning", 2020,
                 "Khosla, Teterwak, Wang, Sarna, Tian, Isola, Maschinot, Liu, Krishnan"),
     formula=r"\ell_i = -\frac{\tau}{\tau_b}\frac{1}{|P(i)|}\sum_{p\in P(i)}"
@@ -270,6 +273,9 @@ class SupCon(nn.Module):
     (τ/τ_b)·log(BV - 1) per anchor. ``contrast_mode='one'`` of the official code is not offered.
     ``gather=True``: under torch.distributed, this rank's anchors against every rank's rows, the value and
     (DDP-averaged) gradient of the whole batch (:mod:`workbench.losses.distributed`).
+
+    Reduction: ``"none"`` gives one value per anchor row [B·V]; ``"mean"`` averages over all B·V anchors (an
+    anchor without a positive counts, with 0).
     """
 
     def __init__(self, temperature: float = 0.07, base_temperature: float = 0.07, reduction: str = "mean",
@@ -316,7 +322,7 @@ def hard_contrastive_from_similarity(similarity: Tensor, labels: Tensor, *, temp
 
 
 @register(
-    "hard_contrastive", family="contrastive", kind="views",
+    "hard_contrastive", family="contrastive", kind="views", reduces_over="pair",
     paper=Paper("Understanding the Behaviour of Contrastive Loss", 2021, "Wang, Liu"),
     formula=r"\ell_{ip} = -\log\frac{e^{S_{ip}/\tau}}"
             r"{e^{S_{ip}/\tau} + \sum_{k\in \mathrm{top}_K(N_i)} e^{S_{ik}/\tau}}",
@@ -342,6 +348,9 @@ class HardContrastive(nn.Module):
     of 254 negatives stalls at the collapsed saddle (loss log(1 + k), all embeddings nearly equal, zero
     gradient), while k = 128 and NT-Xent escape it. A queue of many negatives, as in the paper, avoids this.
     ``gather=True``: every rank's rows as candidates under torch.distributed, as :class:`NTXent`.
+
+    Reduction: ``"none"`` gives the per-pair matrix [N, N] (one term per positive pair, 0 elsewhere); ``"mean"``
+    averages over all positive pairs.
     """
 
     def __init__(self, temperature: float = 0.2, k: int = 128, reduction: str = "mean", gather: bool = False):

@@ -98,7 +98,7 @@ class _CrossModal(nn.Module):
 
 
 @register(
-    "clip", family="contrastive", kind="crossmodal",
+    "clip", family="contrastive", kind="crossmodal", reduces_over="sample",
     paper=Paper("Learning Transferable Visual Models From Natural Language Supervision (CLIP)", 2021,
                 "Radford, Kim, Hallacy, Ramesh, Goh, Agarwal, Sastry, Askell, Mishkin, Clark, Krueger, Sutskever"),
     formula=r"\ell_i = \tfrac12\Big(-\log\frac{e^{\hat x_i^\top\hat y_i/\tau}}{\sum_j e^{\hat x_i^\top\hat y_j/\tau}}"
@@ -115,6 +115,8 @@ class CLIP(_CrossModal):
 
     ``learn_temperature=True`` learns log(1/τ) as CLIP does (initialised at 1/τ, capped at 100), as an
     ``nn.Parameter`` that ``train.fit`` optimises with the model. ``reduction="none"`` gives [B].
+
+    Reduction: ``"none"`` gives one value per matched pair (x_i, y_i) [B]; ``"mean"`` averages over all B.
     """
 
     def _from_logits(self, logits: Tensor, y: Tensor) -> Tensor:
@@ -158,7 +160,7 @@ def _cwcl(logits: Tensor, weights: Tensor, reduction: str, reverse: str = "weigh
 
 
 @register(
-    "cwcl", family="contrastive", kind="crossmodal",
+    "cwcl", family="contrastive", kind="crossmodal", reduces_over="sample",
     paper=Paper("CWCL: Cross-Modal Transfer with Continuously Weighted Contrastive Loss", 2023,
                 "Srinivasa, Cho, Yang, Mo, Kim, Jin, Sui, Seo"),
     formula=r"\ell_i = -\frac{1}{\sum_j w_{ij}}\sum_j w_{ij}\log\frac{e^{\hat x_i^\top\hat y_j/\tau}}"
@@ -188,6 +190,8 @@ class CWCL(_CrossModal):
     the frozen modality's weights in both directions (the structure of the frozen space is what CWCL
     transfers, and both directions train the same x). What is missing: CWCL's equation for V→U.
     ``reduction="none"`` gives [B].
+
+    Reduction: ``"none"`` gives one value per matched pair (x_i, y_i) [B]; ``"mean"`` averages over all B.
     """
 
     def __init__(self, temperature: float = 0.07, learn_temperature: bool = False, reverse: str = "weighted",

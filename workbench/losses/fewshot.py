@@ -75,7 +75,7 @@ def proto_triplet_from_similarity(gram: Tensor, labels: Tensor, *, margin: float
 
 
 @register(
-    "proto_triplet", family="pairs", kind="pairs", paper=PAPER,
+    "proto_triplet", family="pairs", kind="pairs", reduces_over="anchor", paper=PAPER,
     formula=r"\ell_q = \big[d(q, c_{y_q}) - \min_{k\neq y_q} d(q, c_k) + m\big]_+,\;"
             r"c_k = \tfrac{1}{K}\textstyle\sum_{s\in S_k} z_s",
     params={"margin": Param(0.5, 0.0, 2.0, "how much nearer the own prototype must be than the nearest other",
@@ -97,6 +97,9 @@ class ProtoTripletLoss(nn.Module):
     of 0.5 on unbounded features can be met by scaling the embedding up, and Loss Lab's other pair losses
     and its prototype accuracy (``analysis.prototype_accuracy``) work on the unit sphere, so comparisons
     stay on one geometry.
+
+    Reduction: ``"none"`` gives one value per row [B] (0 for the support rows); ``"mean"`` averages over the
+    query rows only.
     """
 
     def __init__(self, margin: float = 0.5, shot: int = 1, normalize: bool = True, reduction: str = "mean"):
@@ -157,7 +160,7 @@ def icnn_score(gram: Tensor, labels: Tensor, *, k: int = 4, ipc: int | None = No
 
 
 @register(
-    "icnn", family="pairs", kind="pairs", paper=PAPER,
+    "icnn", family="pairs", kind="pairs", reduces_over="batch", paper=PAPER,
     formula=r"\mathcal L_{ICNN} = -\log\Big(\tfrac12\big(\tfrac{\lambda_{sc} + \lambda_{dc}}{2} + \gamma\big)\Big)",
     params={"k": Param(4, 2, 10, "neighbours per sample in the score", valid=POSITIVE_INT)},
 )
@@ -178,6 +181,8 @@ class ICNNLoss(nn.Module):
     Why: the score uses distances relative to the nearest other-class point and to the batch's largest
     one, so it is scale-free anyway, and with ipc = k + 1 the score reads the same neighbourhood size
     whatever the episode's shot and query counts, which keeps notebook episodes of different sizes comparable.
+
+    Reduces over the batch (a neighbourhood score of the whole episode): no ``reduction``.
     """
 
     def __init__(self, k: int = 4, ipc: int | str | None = None, normalize: bool = True):

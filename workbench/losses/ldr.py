@@ -90,14 +90,17 @@ def ldr_kl(logits: Tensor, target: Tensor, *, lam: float = 10.0, margin: float =
 
 
 @register(
-    "ldr_kl", family="classification", kind="logits", paper=PAPER,
+    "ldr_kl", family="classification", kind="logits", reduces_over="sample", paper=PAPER,
     formula=r"\ell = \lambda \log \frac1K \sum_k \exp\frac{c\,[k\ne y] + f_k - f_y}{\lambda}",
     params={"lam": Param(10.0, 0.05, 20.0, "KL penalty: small -> hinge on the worst class, large -> average "
                                           "margin", log=True, valid=POSITIVE),
             "margin": Param(0.1, 0.0, 2.0, "margin c added to every wrong class", valid=NONNEGATIVE)},
 )
 class LDRKL(nn.Module):
-    """Module form of :func:`ldr_kl`; ``forward(logits[B, C], target[B])``."""
+    """Module form of :func:`ldr_kl`; ``forward(logits[B, C], target[B])``.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
+    """
 
     def __init__(self, lam: float = 10.0, margin: float = 0.1, preprocess: str = "none", reduction: str = "mean"):
         super().__init__()
@@ -114,7 +117,7 @@ class LDRKL(nn.Module):
 
 
 @register(
-    "aldr_kl", family="classification", kind="logits", paper=PAPER,
+    "aldr_kl", family="classification", kind="logits", reduces_over="sample", paper=PAPER,
     formula=r"\ell_i = \lambda_i \log \frac1K \sum_k \exp\frac{c\,[k\ne y_i] + f_k - f_{y_i}}{\lambda_i}"
             r" - \frac{\alpha \log K}{2\lambda_0}(\lambda_i - \lambda_0)^2,\;"
             r"\lambda_i = \lambda_0\Big(1 - \frac{\mathrm{KL}(p_i \,\|\, 1/K)}{\alpha \log K}\Big)",
@@ -148,6 +151,8 @@ class ALDRKL(nn.Module):
     (``preprocess="none"``). Why: the paper defines the loss on the model's scores, and the normalisation
     makes the loss blind to the logits' scale, which would hide from the notebooks what lam does to
     confident (large-logit) samples.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     uses_index = True

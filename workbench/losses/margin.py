@@ -84,7 +84,7 @@ def normface_scale_bound(num_classes: int, probability: float) -> float:
 
 
 @register(
-    "normface", family="margin", kind="margin",
+    "normface", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("NormFace: L2 Hypersphere Embedding for Face Verification", 2017, "Wang, Xiang, Cheng, Yuille"),
     formula=r"\ell = -\log \frac{e^{s\cos\theta_y}}{\sum_j e^{s\cos\theta_j}},\;"
             r"\cos\theta_j = \frac{x^\top w_j}{\lVert x\rVert\,\lVert w_j\rVert}",
@@ -99,6 +99,9 @@ class NormFace(MarginHead):
     the paper's bound :func:`normface_scale_bound` gives the smallest useful ``scale`` (about 6 for 10
     classes at p = 0.99). Default ``scale=20`` matches pytorch-metric-learning's
     ``NormalizedSoftmaxLoss(temperature=0.05)``. ``learn_scale=True`` makes s a parameter.
+
+    Reduction (every margin head): ``"none"`` gives one cross-entropy per embedding [B]; ``"mean"`` averages
+    them over all B embeddings.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 20.0, learn_scale: bool = False,
@@ -159,7 +162,7 @@ def sphereface_lambda(iteration: int, base: float = 1000.0, gamma: float = 0.12,
 
 
 @register(
-    "sphereface", family="margin", kind="margin",
+    "sphereface", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("SphereFace: Deep Hypersphere Embedding for Face Recognition", 2017,
                 "Liu, Wen, Yu, Li, Raj, Song"),
     formula=r"\ell = -\log\frac{e^{\lVert x\rVert\psi(\theta_y)}}{e^{\lVert x\rVert\psi(\theta_y)}"
@@ -182,6 +185,8 @@ class SphereFace(MarginHead):
     ``lam``. Why not the default: the schedule is tuned for ~28k iterations of CASIA-WebFace; in a notebook
     run of a few hundred steps λ stays above 25, so the target logit is mostly the plain cosine and the
     margin that the notebooks study would hardly act.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, margin: int = 4, scale: float = 1.0, lam: float = 0.0,
@@ -213,7 +218,7 @@ class SphereFace(MarginHead):
 
 
 @register(
-    "cosface", family="margin", kind="margin",
+    "cosface", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("CosFace: Large Margin Cosine Loss for Deep Face Recognition", 2018,
                 "Wang, Wang, Zhou, Ji, Gong, Zhou, Li, Liu"),
     formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m)}}{e^{s(\cos\theta_y - m)} + \sum_{j\neq y} e^{s\cos\theta_j}}",
@@ -224,6 +229,8 @@ class CosFace(MarginHead):
     r"""CosFace / LMCL (Wang et al. 2018): target logit :math:`s(\cos\theta_y - m)`, others :math:`s\cos\theta_j`.
 
     Defaults s = 64, m = 0.35 (paper, pytorch-metric-learning's ``CosFaceLoss``; insightface uses 0.4).
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.35,
@@ -240,7 +247,7 @@ def _check_margin(margin) -> float:
 
 
 @register(
-    "arcface", family="margin", kind="margin",
+    "arcface", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("ArcFace: Additive Angular Margin Loss for Deep Face Recognition", 2019,
                 "Deng, Guo, Xue, Zafeiriou"),
     formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m)}}{e^{s\cos(\theta_y + m)} + \sum_{j\neq y} e^{s\cos\theta_j}}",
@@ -251,6 +258,8 @@ class ArcFace(MarginHead):
     r"""ArcFace (Deng et al. 2019): target logit :math:`s\cos(\theta_y + m)` (see :func:`arc_margin` for the
     θ + m > π fallback and ``easy_margin``). Defaults s = 64, m = 0.5 rad (insightface).
     pytorch-metric-learning's ``ArcFaceLoss`` takes the margin in degrees (28.6 = 0.5 rad).
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,
@@ -307,7 +316,7 @@ ELASTIC_DOC = {"sigma": Param(0.05, 0.0, 0.2, "σ: spread of the per-sample marg
 
 
 @register(
-    "elasticface_arc", family="margin", kind="margin",
+    "elasticface_arc", family="margin", kind="margin", reduces_over="sample",
     paper=ELASTIC_PAPER,
     formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m_i)}}{e^{s\cos(\theta_y + m_i)}"
             r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
@@ -323,6 +332,8 @@ class ElasticFaceArc(_ElasticFace):
     and θ + m > π fallback; the official code uses clamp + acos without fallback), so σ = 0 gives
     exactly :class:`ArcFace`. Margins are random only in training mode; ``.eval()`` uses m. Pass a
     ``generator`` for reproducible draws.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,
@@ -335,7 +346,7 @@ class ElasticFaceArc(_ElasticFace):
 
 
 @register(
-    "elasticface_cos", family="margin", kind="margin",
+    "elasticface_cos", family="margin", kind="margin", reduces_over="sample",
     paper=ELASTIC_PAPER,
     formula=r"\ell = -\log\frac{e^{s(\cos\theta_y - m_i)}}{e^{s(\cos\theta_y - m_i)}"
             r" + \sum_{j\neq y}e^{s\cos\theta_j}},"
@@ -347,6 +358,8 @@ class ElasticFaceCos(_ElasticFace):
     r"""ElasticFace-Cos (Boutros et al. 2022): CosFace with :math:`m_i\sim\mathcal N(m, \sigma^2)` per sample.
     Defaults s = 64, m = 0.35, σ = 0.05 (official config; "+" uses σ = 0.02). σ = 0 gives exactly
     :class:`CosFace`. See :class:`ElasticFaceArc` for ``plus``, ``legacy_gather``, eval mode and ``generator``.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.35,
@@ -377,7 +390,7 @@ def batch_negative_similarities(embeddings: Tensor, labels: Tensor) -> Tensor:
 
 
 @register(
-    "unpg", family="margin", kind="margin",
+    "unpg", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("Unified Negative Pair Generation toward Well-discriminative Feature Space for Face Recognition",
                 2022, "Jung, Son, Lee, Ko, Lee, Jang"),
     formula=r"\ell = -\log\frac{e^{s\,\phi(\theta_y)}}{e^{s\,\phi(\theta_y)} + \sum_{j\neq y}e^{s\cos\theta_j}"
@@ -400,6 +413,9 @@ class UNPG(MarginHead):
     code crashes there). ``.logits(x, labels)`` returns the [B, C + K] logits; ``.logits(x)`` the
     plain [B, C] ones used to predict. Defaults: ArcFace s = 64, m = 0.5, wisk = 1.5 (the official
     head.zoo.yaml; the official CosFace config uses m = 0.5 too).
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples (the
+    appended negative columns come from the whole batch).
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 64.0, margin: float = 0.5,

@@ -119,7 +119,7 @@ def _triplet(similarity, labels, margin, mining, squared, reduction):
 
 
 @register(
-    "triplet", family="pairs", kind="pairs",
+    "triplet", family="pairs", kind="pairs", reduces_over="anchor",
     paper=Paper("FaceNet: A Unified Embedding for Face Recognition and Clustering", 2015,
                 "Schroff, Kalenichenko, Philbin"),
     formula=r"\ell = \overline{[D_{ap} - D_{an} + m]_+}^{\,\text{active triplets}},"
@@ -153,6 +153,10 @@ class TripletLoss(nn.Module):
     notebooks draw triplet weights against the same distances as the contrastive loss; a margin of 0.2 in
     those units still acts on well-separated classes, where PML's 0.05 is met almost at once, and
     non-squared distances keep the pull on close positives (squaring scales it by 2D).
+
+    Reduction: ``"none"`` gives one value per anchor [B], the sum over its triplets; ``"sum"`` their total;
+    ``"mean"`` divides that total by the number of triplets with non-zero loss (so it is not the mean of the
+    anchors' values).
     """
 
     def __init__(self, margin: float = 0.2, mining: str = "all", squared: bool = False, reduction: str = "mean"):
@@ -211,7 +215,7 @@ def _lifted_margins(neg_margin, pos_margin) -> tuple[float, float]:
 
 
 @register(
-    "lifted_structure", family="pairs", kind="pairs",
+    "lifted_structure", family="pairs", kind="pairs", reduces_over="pair",
     paper=Paper("Deep Metric Learning via Lifted Structured Feature Embedding", 2016,
                 "Song, Xiang, Jegelka, Savarese"),
     formula=r"L = \frac{1}{2|P|}\sum_{(i,j)\in P}\Big[\log\Big(\sum_{k\in N_i} e^{\alpha - D_{ik}}"
@@ -239,6 +243,9 @@ class LiftedStructureLoss(nn.Module):
     The paper trains on raw embeddings with an L2 penalty; like PML we normalise. The anchor-wise form
     of Hermans et al. (and the one the Multi-Similarity paper's GPW table analyses) is
     :class:`GeneralizedLiftedStructureLoss`.
+
+    Reduction: ``"none"`` gives the per-pair matrix [B, B] (a term per positive pair, 0 elsewhere); ``"mean"``
+    averages over all positive pairs.
     """
 
     def __init__(self, neg_margin: float = 1.0, pos_margin: float = 0.0, reduction: str = "mean"):
@@ -286,7 +293,7 @@ def _check_distance(distance: str) -> str:
 
 
 @register(
-    "generalized_lifted_structure", family="pairs", kind="pairs",
+    "generalized_lifted_structure", family="pairs", kind="pairs", reduces_over="anchor",
     paper=Paper("In Defense of the Triplet Loss for Person Re-Identification", 2017, "Hermans, Beyer, Leibe"),
     formula=r"\ell_i = \Big[\log\sum_{p\in P_i} e^{D_{ip} - m_+} + \log\sum_{n\in N_i} e^{m_- - D_{in}}\Big]_+",
     params={"neg_margin": Param(1.0, 0.0, 2.0, "m-: how far negatives are pushed (in the soft-max)",
@@ -313,6 +320,9 @@ class GeneralizedLiftedStructureLoss(nn.Module):
     share of :math:`\lambda - S` among the positives. This was Loss Lab's ``lifted_structure`` before it
     became Song et al.'s per-pair loss (:class:`LiftedStructureLoss`). ``reduction="none"`` gives the
     per-anchor losses.
+
+    Reduction: ``"none"`` gives one value per anchor [B]; ``"mean"`` averages over all B anchors (an anchor
+    without a positive or a negative counts, with 0).
     """
 
     def __init__(self, neg_margin: float = 1.0, pos_margin: float = 0.0, distance: str = "euclidean",
@@ -359,7 +369,7 @@ def binomial_deviance_from_similarity(similarity: Tensor, labels: Tensor, *, alp
 
 
 @register(
-    "binomial_deviance", family="pairs", kind="pairs",
+    "binomial_deviance", family="pairs", kind="pairs", reduces_over="pair",
     paper=Paper("Deep Metric Learning for Person Re-Identification", 2014, "Yi, Lei, Liao, Li"),
     formula=r"\ell = \overline{\log(1+e^{-\alpha(S_{ij}-\lambda)})}^{\,\mathrm{pos}}"
             r" + \overline{\log(1+e^{\beta(S_{ij}-\lambda)})}^{\,\mathrm{neg}}",
@@ -380,6 +390,9 @@ class BinomialDevianceLoss(nn.Module):
     parts separately balances the many negatives against the few positives (the role of Yi et al.'s
     cost ``C``). Defaults α = 2, β = 50, λ = 0.5 match the Multi-Similarity loss so the two can be
     compared. ``reduction="none"``: the per-pair matrix; ``"sum"``: its sum.
+
+    Reduction: ``"none"`` gives the per-pair matrix [B, B] (0 on the diagonal); ``"mean"`` averages the positive
+    pairs' values over all positive pairs and the negative pairs' over all negative pairs, and adds the two.
     """
 
     def __init__(self, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5, reduction: str = "mean"):
@@ -476,7 +489,7 @@ def _multi_similarity(similarity, labels, alpha, beta, base, epsilon, reduction)
 
 
 @register(
-    "multi_similarity", family="pairs", kind="pairs",
+    "multi_similarity", family="pairs", kind="pairs", reduces_over="anchor",
     paper=Paper("Multi-Similarity Loss with General Pair Weighting for Deep Metric Learning", 2019,
                 "Wang, Han, Huang, Dong, Scott"),
     formula=r"\ell_i = \frac{1}{\alpha}\log\Big[1+\sum_{k\in\tilde P_i} e^{-\alpha(S_{ik}-\lambda)}\Big]"
@@ -508,6 +521,9 @@ class MultiSimilarityLoss(nn.Module):
     code: positives are the same-label entries off the diagonal (the code also drops exact duplicates,
     ``S > 1 - 1e-5``), anchors without a positive or a negative give 0 instead of crashing, and an
     all-skipped batch gives a 0 that is connected to the graph. ``reduction="none"``: per-anchor loss.
+
+    Reduction: ``"none"`` gives one value per anchor [B]; ``"mean"`` averages over all B anchors (an anchor
+    dropped by mining counts, with 0).
     """
 
     def __init__(self, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5, epsilon: float | None = 0.1,
@@ -563,7 +579,7 @@ def opl_from_similarity(similarity: Tensor, labels: Tensor, *, gamma: float = 0.
 
 
 @register(
-    "opl", family="pairs", kind="pairs",
+    "opl", family="pairs", kind="pairs", reduces_over="batch",
     paper=Paper("Orthogonal Projection Loss", 2021, "Ranasinghe, Naseer, Hayat, Khan, Khan"),
     formula=r"\mathcal L_{OPL} = (1 - \overline{S_{ij}}^{\,\mathrm{pos}})"
             r" + \gamma\,\overline{|S_{ij}|}^{\,\mathrm{neg}}",
@@ -583,6 +599,8 @@ class OrthogonalProjectionLoss(nn.Module):
     recommends; the official repository's root ``loss.py`` drops the abs (``abs_neg=False``, then
     anti-aligned classes lower the loss) and its CIFAR/ImageNet code uses γ = 2. Batch-level: no
     per-sample reduction. No positive pair gives s = 0 (a constant 1); no negative pair gives d = 0.
+
+    Reduces over the batch (means over all pairs of the batch): no ``reduction``.
     """
 
     def __init__(self, gamma: float = 0.5, abs_neg: bool = True):
@@ -610,7 +628,7 @@ METRIX_FLOAT16 = "the gradient of a mixed point's cosine near a zero norm exceed
 
 
 @register(
-    "metrix", family="pairs", kind="pairs",
+    "metrix", family="pairs", kind="pairs", reduces_over="batch",
     paper=Paper("It Takes Two to Tango: Mixup for Deep Metric Learning", 2022,
                 "Venkataramanan, Psomas, Kijak, Amsaleg, Karantzalos, Avrithis"),
     formula=r"\mathcal L = \ell(S, y) + w\,\tilde\ell(S, y; \lambda),\;"
@@ -653,6 +671,8 @@ class Metrix(nn.Module):
     on small batches a random pairing type leaves half the calls without mixing for most anchors, and the
     duplication by the number of positives weights anchors by their class size; the default mixes every
     anchor in every call with the paper's single w.
+
+    Reduces over the batch (the sum of two batch means, one random draw per call): no ``reduction``.
     """
 
     def __init__(self, loss: str = "multi_similarity", weight: float = 0.4, alpha: float = 2.0,

@@ -110,7 +110,7 @@ def aem(attention_logits: Tensor, mask: Tensor | None = None, *, weight: float =
 
 
 @register(
-    "aem", family="mil", kind="attention",
+    "aem", family="mil", kind="attention", reduces_over="bag",
     paper=Paper("AEM: Attention Entropy Maximization for Multiple Instance Learning based Whole Slide Image "
                 "Classification", 2024, "Zhang et al."),
     formula=r"\mathcal{L} = \mathcal{L}_{\mathrm{bag}} + \lambda \sum_i a_i \log a_i,\;"
@@ -120,7 +120,11 @@ def aem(attention_logits: Tensor, mask: Tensor | None = None, *, weight: float =
                                            valid=NONNEGATIVE)},
 )
 class AEM(nn.Module):
-    """Module form of :func:`aem`; ``forward(attention_logits, mask=None)``."""
+    """Module form of :func:`aem`; ``forward(attention_logits, mask=None)``.
+
+    Reduction: ``"none"`` gives one value per bag [B] (a scalar for a single unbatched bag); ``"mean"`` averages
+    over all bags.
+    """
 
     def __init__(self, weight: float = 0.1, reduction: str = "mean"):
         super().__init__()
@@ -172,7 +176,7 @@ def _branch_loss(branch_logits: Tensor, target: Tensor) -> Tensor:
 
 
 @register(
-    "acmil", family="mil", kind="attention",
+    "acmil", family="mil", kind="attention", reduces_over="bag",
     paper=Paper("Attention-Challenging Multiple Instance Learning for Whole Slide Image Classification", 2024,
                 "Zhang et al."),
     formula=r"\mathcal{L} = \mathcal{L}_{\mathrm{slide}} + \frac1K\sum_k \mathcal{L}_{\mathrm{CE}}(\hat y_k, y)"
@@ -190,6 +194,10 @@ class ACMIL(nn.Module):
     ``L_div + L_sub + L_slide`` with unit weights. Stochastic top-K instance masking (STKIM) lives in the
     model (:class:`workbench.models.MILModel` with ``n_masked``/``mask_drop``), not in the loss.
     ``reduction`` acts over bags on the diversity term; the branch loss is always a mean.
+
+    Reduction: ``"none"`` gives the diversity term per bag [B]; ``"mean"`` averages over all bags. The branch
+    loss is always one batch mean, added to the reduced value (with ``"none"`` to every bag's, so ``"sum"`` then
+    differs from the sum of ``"none"``).
     """
 
     def __init__(self, weight: float = 1.0, reduction: str = "mean"):
@@ -274,7 +282,7 @@ def instance_level_loss(predictions: Tensor, target: Tensor, mask: Tensor | None
 
 
 @register(
-    "aggregate_response", family="mil", kind="aggregate",
+    "aggregate_response", family="mil", kind="aggregate", reduces_over="bag",
     paper=Paper("Learning from Aggregate responses: Instance Level versus Bag Level Loss Functions", 2024,
                 "Javanmard et al."),
     formula=r"\ell_b = (\bar y_b - \bar f_b)^2 + \rho\,\tfrac{1}{k_b}\textstyle\sum_{i\in b}(f_i-\bar f_b)^2",
@@ -282,7 +290,11 @@ def instance_level_loss(predictions: Tensor, target: Tensor, mask: Tensor | None
                          valid=UNIT)},
 )
 class AggregateResponseLoss(nn.Module):
-    """Module form of :func:`aggregate_response_loss`; ``forward(predictions[B, N], target[B], mask=None)``."""
+    """Module form of :func:`aggregate_response_loss`; ``forward(predictions[B, N], target[B], mask=None)``.
+
+    Reduction: ``"none"`` gives one value per bag [B]; ``"mean"`` averages over all B bags (each bag counts
+    once, whatever its size).
+    """
 
     def __init__(self, rho: float = 1.0, reduction: str = "mean"):
         super().__init__()

@@ -109,7 +109,7 @@ def _per_instance(row_values: Tensor, instance: Tensor, n_instances: int, how: s
 
 
 @register(
-    "align_uniform", family="contrastive", kind="views",
+    "align_uniform", family="contrastive", kind="views", reduces_over="batch",
     paper=Paper("Understanding Contrastive Representation Learning through Alignment and Uniformity on the "
                 "Hypersphere", 2020, "Wang, Isola"),
     formula=r"L = w_a\,\mathbb{E}\lVert \hat z_i^{(1)} - \hat z_i^{(2)}\rVert^{\alpha} + "
@@ -186,7 +186,7 @@ def _check_instances(n: int) -> None:
 
 
 @register(
-    "dhel", family="contrastive", kind="views",
+    "dhel", family="contrastive", kind="views", reduces_over="instance",
     paper=Paper("Bridging Mini-Batch and Asymptotic Analysis in Contrastive Learning: From InfoNCE to "
                 "Kernel-Based Losses", 2024, "Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis"),
     formula=r"\ell_i = -\log\frac{e^{u_i^\top v_i/\tau}}{\sum_{j\neq i} e^{u_i^\top u_j/\tau}"
@@ -208,6 +208,8 @@ class DHEL(nn.Module):
     (use ``mv_dhel`` for more: with 2 views they agree), B >= 2, self-supervised (``labels`` None).
     ``reduction="none"`` gives one loss per instance [B]. ``gather=True``: the whole batch of every process
     under torch.distributed (:mod:`workbench.losses.distributed`).
+
+    Reduction: ``"none"`` gives one value per instance [B]; ``"mean"`` averages over all B instances.
     """
 
     self_supervised = True  # labels must be None: the positives are an instance's own views
@@ -287,7 +289,7 @@ class _MultiView(nn.Module):
 
 
 @register(
-    "mv_infonce", family="contrastive", kind="views",
+    "mv_infonce", family="contrastive", kind="views", reduces_over="instance",
     paper=Paper("A Principled Framework for Multi-View Contrastive Learning", 2025,
                 "Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis"),
     formula=r"\ell_i = -\log\frac{\sum_{l\neq l'} e^{U_{il}^\top U_{il'}/\tau}}"
@@ -305,6 +307,8 @@ class MVInfoNCE(_MultiView):
     denominator: for every view, every other row, the instance's own other views included (as in the
     code). Default τ = 0.2 (the class default of the official MV-DHEL; training configs use 0.5).
     Any V >= 2, B >= 2, ``labels`` None; ``reduction="none"`` gives one loss per instance [B].
+
+    Reduction: ``"none"`` gives one value per instance [B]; ``"mean"`` averages over all B instances.
     """
 
     def __init__(self, temperature: float = 0.2, reduction: str = "mean", gather: bool = False):
@@ -318,7 +322,7 @@ class MVInfoNCE(_MultiView):
 
 
 @register(
-    "mv_dhel", family="contrastive", kind="views",
+    "mv_dhel", family="contrastive", kind="views", reduces_over="instance",
     paper=Paper("A Principled Framework for Multi-View Contrastive Learning", 2025,
                 "Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis"),
     formula=r"\ell_i = -\log\frac{\sum_{l<l'} e^{U_{il}^\top U_{il'}/\tau}}"
@@ -336,6 +340,8 @@ class MVDHEL(_MultiView):
     logsumexps. O(B²V) where MV-InfoNCE is O(B²V²). With 2 views it equals :class:`DHEL`
     (``include_augs=True``). Default τ = 0.2 (official class default). Can be negative. Any V >= 2,
     B >= 2, ``labels`` None; ``reduction="none"`` gives one loss per instance [B].
+
+    Reduction: ``"none"`` gives one value per instance [B]; ``"mean"`` averages over all B instances.
     """
 
     def __init__(self, temperature: float = 0.2, reduction: str = "mean", gather: bool = False):

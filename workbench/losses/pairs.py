@@ -83,7 +83,7 @@ def _contrastive(similarity: Tensor, labels: Tensor, pos_margin: float, neg_marg
 
 
 @register(
-    "contrastive", family="pairs", kind="pairs",
+    "contrastive", family="pairs", kind="pairs", reduces_over="pair",
     paper=Paper("Dimensionality Reduction by Learning an Invariant Mapping", 2006, "Hadsell, Chopra, LeCun"),
     formula=r"\ell = \overline{[D_{ij}-m_+]_+}^{\,\mathrm{pos}} + \overline{[m_- - D_{ij}]_+}^{\,\mathrm{neg}},"
             r"\; D_{ij} = \lVert \hat z_i - \hat z_j \rVert_2",
@@ -110,6 +110,11 @@ class ContrastiveLoss(nn.Module):
     sensible start; the loss ignores negatives beyond the margin, which is why it needs no mining
     to stop pushing well separated classes. A batch with no positive (or no negative) pair gives 0 for
     that part, never NaN.
+
+    Reduction: ``"none"`` gives the per-pair matrix [B, B] (the positive-pair term on same-label pairs, the
+    negative-pair term on different-label pairs, 0 on the diagonal); ``"sum"`` its sum; ``"mean"`` is not one
+    mean over it: the positive and the negative pairs are each averaged over their pairs with non-zero loss and
+    the two means are added.
     """
 
     def __init__(self, pos_margin: float = 0.0, neg_margin: float = 1.0, squared: bool = False,

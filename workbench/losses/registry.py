@@ -3,7 +3,7 @@
     from workbench import losses
     losses.available()                       # sorted names
     losses.available(family="contrastive")   # names of one family
-    losses.info("ntxent")                    # LossInfo: paper, formula, params with ranges
+    losses.info("ntxent")                    # LossInfo: paper, formula, params with ranges, reduces_over
     losses.get("ntxent", temperature=0.2)    # a ready nn.Module
 
 A loss class joins the catalogue with the ``@register(...)`` decorator in its family module.
@@ -24,6 +24,14 @@ from .._checks import Range
 FAMILIES = ("classification", "binary", "multilabel", "margin", "pairs", "contrastive", "distill", "regression",
             "clustering", "mil")
 KINDS = tuple(_kinds.KINDS)  # what each kind's forward takes: workbench.kinds
+# What ``reduction="none"`` returns one value for; "batch" for a loss that does not decompose (no ``reduction``):
+#   sample    one value per input row (per matched (x_i, y_i) row for cross-modal losses)
+#   anchor    one value per row of the similarity matrix (B for pairs, B*V views for views)
+#   pair      the [N, N] matrix of per-pair values (0 off the pairs that enter the loss)
+#   instance  one value per instance of a views batch (its V views together)
+#   bag       one value per MIL bag
+# "mean" is the mean of those values over the ones that count, as each loss's docstring states.
+REDUCES_OVER = ("sample", "anchor", "pair", "instance", "bag", "batch")
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ class LossInfo:
     formula: str  # LaTeX
     params: Mapping[str, Param] = field(default_factory=dict)
     cls: type[nn.Module] | None = None
+    reduces_over: str = "batch"  # one of REDUCES_OVER; register() requires it
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -65,7 +74,8 @@ class LossInfo:
         """A card for notebooks: paper, formula and the hyper-parameters as a table."""
         rows = "\n".join(f"| `{k}` | {p.default} | [{p.low}, {p.high}] | {p.valid or ''} | {p.doc} |"
                          for k, p in self.params.items())
-        return (f"**{self.name}** ({self.family}, kind `{self.kind}`): *{self.paper.title}* "
+        return (f"**{self.name}** ({self.family}, kind `{self.kind}`, reduces over {self.reduces_over}): "
+                f"*{self.paper.title}* "
                 f"({self.paper.authors + ', ' if self.paper.authors else ''}{self.paper.year})\n\n"
                 f"$${self.formula}$$\n\n| param | default | range | valid | what it does |\n"
                 f"|---|---|---|---|---|\n{rows}")
@@ -75,11 +85,17 @@ _REGISTRY: dict[str, LossInfo] = {}
 
 
 def register(name: str, *, family: str, kind: str, paper: Paper, formula: str,
-             params: Mapping[str, Param]):
-    """Class decorator that adds a loss to the registry (and stamps ``name``/``kind`` on the class)."""
+             params: Mapping[str, Param], reduces_over: str):
+    """Class decorator that adds a loss to the registry (and stamps ``name``/``kind`` on the class).
+
+    ``reduces_over`` (one of :data:`REDUCES_OVER`) says what ``reduction="none"`` returns one value for;
+    a loss that decomposes takes ``reduction`` in its constructor, a ``"batch"`` loss must not.
+    """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
     kind_contract = _kinds.get(kind)  # ValueError listing the valid kinds
+    if reduces_over not in REDUCES_OVER:
+        raise ValueError(f"reduces_over must be one of {REDUCES_OVER}, got {reduces_over!r}")
 
     def decorate(cls: type[nn.Module]) -> type[nn.Module]:
         if name in _REGISTRY:
@@ -95,8 +111,11 @@ def register(name: str, *, family: str, kind: str, paper: Paper, formula: str,
                 if bad:
                     raise ValueError(f"{name}: param {key!r} has default/slider values {bad} outside its "
                                      f"validity range {p.valid}")
+        if ("reduction" in accepted) != (reduces_over != "batch"):
+            raise ValueError(f"{cls.__name__}: a loss that reduces over {reduces_over!r} "
+                             + ("must take" if reduces_over != "batch" else "must not take") + " a reduction")
         cls.name, cls.kind, cls.family = name, kind, family
-        _REGISTRY[name] = LossInfo(name, family, kind, paper, formula, dict(params), cls)
+        _REGISTRY[name] = LossInfo(name, family, kind, paper, formula, dict(params), cls, reduces_over)
         return cls
 
     return decorate

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import check_choice, check_positive
+from .registry import available, info
 
 STRATEGIES = ("none", "linear", "linupper", "quadratic", "extremes")
 
@@ -60,7 +61,9 @@ class LossReweighting(nn.Module):
     :math:`\\sum_i w_i \\ell_i` with :func:`loss_weights` (no gradient flows through the weights).
 
     ``loss`` must return shape [B]: build it with ``reduction="none"`` (e.g.
-    ``LossReweighting(losses.get("cross_entropy", reduction="none"), strategy="linupper")``). Extra
+    ``LossReweighting(losses.get("cross_entropy", reduction="none"), strategy="linupper")``). A registered
+    loss must reduce over samples (``losses.info(name).reduces_over == "sample"``): weights over anchors,
+    pairs, instances or bags are not sample weights, and a batch-level loss has none. Extra
     arguments and ``index=`` pass through; ``kind`` and ``uses_index`` are the wrapped loss's, so
     ``train.fit`` treats the wrapper like the loss it wraps. ``last_weights`` keeps the latest weights
     for plots. Strategy ``"none"`` gives the plain mean.
@@ -70,6 +73,15 @@ class LossReweighting(nn.Module):
         super().__init__()
         if not callable(loss):
             raise ValueError(f"loss must be a callable returning per-sample losses, got {type(loss).__name__}")
+        name = getattr(loss, "name", None)
+        if isinstance(name, str) and name in available():
+            reduces_over = info(name).reduces_over
+            if reduces_over != "sample":
+                raise ValueError(f"loss must reduce over samples to be reweighted; {name!r} reduces over "
+                                 f"{reduces_over!r} (losses.info(name).reduces_over)")
+        if getattr(loss, "reduction", "none") != "none":
+            raise ValueError(f"loss must return per-sample values: build it with reduction='none', got "
+                             f"reduction={loss.reduction!r}")
         self.loss, self.strategy = loss, check_choice(strategy, "strategy", STRATEGIES)
         self.delta, self.temperature = check_positive(delta, "delta"), check_positive(temperature, "temperature")
         self.kind = getattr(loss, "kind", "logits")

@@ -109,14 +109,17 @@ def mae(logits: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
 
 
 @register(
-    "comp_sum", family="classification", kind="logits", paper=COMP_SUM_PAPER,
+    "comp_sum", family="classification", kind="logits", reduces_over="sample", paper=COMP_SUM_PAPER,
     formula=r"\ell = \Phi^\tau\!\Big(\sum_{k\ne y} e^{z_k - z_y}\Big),\;"
             r"\Phi^\tau(u) = \frac{(1+u)^{1-\tau}-1}{1-\tau},\; \Phi^1(u) = \log(1+u)",
     params={"tau": Param(1.0, 0.0, 2.0, "0 sum-exp, 1 cross-entropy, (1,2) GCE with q = tau-1, 2 MAE",
                          valid=NONNEGATIVE)},
 )
 class CompSum(nn.Module):
-    """Module form of :func:`comp_sum`; ``forward(logits[B, C], target[B])``."""
+    """Module form of :func:`comp_sum`; ``forward(logits[B, C], target[B])``.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
+    """
 
     def __init__(self, tau: float = 1.0, reduction: str = "mean"):
         super().__init__()
@@ -131,14 +134,17 @@ class CompSum(nn.Module):
 
 
 @register(
-    "gce", family="classification", kind="logits", paper=GCE_PAPER,
+    "gce", family="classification", kind="logits", reduces_over="sample", paper=GCE_PAPER,
     formula=r"\ell = \frac{1 - \max(p_y, k)^q}{q}",
     params={"q": Param(0.7, 0.05, 1.0, "0 -> cross-entropy, 1 -> MAE", valid=Range(0.0, 1.0, low_open=True)),
             "k": Param(0.0, 0.0, 0.9, "truncation: samples with p_y <= k get no gradient (0 = off)",
                        valid=Range(0.0, 1.0, high_open=True))},
 )
 class GCE(nn.Module):
-    """Module form of :func:`gce`; ``forward(logits[B, C], target[B])``."""
+    """Module form of :func:`gce`; ``forward(logits[B, C], target[B])``.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
+    """
 
     def __init__(self, q: float = 0.7, k: float = 0.0, reduction: str = "mean"):
         super().__init__()
@@ -153,13 +159,16 @@ class GCE(nn.Module):
 
 
 @register(
-    "mae", family="classification", kind="logits", paper=Paper(
+    "mae", family="classification", kind="logits", reduces_over="sample", paper=Paper(
         "Robust Loss Functions under Label Noise for Deep Neural Networks", 2017, "Ghosh, Kumar, Sastry"),
     formula=r"\ell = \tfrac12\lVert e_y - \mathrm{softmax}(z)\rVert_1 = 1 - p_y",
     params={},
 )
 class MAE(nn.Module):
-    """Module form of :func:`mae`; ``forward(logits[B, C], target[B])``."""
+    """Module form of :func:`mae`; ``forward(logits[B, C], target[B])``.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
+    """
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()

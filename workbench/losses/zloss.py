@@ -61,7 +61,7 @@ def z_loss(logits: Tensor, target: Tensor, *, a: float = 1.0, b: float = 2.0, re
 
 
 @register(
-    "z_loss", family="classification", kind="logits",
+    "z_loss", family="classification", kind="logits", reduces_over="sample",
     paper=Paper("The Z-loss: a shift and scale invariant classification loss belonging to the Spherical Family",
                 2016, "de Brébisson, Vincent"),
     formula=r"\ell = \tfrac1a \log\big(1 + e^{a(b - z_y)}\big),\; z_y = \frac{o_y - \mu(o)}{\sigma(o)}",
@@ -70,7 +70,10 @@ def z_loss(logits: Tensor, target: Tensor, *, a: float = 1.0, b: float = 2.0, re
             "b": Param(2.0, -1.0, 4.0, "z-score of the true logit where the loss starts to flatten", valid=REAL)},
 )
 class ZLoss(nn.Module):
-    """Module form of :func:`z_loss`; ``forward(logits[B, C], target[B])``."""
+    """Module form of :func:`z_loss`; ``forward(logits[B, C], target[B])``.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
+    """
 
     def __init__(self, a: float = 1.0, b: float = 2.0, reduction: str = "mean"):
         super().__init__()
