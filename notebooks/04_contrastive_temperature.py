@@ -11,7 +11,6 @@
 #     language: python
 #     name: python3
 #   rise:
-#     enable_chalkboard: false
 #     scroll: true
 # ---
 

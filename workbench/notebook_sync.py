@@ -35,7 +35,7 @@ LANGUAGE_INFO = {"codemirror_mode": {"name": "ipython", "version": 3}, "file_ext
                  "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
                  "pygments_lexer": "ipython3"}
 # RISE's settings for the whole deck: long cells scroll inside their slide instead of running off it.
-RISE = {"scroll": True, "enable_chalkboard": False}
+RISE = {"scroll": True}
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 LONG_CODE_LINES = 25
