@@ -222,6 +222,7 @@ class LossExplorer(Explorer):
         for ax in self.figure.axes:  # no titles (the y labels say it) and few ticks: less text to draw
             ax.set_title("")
             ax.locator_params(nbins=4)
+        viz.theme.finish(self.figure)  # laid out again without the titles: the legend sits just above the axes
         self._curve_count = len(self.figure.axes[0].lines)  # the loss panel holds only the curves
         self.show(self._draw(full=True))
 
