@@ -2,6 +2,8 @@
 #   make lab    set up .venv on first use, then JupyterLab on notebooks/ (127.0.0.1, token on)
 #   make test   set up .venv on first use, then unit tests and every notebook under nbval
 #   make mutation  (not part of make test) mutation testing on a seeded sample of mutants, prints caught/total
+#   make notebooks-sync   kernel and slide metadata of every notebook, and its text twin NN_name.py (jupytext)
+#   make notebook-from-text NB=00_tour   rebuild notebooks/00_tour.ipynb from its edited twin 00_tour.py
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,7 +12,7 @@ LAB_ARGS ?=
 # Notebooks and unit tests run in parallel, one notebook per worker (nbval needs --dist loadscope).
 TEST_WORKERS ?= 2
 
-.PHONY: lab test mutation setup clean
+.PHONY: lab test mutation setup clean notebooks-sync notebook-from-text
 
 setup: $(STAMP)
 
@@ -39,6 +41,14 @@ test: $(STAMP)
 MUTATION_ARGS ?= --sample 80 --seed 0
 mutation: $(STAMP)
 	MPLBACKEND=Agg $(PY) benchmarks/mutation.py $(MUTATION_ARGS)
+
+# Idempotent and quick: a notebook or twin is rewritten only when it changes (metadata only in the .ipynb).
+notebooks-sync: $(STAMP)
+	$(PY) workbench/notebook_sync.py
+
+notebook-from-text: $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make notebook-from-text NB=00_tour"; exit 2; }
+	$(PY) workbench/notebook_sync.py --from-text notebooks/$(basename $(notdir $(NB))).py
 
 clean:
 	rm -rf $(VENV) mutants

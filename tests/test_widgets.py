@@ -208,3 +208,110 @@ def test_a_combination_the_loss_refuses_is_shown_not_raised():
     explorer.sliders["tau_max"].value = 1.0
     assert explorer.message.value == "" and bytes(explorer.image.value).startswith(b"\x89PNG")
     assert explorer.params["tau_max"] == pytest.approx(1.0)
+
+
+# --- as seen in a browser: natural size, sharp images, escaped formulas, nothing cut off ------------------------
+
+
+def css_px(value: str) -> float:
+    assert value.endswith("px"), f"a size in CSS pixels, got {value!r}"
+    return float(value[:-2])
+
+
+EXPLORERS = {
+    "loss": lambda: widgets.LossExplorer("ntxent"),
+    "margin": lambda: widgets.MarginExplorer("arcface"),
+    "penalty": lambda: widgets.PenaltyExplorer([0.9, 0.5, 0.1]),
+    "figure": lambda: widgets.FigureExplorer(lambda L: viz.line_panel(analysis.amplifier_curve([L]), "p"),
+                                             L=losses.Param(30.0, 1.0, 100.0)),
+}
+
+
+@pytest.mark.parametrize("name", list(EXPLORERS))
+def test_image_is_drawn_at_twice_its_css_size_and_shown_at_it(name):
+    from PIL import Image
+    explorer = EXPLORERS[name]()
+    png = bytes(explorer.image.value)
+    width, height = Image.open(__import__("io").BytesIO(png)).size
+    assert widgets.png_size(png) == (width, height)
+    layout = explorer.image.layout
+    # Drawn at PIXEL_RATIO (2) device pixels per CSS pixel: sharp on a retina screen, never upscaled.
+    assert widgets.PIXEL_RATIO == 2
+    assert (width, height) == (2 * css_px(layout.width), 2 * css_px(layout.height))
+    # The CSS size is the figure's natural size: its inches at the theme's screen dpi (an inline figure's size),
+    # not the output's full width; narrower outputs shrink it keeping the aspect.
+    assert layout.max_width == "100%" and layout.object_fit == "contain"
+    if name == "loss":
+        inches = explorer.figure.get_size_inches()
+        assert (css_px(layout.width), css_px(layout.height)) == pytest.approx(inches * viz.theme.DPI, abs=1)
+    assert 300 <= css_px(layout.width) <= 1000, "an image about as wide as an inline figure"
+
+
+def test_the_layout_follows_a_figure_of_another_size():
+    sizes = iter([(4.0, 3.0), (8.0, 2.0)])
+
+    def draw(a):
+        fig = Figure(figsize=next(sizes))
+        fig.add_subplot().plot([0, 1], [0, a])
+        return fig
+
+    explorer = widgets.FigureExplorer(draw, a=losses.Param(1.0, 0.0, 2.0))
+    assert (explorer.image.layout.width, explorer.image.layout.height) == ("400px", "300px")
+    explorer.sliders["a"].value = 1.5
+    assert (explorer.image.layout.width, explorer.image.layout.height) == ("800px", "200px")
+    assert widgets.png_size(explorer.image.value) == (1600, 400)
+
+
+class TextAndTags(__import__("html.parser").parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.text, self.tags = "", []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_data(self, data):
+        self.text += data
+
+
+@pytest.mark.parametrize("name", ["mv_dhel", "align_uniform", "cross_entropy"])
+def test_formula_reaches_mathjax_intact_through_the_html(name):
+    formula = losses.info(name).formula
+    if name != "cross_entropy":
+        assert "<" in formula  # the case that broke: l<l' read as a tag by the browser
+    explorer = widgets.LossExplorer(name)
+    assert isinstance(explorer.info, W.HTMLMath)  # typeset by MathJax in the browser
+    parser = TextAndTags()
+    parser.feed(explorer.info.value)
+    parser.close()
+    assert parser.tags == ["b"]  # the title's bold, nothing the formula opened
+    assert f"${formula}$" in parser.text  # what MathJax reads, after the browser decodes &lt;
+    assert losses.info(name).paper.title in parser.text
+
+
+def test_formula_html_escapes_markup():
+    assert widgets.formula_html("a<b & c>d") == "$a&lt;b &amp; c&gt;d$"
+
+
+def test_png_size_refuses_what_is_not_a_png():
+    with pytest.raises(ValueError, match="png"):
+        widgets.png_size(b"GIF89a" + bytes(30))
+
+
+@pytest.mark.parametrize("figure", [
+    lambda: widgets.margin_figure({"arcface": {"scale": 30.0, "margin": 0.5}}),
+    lambda: widgets.margin_figure({"sphereface": {}}),
+    lambda: widgets.LossExplorer("ntxent").figure,
+    lambda: widgets.loss_figure("cross_entropy"),
+    lambda: viz.relative_penalty_figure([0.9, 0.5, 0.1], [0.2]),
+], ids=["margin arcface", "margin sphereface", "loss explorer", "loss figure", "penalty"])
+def test_axis_labels_lie_inside_the_figure(figure):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    fig = figure()
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    drawn = fig.get_tightbbox(canvas.get_renderer())  # inches, what is drawn: labels, ticks, legend
+    box, pixel = fig.bbox_inches, 1 / fig.dpi
+    assert drawn.x0 >= box.x0 - pixel and drawn.y0 >= box.y0 - pixel, (drawn, box)
+    assert drawn.x1 <= box.x1 + pixel and drawn.y1 <= box.y1 + pixel, (drawn, box)
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)

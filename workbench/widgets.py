@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import io
+import struct
 import time
 
 import ipywidgets as W
@@ -85,6 +86,34 @@ def loss_figure(name: str, params: dict | None = None) -> Figure:
     return viz.loss_curves(curves, x, xlabel=xlabel)
 
 
+# An explorer's image appears at the size of an inline figure (``viz.theme.DPI`` CSS pixels per figure inch) and
+# is drawn with PIXEL_RATIO device pixels per CSS pixel, so that it is sharp on high-density (retina) screens and
+# never upscaled by the browser. Its layout holds that natural size: it is not stretched to the output's width.
+PIXEL_RATIO = 2
+IMAGE_DPI = viz.theme.DPI * PIXEL_RATIO
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """``(width, height)`` in pixels of a PNG, from its header."""
+    if not bytes(png[:8]) == b"\x89PNG\r\n\x1a\n":
+        raise ValueError("png must be PNG bytes")
+    return struct.unpack(">II", bytes(png[16:24]))
+
+
+def natural_layout(png: bytes) -> dict:
+    """CSS layout showing ``png`` (drawn at ``PIXEL_RATIO``) at its natural size: width and height in CSS
+    pixels; in an output narrower than that it shrinks and keeps its aspect (``object_fit``), never grows."""
+    width, height = png_size(png)
+    return dict(width=f"{width / PIXEL_RATIO:g}px", height=f"{height / PIXEL_RATIO:g}px", max_width="100%",
+                object_fit="contain")
+
+
+def formula_html(formula: str) -> str:
+    """A LaTeX formula for an HTMLMath widget: inline math that MathJax typesets, with ``<``, ``>`` and ``&``
+    escaped so that the browser's HTML parser does not take ``l<l'`` for a tag (MathJax reads the text)."""
+    return f"${html.escape(formula, quote=False)}$"
+
+
 def png_bytes(figure: Figure) -> bytes:
     """What the figure's Agg canvas holds now, as PNG with light compression (the default compression
     costs as much as drawing the figure). Draw the canvas first."""
@@ -93,9 +122,10 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def figure_png(figure: Figure, dpi: int = 72) -> bytes:
+def figure_png(figure: Figure, dpi: int = IMAGE_DPI) -> bytes:
     """A whole new figure drawn once at ``dpi`` and closed: its PNG, for an image widget (the figure is
-    shown through the widget only, never by the notebook backend)."""
+    shown through the widget only, never by the notebook backend). The default is ``PIXEL_RATIO`` times the
+    theme's screen dpi (see :func:`natural_layout`)."""
     figure.set_dpi(dpi)
     FigureCanvasAgg(figure).draw()
     png = png_bytes(figure)
@@ -117,7 +147,7 @@ class Explorer:
         self.sliders: dict[str, W.Widget] = {}
         self.controls = W.VBox()
         self.message = W.HTML()
-        self.image = W.Image(format="png")
+        self.image = W.Image(format="png", layout=W.Layout(max_width="100%", object_fit="contain"))
         self.last_update_s = float("nan")
         self.widget = W.VBox([*header, self.controls, *footer, self.message, self.image])
 
@@ -134,11 +164,18 @@ class Explorer:
         """The PNG for the current control values."""
         raise NotImplementedError
 
+    def show(self, png: bytes) -> None:
+        """Put ``png`` in the image widget at its natural size (:func:`natural_layout`)."""
+        for key, value in natural_layout(png).items():
+            if getattr(self.image.layout, key) != value:  # unchanged sizes send no message to the browser
+                setattr(self.image.layout, key, value)
+        self.image.value = png
+
     def update(self) -> None:
         """Redraw the image for the current control values."""
         start = time.perf_counter()
         try:
-            self.image.value = self.render()
+            self.show(self.render())
             self.message.value = ""
         except ValueError as error:  # raised out of a slider's observer it would only reach the log
             self.message.value = f'<span style="color: #b00020">{html.escape(str(error))}</span>'
@@ -174,18 +211,20 @@ class LossExplorer(Explorer):
         """A new loss: new sliders, a new figure."""
         entry = losses.info(self.dropdown.value)
         self._set_sliders(entry.params)
-        self.info.value = f"<b>{entry.paper.title}</b> ({entry.paper.year}) &nbsp; ${entry.formula}$"
+        self.info.value = (f"<b>{html.escape(entry.paper.title)}</b> ({entry.paper.year}) &nbsp; "
+                           f"{formula_html(entry.formula)}")
         if self.figure is not None:
             plt.close(self.figure)
         self.figure = loss_figure(self.dropdown.value, self.params)
         plt.close(self.figure)  # shown through the image widget only, not again by the inline backend
         FigureCanvasAgg(self.figure)  # closing detached pyplot's canvas; render with Agg directly
-        self.figure.set_dpi(72)
+        self.figure.set_dpi(IMAGE_DPI)
         for ax in self.figure.axes:  # no titles (the y labels say it) and few ticks: less text to draw
             ax.set_title("")
             ax.locator_params(nbins=4)
+        viz.theme.finish(self.figure)  # laid out again without the titles: the legend sits just above the axes
         self._curve_count = len(self.figure.axes[0].lines)  # the loss panel holds only the curves
-        self.image.value = self._draw(full=True)
+        self.show(self._draw(full=True))
 
     def _curve_lines(self):
         return [line for ax in self.figure.axes[:2] for line in ax.lines[: self._curve_count]]

@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from .theme import _axes, _np
+from .theme import _axes, _np, finish, legend_outside, mark_truncated
 
 
 def metric_by_setting(frame: pd.DataFrame, metric: str, x: str | None = None, *, hue: str = "loss", ax=None,
@@ -18,38 +18,39 @@ def metric_by_setting(frame: pd.DataFrame, metric: str, x: str | None = None, *,
     """Mean of ``metric`` with one standard deviation over seeds (the rows of ``experiments.compare_losses``),
     as bars grouped by ``x`` (e.g. the noise rate), one colour per ``hue``; or one bar per ``hue`` when
     ``x`` is None."""
-    fig, ax = _axes(ax, figsize=(7, 3.4) if x else (5, 3.2))
+    fig, ax = _axes(ax, figsize=(8, 3.4) if x else (5, 3.2))
     sns.barplot(data=frame, x=x or hue, y=metric, hue=hue, errorbar="sd", ax=ax, legend=bool(x))
     if x:
-        ax.legend(frameon=False, fontsize="small", ncol=2)
+        legend_outside(ax, title=hue)
     low = float(frame[metric].min())
-    ax.set_ylim(max(0.0, low - 0.1) if low > 0.3 else 0.0, None)
-    ax.set(title=title or f"{metric} (mean ± sd over seeds)")
-    fig.tight_layout()
-    return fig
+    bottom = round(max(0.0, low - 0.1), 2) if low > 0.3 else 0.0
+    ax.set_ylim(bottom, None)
+    mark_truncated(ax, bottom)
+    ax.set(ylabel=metric, title=title or f"{metric} (mean ± sd over seeds)")
+    return finish(fig)
 
 
 def grouped_bars(table: pd.DataFrame, *, ax=None, ylabel: str = "", title: str | None = None) -> Figure:
     """One group of bars per row of ``table``, one bar per column (e.g. ``analysis.invariance_table``)."""
     fig, ax = _axes(ax, figsize=(6, 3.2))
     table.plot.bar(ax=ax, rot=0)
-    ax.set(ylabel=ylabel, title=title)
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    return fig
+    ax.set(ylabel=ylabel or "value", title=title)
+    legend_outside(ax)
+    return finish(fig)
 
 
 def metric_bars(table: pd.DataFrame, *, ax=None, title: str | None = None) -> Figure:
     """Grouped bars of a metrics table (rows = losses, columns = metrics), e.g. retrieval results
     averaged over seeds; error bars from a second table with the same shape in ``table.attrs["std"]``."""
-    fig, ax = _axes(ax, figsize=(1.2 + 0.9 * len(table), 3.2))
+    fig, ax = _axes(ax, figsize=(2.7 + 0.9 * len(table), 3.2))
     std = table.attrs.get("std")
     table.plot.bar(ax=ax, yerr=std, rot=0, capsize=2, width=0.8)
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=7, ncol=len(table.columns))
+    ax.set_ylabel("score")
+    legend_outside(ax)
     if title:
         ax.set_title(title)
-    return fig
+    return finish(fig)
 
 
 def histograms(samples: Mapping[str, object], *, bins: int = 30, ax=None, xlabel: str = "",
@@ -58,10 +59,9 @@ def histograms(samples: Mapping[str, object], *, bins: int = 30, ax=None, xlabel
     fig, ax = _axes(ax, figsize=(4.5, 3.4))
     for label, values in samples.items():
         ax.hist(_np(values).ravel(), bins=bins, density=True, alpha=0.5, label=label)
-    ax.set(xlabel=xlabel, ylabel="density", title=title)
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    return fig
+    ax.set(xlabel=xlabel or "value", ylabel="density", title=title)
+    legend_outside(ax)
+    return finish(fig)
 
 
 def similarity_histograms(frame: pd.DataFrame, *, axes=None, bins: int = 40) -> Figure:
@@ -79,6 +79,5 @@ def similarity_histograms(frame: pd.DataFrame, *, axes=None, bins: int = 40) -> 
             ax.hist(values, bins=edges, density=True, alpha=0.55, color=colour, label=pair)
         ax.set(title=f"epoch {epoch}", xlabel="cosine similarity")
     axes[0].set_ylabel("density")
-    axes[-1].legend(frameon=False, fontsize="small")
-    fig.tight_layout()
-    return fig
+    legend_outside(axes[-1])
+    return finish(fig)

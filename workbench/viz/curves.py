@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .theme import _axes, _np
+from .theme import _axes, _np, finish, legend_above, legend_outside
 
 
 def training_curves(histories: Mapping[str, object] | object, metrics: Sequence[str] = ("loss", "test_acc"),
@@ -24,11 +24,10 @@ def training_curves(histories: Mapping[str, object] | object, metrics: Sequence[
             frame = history.frame if hasattr(history, "frame") else history
             if metric in frame:
                 ax.plot(frame.index, frame[metric], marker="o", ms=3, label=label or None)
-        ax.set(xlabel="epoch", title=metric)
+        ax.set(xlabel="epoch", ylabel=metric, title=metric)
     if any(runs):
-        axes[-1].legend(frameon=False)
-    fig.tight_layout()
-    return fig
+        legend_outside(axes[-1])
+    return finish(fig)
 
 
 def loss_curves(curves: Mapping[str, pd.DataFrame], x: str, *, axes=None, xlabel: str | None = None) -> Figure:
@@ -43,9 +42,8 @@ def loss_curves(curves: Mapping[str, pd.DataFrame], x: str, *, axes=None, xlabel
     axes[0].set(xlabel=xlabel or x, ylabel="loss", title="loss")
     axes[1].set(xlabel=xlabel or x, ylabel=f"dL/d{x}", title="gradient")
     axes[1].axhline(0, color="0.6", lw=0.8)
-    axes[0].legend(frameon=False)
-    fig.tight_layout()
-    return fig
+    legend_above(axes[0])
+    return finish(fig)
 
 
 def line_panel(frame: pd.DataFrame, x: str, *, ax=None, xlabel: str | None = None, ylabel: str = "",
@@ -54,10 +52,9 @@ def line_panel(frame: pd.DataFrame, x: str, *, ax=None, xlabel: str | None = Non
     fig, ax = _axes(ax, figsize=(4.5, 3.4))
     for column in frame.columns.drop(x):
         ax.plot(frame[x], frame[column], label=column)
-    ax.set(xlabel=xlabel or x, ylabel=ylabel, title=title)
-    ax.legend(frameon=False, fontsize="small")
-    fig.tight_layout()
-    return fig
+    ax.set(xlabel=xlabel or x, ylabel=ylabel or "value", title=title)
+    legend_outside(ax)
+    return finish(fig)
 
 
 def metrics_vs(frame: pd.DataFrame, x: str, metrics: Sequence[str], *, hue: str | None = None, axes=None,
@@ -75,13 +72,12 @@ def metrics_vs(frame: pd.DataFrame, x: str, metrics: Sequence[str], *, hue: str 
             ax.errorbar(stats.index, stats[(metric, "mean")], yerr=stats[(metric, "std")].fillna(0), marker="o",
                         ms=4, capsize=3, label=str(label) or None)
     for ax, metric in zip(axes, metrics):
-        ax.set(xlabel=x, title=metric)
+        ax.set(xlabel=x, ylabel=metric, title=metric)
         if logx:
             ax.set_xscale("log")
     if hue:
-        axes[-1].legend(frameon=False, fontsize="small")
-    fig.tight_layout()
-    return fig
+        legend_outside(axes[-1], title=hue)
+    return finish(fig)
 
 
 def roc_curves(curves: Mapping[str, tuple | Mapping], *, ax=None, title: str = "ROC") -> Figure:
@@ -89,7 +85,7 @@ def roc_curves(curves: Mapping[str, tuple | Mapping], *, ax=None, title: str = "
     (scikit-learn computes the curve) or a finished curve ``{"fpr", "tpr", "auc"}`` such as
     :func:`workbench.analysis.verification_roc` returns."""
     from sklearn.metrics import roc_auc_score, roc_curve
-    fig, ax = _axes(ax, figsize=(4.5, 4))
+    fig, ax = _axes(ax, figsize=(6.5, 4))
     for label, curve in curves.items():
         if isinstance(curve, Mapping):
             fpr, tpr, auc = curve["fpr"], curve["tpr"], curve["auc"]
@@ -99,16 +95,15 @@ def roc_curves(curves: Mapping[str, tuple | Mapping], *, ax=None, title: str = "
         ax.plot(fpr, tpr, label=f"{label} (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
-    ax.legend(frameon=False, fontsize="small", loc="lower right")
-    fig.tight_layout()
-    return fig
+    legend_outside(ax)
+    return finish(fig)
 
 
 def target_logit_curves(frames: Mapping[str, pd.DataFrame], *, ax=None, normalise: bool = True) -> Figure:
     """Target logit against the angle θ_y for several margin heads (frames of
     :func:`workbench.analysis.target_logit_curve`), divided by the scale when ``normalise`` so heads
     with different scales share the axis; the dashed line is the margin-free cos θ."""
-    fig, ax = _axes(ax, figsize=(5, 3.5))
+    fig, ax = _axes(ax, figsize=(6.5, 3.5))
     first = None
     for name, frame in frames.items():
         scale = frame["scale"].iloc[0] if normalise else 1.0
@@ -119,8 +114,8 @@ def target_logit_curves(frames: Mapping[str, pd.DataFrame], *, ax=None, normalis
         ax.plot(frame["angle"], frame["plain_logit"] / scale, "k--", lw=1, label="cos θ (no margin)")
     ax.set_xlabel("angle θ_y to the class weight (degrees)")
     ax.set_ylabel("target logit / s" if normalise else "target logit")
-    ax.legend(fontsize=7)
-    return fig
+    legend_outside(ax)
+    return finish(fig)
 
 
 def pair_weight_curves(curves: Mapping[str, Mapping[str, pd.DataFrame]], *, figsize_per: float = 2.6) -> Figure:
@@ -142,5 +137,4 @@ def pair_weight_curves(curves: Mapping[str, Mapping[str, pd.DataFrame]], *, figs
                 ax.set_ylabel("|dL/ds| (pair weight)")
             if ax.lines:
                 ax.legend(fontsize=6)
-    fig.tight_layout()
-    return fig
+    return finish(fig)

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .theme import _axes, _np
+from .theme import _axes, _np, class_colours, finish, legend_outside
 
 PROJECTIONS = ("pca", "tsne", "umap")
 
@@ -42,16 +42,13 @@ def embedding_scatter(embeddings, labels, *, ax=None, method: str = "pca", title
     2-D embeddings are drawn as they are (with the unit circle when ``sphere``), 3-D ones on a 3-D
     axis (with the unit sphere when ``sphere``), anything wider is projected with :func:`project`.
     """
-    Z, y = _np(embeddings), _np(labels)
+    Z, y, own_figure = _np(embeddings), _np(labels), ax is None
     if Z.ndim != 2 or Z.shape[1] < 2:
         raise ValueError(f"embeddings must have shape [N, D] with D >= 2, got {Z.shape}")
     axis = "z"
     if Z.shape[1] > 3:
         Z, axis = project(Z, method), AXIS_NAMES[method] + " "
-    # A qualitative palette while it has a colour per class, a sequential one beyond.
-    n_colors = int(y.max()) + 1 if len(y) else 1
-    cmap, vmax = ("tab10", 9) if n_colors <= 10 else ("tab20", 19) if n_colors <= 20 else ("viridis", n_colors - 1)
-    colors = dict(c=y, cmap=cmap, vmin=0, vmax=vmax, s=s)
+    colors = dict(class_colours(y), s=s)
     if Z.shape[1] == 3:
         fig, ax = _axes(ax, projection="3d")
         if sphere:
@@ -70,11 +67,10 @@ def embedding_scatter(embeddings, labels, *, ax=None, method: str = "pca", title
     ax.set_ylabel(f"{axis}2")
     if legend:
         handles = points.legend_elements(num=sorted(set(y.tolist())))[0]
-        ax.legend(handles, sorted(set(y.tolist())), title="class", loc="upper left", bbox_to_anchor=(1.02, 1),
-                  fontsize="small", frameon=False)
+        legend_outside(ax, handles, sorted(set(y.tolist())), title="class")
     if title:
         ax.set_title(title)
-    return fig
+    return finish(fig) if own_figure else fig  # a figure of the caller's is laid out by the caller
 
 
 def singular_value_spectra(spectra, *, ax=None, title: str | None = None) -> Figure:
@@ -108,5 +104,4 @@ def embedding_snapshots(history, epochs: Sequence[int] | None = None, *, sphere:
         ax = fig.add_subplot(1, len(epochs), k, projection="3d" if three_d else None)
         embedding_scatter(snaps[epoch], history.labels, ax=ax, sphere=sphere, method=method, title=f"epoch {epoch}",
                           legend=k == len(epochs))  # one class key, outside the last panel
-    fig.tight_layout()
-    return fig
+    return finish(fig)

@@ -9,7 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..analysis import penalty_entropy, relative_penalty
-from .theme import _axes, _np
+from .theme import _axes, _np, colourbar, finish, legend_outside
 
 
 def pair_weight_heatmap(weights, labels, *, ax=None, title: str | None = None, robust: bool = True,
@@ -44,7 +44,7 @@ def pair_weight_heatmap(weights, labels, *, ax=None, title: str | None = None, r
         ax.axvline(edge, color="0.3", lw=0.6)
     ax.set(xticks=[], yticks=[], xlabel="j (sorted by label)", ylabel="i")
     ax.grid(False)
-    fig.colorbar(image, ax=ax, shrink=0.8, label=label)
+    colourbar(fig, image, ax, label)
     if title:
         ax.set_title(title)
     return fig
@@ -57,7 +57,7 @@ def relative_penalty_figure(negatives, temperatures: Sequence[float], *, ax=None
 
     s = np.sort(_np(negatives).astype(float))[::-1].copy()  # a copy: torch takes no negative strides
     hardest_first = torch.from_numpy(s)
-    fig, ax = _axes(ax, figsize=(6, 3.4))
+    fig, ax = _axes(ax, figsize=(7.5, 3.4))
     width = 0.8 / len(temperatures)
     for k, tau in enumerate(temperatures):
         r = relative_penalty(hardest_first, tau).numpy()
@@ -66,8 +66,7 @@ def relative_penalty_figure(negatives, temperatures: Sequence[float], *, ax=None
                label=f"τ={tau:g} (entropy {entropy:.2f})")
     ax.set_xticks(np.arange(len(s)), [f"{v:.2f}" for v in s], rotation=45 if len(s) > 8 else 0)
     ax.set(xlabel="similarity of the negative (hardest first)", ylabel="relative penalty r", ylim=(0, 1.02))
-    ax.legend(frameon=False, fontsize="small")
+    legend_outside(ax)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
