@@ -80,3 +80,11 @@ def test_info_renders_as_a_card_in_notebooks():
     assert "SimCLR" in card and "2020" in card
     assert f"$${losses.info('ntxent').formula}$$" in card
     assert "| `temperature` | 0.5 | [0.01, 2.0] |" in card
+
+
+def test_every_registered_class_is_importable_from_losses():
+    # DESIGN.md: "Every registered class is importable from workbench.losses"
+    for name in losses.available():
+        cls = losses.info(name).cls
+        assert getattr(losses, cls.__name__) is cls, name
+        assert cls.__name__ in losses.__all__, name

@@ -34,8 +34,28 @@ from .contrastive import (
     supcon_from_similarity,
 )
 from .crossmodal import CLIP, CWCL, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights
+from .fewshot import ICNNLoss, ProtoTripletLoss
 from .ldr import ALDRKL, LDRKL, ldr_kl
-from .margin import MarginHead, NormFace, normface_scale_bound
+from .margin import (
+    UNPG,
+    ArcFace,
+    CosFace,
+    ElasticFaceArc,
+    ElasticFaceCos,
+    MarginHead,
+    NormFace,
+    SphereFace,
+    normface_scale_bound,
+)
+from .metric import (
+    BinomialDevianceLoss,
+    GeneralizedLiftedStructureLoss,
+    LiftedStructureLoss,
+    Metrix,
+    MultiSimilarityLoss,
+    OrthogonalProjectionLoss,
+    TripletLoss,
+)
 from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
 from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
 from .pairs import ContrastiveLoss, contrastive_from_similarity
@@ -44,17 +64,18 @@ from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
 from .zloss import ZLoss, z_loss
 
+# Every registered class is importable from here (DESIGN.md), with the registry and the functional twins.
 __all__ = [
     "FAMILIES", "KINDS", "REDUCES_OVER", "LossInfo", "Paper", "Param", "available", "get", "info", "register",
-    "CrossEntropy", "cross_entropy", "NormFace", "MarginHead", "normface_scale_bound",
-    "ContrastiveLoss", "contrastive_from_similarity", "NTXent", "ntxent_from_similarity",
-    "SupCon", "supcon_from_similarity", "HardContrastive", "hard_contrastive_from_similarity", "AlignUniform",
-    "alignment", "uniformity", "DHEL", "MVInfoNCE", "MVDHEL", "ISogCLR", "AMCL", "CLIP", "CWCL", "clip_loss",
-    "cwcl_loss", "cwcl_weights", "crossmodal_logits",
+    "ACMIL", "AEM", "ALDRKL", "AMCL", "AUCMargin", "AggregateResponseLoss", "AlignUniform", "AnyLoss", "ArcFace", "BCE",
+    "BiasLoss", "BinomialDevianceLoss", "CLIP", "CWCL", "CompSum", "ContrastiveLoss", "CosFace", "CrossEntropy", "DHEL",
+    "ElasticFaceArc", "ElasticFaceCos", "EnsLoss", "GCE", "GeneralizedLiftedStructureLoss", "HardContrastive",
+    "ICNNLoss", "ISogCLR", "LDRKL", "LiftedStructureLoss", "LossReweighting", "MAE", "MVDHEL", "MVInfoNCE", "MW",
+    "MarginHead", "Metrix", "MultiSimilarityLoss", "NTXent", "NormFace", "OrthogonalProjectionLoss",
+    "ProtoTripletLoss", "SphereFace", "SupCon", "TripletLoss", "UNPG", "ZLoss",
+    "aem", "aggregate_response_loss", "alignment", "anyloss", "branch_diversity", "clip_loss", "comp_sum",
+    "contrastive_from_similarity", "cross_entropy", "crossmodal_logits", "cwcl_loss", "cwcl_weights",
+    "ensloss_derivatives", "gce", "hard_contrastive_from_similarity", "ldr_kl", "loss_weights", "mae",
+    "normface_scale_bound", "ntxent_from_similarity", "pairwise_auc_surrogate", "supcon_from_similarity",
+    "uniformity", "z_loss",
 ]
-__all__ += [  # losses on logits and binary losses (issue 3)
-    "CompSum", "comp_sum", "GCE", "gce", "MAE", "mae", "ZLoss", "z_loss", "LDRKL", "ldr_kl", "ALDRKL",
-    "BiasLoss", "BCE", "AnyLoss", "anyloss", "EnsLoss", "ensloss_derivatives", "AUCMargin", "MW",
-    "pairwise_auc_surrogate", "LossReweighting", "loss_weights",
-]
-__all__ += ["AEM", "aem", "ACMIL", "branch_diversity", "AggregateResponseLoss", "aggregate_response_loss"]

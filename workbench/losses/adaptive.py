@@ -25,9 +25,15 @@ from .._checks import (
     check_reduction,
     reduce,
 )
-from .multiview import _masked_lse
 from .registry import Paper, Param, register
-from .similarity import check_similarity, cosine_similarity_matrix, normalize, pair_masks, views_to_rows
+from .similarity import (
+    check_similarity,
+    cosine_similarity_matrix,
+    masked_logsumexp,
+    normalize,
+    pair_masks,
+    views_to_rows,
+)
 
 # --- iSogCLR -------------------------------------------------------------------------------------
 
@@ -157,7 +163,7 @@ class ISogCLR(nn.Module):
         # Official code: the moving average is of e^{s/τ} on the raw similarities (not of e^{(s - s+)/τ}).
         logits = similarity / tau[:, None]
         # log g_r = log mean over negatives of e^{s/τ}; 0 for a row without negatives (its loss is 0).
-        log_g = torch.where(has_neg, _masked_lse(logits, negative) - n_neg.clamp(min=1).log(), 0.0)
+        log_g = torch.where(has_neg, masked_logsumexp(logits, negative) - n_neg.clamp(min=1).log(), 0.0)
         # batch estimate of F: τ log mean e^{(s - s+)/τ} + τρ = τ (log g + ρ) - s+
         value = tau * (log_g + self.rho) - s_pos
         with torch.no_grad():
@@ -191,7 +197,7 @@ class ISogCLR(nn.Module):
         log_u_row = torch.logaddexp(torch.log1p(-gamma) + old[inverse], gamma.log() + log_g)
         if self.training:
             count = member.sum(1).clamp(min=1).to(log_g.dtype)
-            stored = torch.logsumexp(log_u_row[None, :].masked_fill(~member, float("-inf")), dim=1) - count.log()
+            stored = masked_logsumexp(log_u_row[None, :].expand_as(member), member) - count.log()
             self.log_u[ids] = torch.where(member.any(1), stored, old).to(self.log_u.dtype)
             self.seen[ids] = self.seen[ids] | member.any(1)
         return log_u_row

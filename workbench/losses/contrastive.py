@@ -13,7 +13,7 @@ from .._checks import POSITIVE, POSITIVE_INT, check_int, check_positive, check_r
 from . import distributed
 from .distributed import check_gather
 from .registry import Paper, Param, register
-from .similarity import check_similarity, cosine_similarity_matrix, pair_masks, views_to_rows
+from .similarity import check_similarity, cosine_similarity_matrix, masked_logsumexp, pair_masks, views_to_rows
 
 
 def ntxent_from_similarity(similarity: Tensor, labels: Tensor, *, temperature: float = 0.5,
@@ -233,7 +233,7 @@ def _supcon(similarity: Tensor, labels: Tensor, temperature: float, base_tempera
         positive = ((labels[:, None] == candidates[None, :]) & ~self_mask).to(similarity.dtype)
     logits = similarity / temperature
     # Denominator: every row but the anchor itself (positives included), as in the official code.
-    log_denominator = torch.logsumexp(logits.masked_fill(self_mask, float("-inf")), dim=1)
+    log_denominator = masked_logsumexp(logits, ~self_mask)
     n_pos = positive.sum(1)
     mean_pos_logit = (logits * positive).sum(1) / n_pos.clamp(min=1)
     # An anchor without a positive contributes 0 and still counts in the mean (official: count clamped to 1).

@@ -36,23 +36,12 @@ from .similarity import (
     check_similarity,
     cosine_similarity_matrix,
     float32_if_half,
+    masked_logsumexp,
     normalize,
     pair_masks,
 )
 
 MINING = ("all", "semi-hard", "hardest")
-
-
-def _masked_logsumexp(x: Tensor, mask: Tensor, add_one: bool = False) -> Tensor:
-    """Row-wise ``log Σ_{mask} e^x`` (``log(1 + Σ e^x)`` with ``add_one``); rows with an empty mask give 0.
-
-    Empty rows are filled with zeros before the logsumexp so their (unused) gradient stays finite.
-    """
-    empty = ~mask.any(1, keepdim=True)
-    x = torch.where(mask, x, -math.inf).masked_fill(empty & ~mask, 0.0)
-    if add_one:
-        x = torch.cat([x.new_zeros(x.shape[0], 1), x], dim=1)
-    return torch.logsumexp(x, dim=1).masked_fill(empty.squeeze(1), 0.0)
 
 
 # --- triplet ----------------------------------------------------------------------------------------
@@ -198,7 +187,7 @@ def lifted_structure_from_similarity(similarity: Tensor, labels: Tensor, *, neg_
     check_reduction(reduction)
     positive, negative = pair_masks(labels)
     d = _unit_distance_autograd(similarity)
-    neg = _masked_logsumexp(neg_margin - d, negative)  # log Σ_{k∈N(i)} e^{α - D_ik} per row
+    neg = masked_logsumexp(neg_margin - d, negative, empty=0.0)  # log Σ_{k∈N(i)} e^{α - D_ik} per row
     # J_ij = log(Σ_{k∈N(i)} e^{α - D_ik} + Σ_{l∈N(j)} e^{α - D_jl}) + D_ij - m+; a batch of one class has
     # no negative at all (with two classes every row has one), so it has no term.
     j = torch.logaddexp(neg[:, None], neg[None, :]) + d - pos_margin
@@ -280,7 +269,8 @@ def generalized_lifted_structure_from_similarity(similarity: Tensor, labels: Ten
         pos_terms, neg_terms = d - pos_margin, neg_margin - d
     else:
         pos_terms, neg_terms = pos_margin - similarity, similarity - neg_margin
-    per_anchor = (_masked_logsumexp(pos_terms, positive) + _masked_logsumexp(neg_terms, negative)).relu()
+    per_anchor = (masked_logsumexp(pos_terms, positive, empty=0.0)
+                  + masked_logsumexp(neg_terms, negative, empty=0.0)).relu()
     if skip_incomplete:
         per_anchor = torch.where(positive.any(1) & negative.any(1), per_anchor, 0.0)
     return reduce(per_anchor, reduction)
@@ -734,9 +724,10 @@ class Metrix(nn.Module):
         if isinstance(base, MultiSimilarityLoss):
             shifted = mixed - base.base
             log_c = counts.clamp(min=1).log()[:, None]
-            pos = _masked_logsumexp(-base.alpha * shifted + math.log(max(lam, 1e-300)) + log_c, pairs, add_one=True)
-            neg = _masked_logsumexp(base.beta * shifted + math.log(max(1 - lam, 1e-300)) + log_c, pairs,
-                                    add_one=True)
+            pos = masked_logsumexp(-base.alpha * shifted + math.log(max(lam, 1e-300)) + log_c, pairs, add_one=True,
+                                   empty=0.0)
+            neg = masked_logsumexp(base.beta * shifted + math.log(max(1 - lam, 1e-300)) + log_c, pairs,
+                                   add_one=True, empty=0.0)
             anchors = pairs.any(1)
             return (pos / base.alpha + neg / base.beta)[anchors].sum() / anchors.sum().clamp(min=1)
         distance = torch.rsub(mixed, 2.0, alpha=2.0).clamp(min=1e-12).sqrt()

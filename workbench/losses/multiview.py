@@ -25,7 +25,14 @@ from .._checks import (
 )
 from . import distributed
 from .registry import Paper, Param, register
-from .similarity import check_similarity, cosine_similarity_matrix, normalize, pair_masks, views_to_rows
+from .similarity import (
+    check_similarity,
+    cosine_similarity_matrix,
+    masked_logsumexp,
+    normalize,
+    pair_masks,
+    views_to_rows,
+)
 
 # --- the two quantities of Wang & Isola (also analysis.alignment / analysis.uniformity) ---------
 
@@ -92,17 +99,12 @@ def _self_supervised_rows(views: Tensor, labels: Tensor | None, name: str) -> tu
     return views_to_rows(views, None)
 
 
-def _masked_lse(values: Tensor, mask: Tensor) -> Tensor:
-    """Row-wise logsumexp over the entries where ``mask`` is true (-inf where a row has none)."""
-    return torch.logsumexp(values.masked_fill(~mask, float("-inf")), dim=1)
-
-
 def _per_instance(row_values: Tensor, instance: Tensor, n_instances: int, how: str) -> Tensor:
     """Combine per-row values into one per instance: ``"sum"`` or ``"lse"`` (logsumexp)."""
     member = instance[None, :] == torch.arange(n_instances, device=instance.device)[:, None]
     if how == "sum":
         return (row_values[None, :] * member).sum(1)
-    return _masked_lse(row_values.expand(n_instances, -1), member)
+    return masked_logsumexp(row_values.expand(n_instances, -1), member)
 
 
 # --- alignment + uniformity as a loss -----------------------------------------------------------
@@ -225,9 +227,9 @@ class DHEL(nn.Module):
     def _loss(self, pos: Tensor, uu: Tensor, vv: Tensor) -> Tensor:
         """From the positive similarities [B] and the within-view similarity matrices [B, B]."""
         off = ~torch.eye(len(pos), dtype=torch.bool, device=pos.device)
-        per = -pos / self.temperature + _masked_lse(uu / self.temperature, off)
+        per = -pos / self.temperature + masked_logsumexp(uu / self.temperature, off)
         if self.include_augs:
-            per = per + _masked_lse(vv / self.temperature, off)
+            per = per + masked_logsumexp(vv / self.temperature, off)
         return reduce(per, self.reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
@@ -316,8 +318,8 @@ class MVInfoNCE(_MultiView):
 
     def _per_instance(self, logits, instance, view, n_instances):
         positive, negative = pair_masks(instance)
-        numerator = _per_instance(_masked_lse(logits, positive), instance, n_instances, "lse")
-        denominator = _per_instance(_masked_lse(logits, positive | negative), instance, n_instances, "lse")
+        numerator = _per_instance(masked_logsumexp(logits, positive), instance, n_instances, "lse")
+        denominator = _per_instance(masked_logsumexp(logits, positive | negative), instance, n_instances, "lse")
         return denominator - numerator
 
 
@@ -350,8 +352,8 @@ class MVDHEL(_MultiView):
     def _per_instance(self, logits, instance, view, n_instances):
         positive, negative = pair_masks(instance)
         upper = positive & (view[:, None] < view[None, :])
-        numerator = _per_instance(_masked_lse(logits, upper), instance, n_instances, "lse")
-        energy = _per_instance(_masked_lse(logits, negative & (view[:, None] == view[None, :])), instance,
+        numerator = _per_instance(masked_logsumexp(logits, upper), instance, n_instances, "lse")
+        energy = _per_instance(masked_logsumexp(logits, negative & (view[:, None] == view[None, :])), instance,
                                n_instances, "sum")
         return energy - numerator
 

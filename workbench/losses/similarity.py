@@ -110,3 +110,15 @@ def views_to_rows(views: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]
     else:
         labels = check_labels(labels, "labels", b)
     return views.reshape(b * v, d), labels.repeat_interleave(v)
+
+
+def masked_logsumexp(x: Tensor, mask: Tensor, *, add_one: bool = False, empty: float = -math.inf) -> Tensor:
+    """Row-wise ``log Σ_{k: mask_ik} e^{x_ik}`` (``log(1 + Σ ...)`` with ``add_one``), the one masked
+    log-sum-exp of the losses. A row whose mask is empty gives ``empty`` (-inf, the log of an empty sum, or 0
+    where a loss counts such a row as no term) with a zero gradient, never NaN: its entries are zero-filled
+    before the log-sum-exp."""
+    none = ~mask.any(1, keepdim=True)
+    x = torch.where(mask, x, -math.inf).masked_fill(none & ~mask, 0.0)
+    if add_one:
+        x = torch.cat([x.new_zeros(x.shape[0], 1), x], dim=1)
+    return torch.logsumexp(x, dim=1).masked_fill(none.squeeze(1), empty)
