@@ -15,6 +15,7 @@ NAMES += ["triplet", "lifted_structure", "generalized_lifted_structure",
           "binomial_deviance", "multi_similarity", "proto_triplet", "icnn", "opl",
           "metrix", "sphereface", "cosface", "arcface", "elasticface_arc", "elasticface_cos", "unpg"]  # pairs, margin
 NAMES += ["aem", "acmil", "aggregate_response"]  # attention, aggregate
+NAMES += ["proxy_anchor", "proxy_nca", "soft_triple", "subcenter_arcface", "npairs"]  # issue 16 (circle: below)
 
 
 def _grads_finite(value, tensor):
@@ -205,10 +206,12 @@ def test_contrastive_hand_written_backward_passes_gradcheck(squared, reduction):
 # --- issue 3: losses whose gradient is, by design, not the derivative of their value --------------------------
 # ALDR-KL's lam adapts to the logits but is detached (as in the official code); EnsLoss draws a new loss
 # derivative at every call. Both are held to every standard but finite-difference gradcheck; their own
-# gradient tests are in tests/test_losses_logits.py and tests/test_losses_binary.py.
+# gradient tests are in tests/test_losses_logits.py and tests/test_losses_binary.py. Circle loss holds its
+# weights α constant in the backward pass (paper, PML); tests/losses/test_proxies.py gradchecks it with
+# detach_weights=False and checks the detached gradient against the closed form.
 
 
-@pytest.mark.parametrize("name", ["aldr_kl", "ensloss"])
+@pytest.mark.parametrize("name", ["aldr_kl", "ensloss", "circle"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_standards_of_losses_without_gradcheck(name, dtype):
     test_huge_inputs_give_finite_value_and_gradient(name, dtype)

@@ -17,8 +17,10 @@ from . import (  # noqa: F401  (registration side effects)
     mil,
     multiview,
     pairs,
+    proxies,
     reweighting,
     robust,
+    softmax_pairs,
     zloss,
 )
 from .adaptive import AMCL, ISogCLR
@@ -39,9 +41,11 @@ from .margin import MarginHead, NormFace, normface_scale_bound
 from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
 from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
 from .pairs import ContrastiveLoss, contrastive_from_similarity
+from .proxies import ProxyAnchor, ProxyNCA, SoftTriple, SubCenterArcFace
 from .registry import FAMILIES, KINDS, LossInfo, Paper, Param, available, get, info, register
 from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
+from .softmax_pairs import CircleLoss, NPairsLoss, circle_from_similarity, npairs_from_similarity
 from .zloss import ZLoss, z_loss
 
 __all__ = [
@@ -58,3 +62,5 @@ __all__ += [  # losses on logits and binary losses (issue 3)
     "pairwise_auc_surrogate", "LossReweighting", "loss_weights",
 ]
 __all__ += ["AEM", "aem", "ACMIL", "branch_diversity", "AggregateResponseLoss", "aggregate_response_loss"]
+__all__ += ["ProxyAnchor", "ProxyNCA", "SoftTriple", "SubCenterArcFace", "CircleLoss", "NPairsLoss",
+            "circle_from_similarity", "npairs_from_similarity"]  # issue 16
