@@ -208,10 +208,12 @@ def test_contrastive_hand_written_backward_passes_gradcheck(squared, reduction):
 # derivative at every call. Both are held to every standard but finite-difference gradcheck; their own
 # gradient tests are in tests/test_losses_logits.py and tests/test_losses_binary.py. Circle loss holds its
 # weights α constant in the backward pass (paper, PML); tests/losses/test_proxies.py gradchecks it with
-# detach_weights=False and checks the detached gradient against the closed form.
+# detach_weights=False and checks the detached gradient against the closed form. Hyp-CE and Hyp-PC rescale the
+# gradient on the Poincaré ball by the inverse metric (official hyptorch ToPoincare); tests/losses/test_hyperbolic.py
+# gradchecks them with riemannian=False.
 
 
-@pytest.mark.parametrize("name", ["aldr_kl", "ensloss", "circle"])
+@pytest.mark.parametrize("name", ["aldr_kl", "ensloss", "circle", "hyp_ce", "hyp_pc"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_standards_of_losses_without_gradcheck(name, dtype):
     test_huge_inputs_give_finite_value_and_gradient(name, dtype)

@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (registration side effects)
     contrastive,
     crossmodal,
     fewshot,
+    hyperbolic,
     ldr,
     margin,
     metric,
@@ -36,6 +37,7 @@ from .contrastive import (
     supcon_from_similarity,
 )
 from .crossmodal import CLIP, CWCL, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights
+from .hyperbolic import HypCE, HypPC, PseudoNegatives
 from .ldr import ALDRKL, LDRKL, ldr_kl
 from .margin import MarginHead, NormFace, normface_scale_bound
 from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
@@ -63,4 +65,4 @@ __all__ += [  # losses on logits and binary losses (issue 3)
 ]
 __all__ += ["AEM", "aem", "ACMIL", "branch_diversity", "AggregateResponseLoss", "aggregate_response_loss"]
 __all__ += ["ProxyAnchor", "ProxyNCA", "SoftTriple", "SubCenterArcFace", "CircleLoss", "NPairsLoss",
-            "circle_from_similarity", "npairs_from_similarity"]  # issue 16
+            "circle_from_similarity", "npairs_from_similarity", "HypCE", "HypPC", "PseudoNegatives"]  # issue 16
