@@ -204,3 +204,16 @@ def test_every_slider_endpoint_builds_a_loss_that_runs(name):
         for value in (param.low, param.high):
             loss = losses.get(name, num_classes=3, embedding_dim=4, **{pname: float(value)}).double()
             assert torch.isfinite(loss(x, y)), (pname, value)
+
+
+def test_hyp_ce_reductions_agree():
+    x, y = torch.randn(6, 4, **T), torch.arange(6) % 3
+    torch.manual_seed(0)
+    built = {r: losses.get("hyp_ce", num_classes=3, embedding_dim=4, reduction=r).double()
+             for r in ("mean", "sum", "none")}
+    for loss in built.values():
+        loss.load_state_dict(built["mean"].state_dict())
+    none = built["none"](x, y)
+    assert none.shape == (6,)
+    assert built["mean"](x, y).item() == pytest.approx(none.mean().item(), rel=1e-14)
+    assert built["sum"](x, y).item() == pytest.approx(none.sum().item(), rel=1e-14)

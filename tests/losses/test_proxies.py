@@ -320,3 +320,18 @@ def test_circle_reductions_agree():
     assert none.shape == (12,)
     assert losses.get("circle", reduction="sum")(x, y).item() == pytest.approx(none.sum().item(), rel=1e-12)
     assert losses.get("circle")(x, y).item() == pytest.approx(none[none > 0].mean().item(), rel=1e-12)
+
+
+def test_npairs_pair_weights_live_on_anchor_to_positive_entries_only():
+    # ℓ_i reads S[anchor_i, positive_j] only: dL/dS is zero elsewhere; on the row of anchor i it is the softmax
+    # minus the one-hot target, divided by N (mean over pairs).
+    loss = losses.get("npairs")
+    weights = analysis.pair_weights(loss, E6, Y6)
+    anchors, positives = npair_indices(Y6)
+    mask = torch.zeros(6, 6, dtype=torch.bool)
+    mask[anchors[:, None], positives[None, :]] = True
+    assert (weights[~mask] == 0).all()
+    sim = torch.nn.functional.normalize(E6, dim=1) @ torch.nn.functional.normalize(E6, dim=1).T
+    block = sim[anchors][:, positives]
+    expected = (torch.softmax(block, dim=1) - torch.eye(3, dtype=torch.float64)) / 3
+    assert torch.allclose(weights[anchors][:, positives], expected, atol=1e-12)
