@@ -75,8 +75,8 @@ class ProxyAnchor(MarginHead):
 
     The loss is one number per batch (its two means run over proxies, not samples), so there is no
     ``reduction``. ``.logits(x)`` is ``α·cos`` (to predict); ``.logits(x, labels)`` is ``α(cos - δ)`` on the
-    target and ``α(cos + δ)`` elsewhere, the arguments of the two sums. Tip: the paper trains the proxies
-    with a learning rate 100x the backbone's; Loss Lab's default recipe uses one Adam rate for both.
+    target and ``α(cos + δ)`` elsewhere, the arguments of the two sums. Tip: the official ``train.py`` gives
+    the proxies a learning rate 100x the backbone's; Loss Lab's default recipe uses one Adam rate for both.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, margin: float = 0.1, alpha: float = 32.0):
