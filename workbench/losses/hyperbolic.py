@@ -212,8 +212,11 @@ class HypCE(nn.Module):
         self.base_point = nn.Parameter(torch.zeros(embedding_dim))
 
     def to_ball(self, embeddings: Tensor) -> Tensor:
-        """The embeddings on the Poincaré ball, [B, D] (official ``ToPoincare(c, train_x=True, clip_r=r)``)."""
+        """The embeddings on the Poincaré ball, [B, D] (official ``ToPoincare(c, train_x=True, clip_r=r)``), in at
+        least float32: half precision cannot hold hyptorch's 1e-5 guards (r / 1e-5 overflows float16, and the
+        ball's edge 1 - 1e-3 rounds), so half inputs are mapped in float32 and the loss cast back."""
         check_float_tensor_2d(embeddings, self.embedding_dim)
+        embeddings = embeddings.to(torch.promote_types(embeddings.dtype, torch.float32))
         c = self.curvature
         base = project(expmap0(self.base_point.to(embeddings.dtype), c), c)
         points = project(expmap(base, clip_features(embeddings, self.clip_r), c), c)
@@ -225,18 +228,18 @@ class HypCE(nn.Module):
     def logits(self, embeddings: Tensor, labels: Tensor | None = None) -> Tensor:
         if labels is not None:
             check_labels(labels, "labels", embeddings.shape[0], self.num_classes)
-        return self.ball_logits(self.to_ball(embeddings))
+        return self.ball_logits(self.to_ball(embeddings)).to(embeddings.dtype)
 
     def _points_and_labels(self, embeddings: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         check_batch(embeddings)
         if labels is None:
             raise ValueError("labels must be a tensor of shape [B]; Hyp-CE needs the targets")
         check_labels(labels, "labels", embeddings.shape[0], self.num_classes)
-        return self.to_ball(embeddings), labels
+        return self.to_ball(embeddings), labels.long()  # cross_entropy wants int64; any integer dtype is accepted
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         points, labels = self._points_and_labels(embeddings, labels)
-        return F.cross_entropy(self.ball_logits(points), labels, reduction=self.reduction)
+        return F.cross_entropy(self.ball_logits(points), labels, reduction=self.reduction).to(embeddings.dtype)
 
     def extra_repr(self) -> str:
         return (f"num_classes={self.num_classes}, embedding_dim={self.embedding_dim}, curvature={self.curvature}, "
@@ -285,9 +288,9 @@ class HypPC(HypCE):
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         points, labels = self._points_and_labels(embeddings, labels)
         pc = hyp_pc_loss(points[labels == self.confused_label], self.curvature, self.official_arctan)
-        if self.ce_weight == 0:
-            return pc
-        return pc + self.ce_weight * F.cross_entropy(self.ball_logits(points), labels)
+        if self.ce_weight > 0:
+            pc = pc + self.ce_weight * F.cross_entropy(self.ball_logits(points), labels)
+        return pc.to(embeddings.dtype)
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, ce_weight={self.ce_weight}, confused_label={self.confused_label}, "

@@ -35,7 +35,7 @@ def _nonnegative(value, name: str) -> float:
 def _targets(labels: Tensor, embeddings: Tensor, num_classes: int) -> Tensor:
     if labels is None:
         raise ValueError("labels must be a tensor of shape [B]; a proxy loss needs the targets")
-    return check_labels(labels, "labels", embeddings.shape[0], num_classes)
+    return check_labels(labels, "labels", embeddings.shape[0], num_classes).long()  # any integer dtype
 
 
 def check_batch(x: Tensor, name: str = "embeddings", shape_doc: str = "[B, D]") -> None:
@@ -149,8 +149,8 @@ class ProxyNCA(MarginHead):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_batch(embeddings)
-        logits = self.logits(embeddings, _targets(labels, embeddings, self.num_classes))
-        return F.cross_entropy(logits, labels, reduction=self.reduction)
+        labels = _targets(labels, embeddings, self.num_classes)
+        return F.cross_entropy(self.logits(embeddings, labels), labels, reduction=self.reduction)
 
 
 # --- SoftTriple ---------------------------------------------------------------------------------------
@@ -225,8 +225,8 @@ class SoftTriple(MarginHead):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_batch(embeddings)
-        logits = self.logits(embeddings, _targets(labels, embeddings, self.num_classes))
-        per_sample = F.cross_entropy(logits, labels, reduction="none")
+        labels = _targets(labels, embeddings, self.num_classes)
+        per_sample = F.cross_entropy(self.logits(embeddings, labels), labels, reduction="none")
         if self.tau > 0:
             per_sample = per_sample + self.tau * self.regularizer().to(per_sample.dtype)
         return reduce(per_sample, self.reduction)
@@ -275,7 +275,7 @@ class SubCenterArcFace(ArcFace):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_batch(embeddings)
-        return super().forward(embeddings, labels)
+        return super().forward(embeddings, _targets(labels, embeddings, self.num_classes))
 
     @torch.no_grad()
     def outliers(self, embeddings: Tensor, labels: Tensor, threshold: float = 75.0) -> tuple[Tensor, Tensor]:
