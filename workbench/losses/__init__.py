@@ -11,14 +11,17 @@ from . import (  # noqa: F401  (registration side effects)
     contrastive,
     crossmodal,
     fewshot,
+    hyperbolic,
     ldr,
     margin,
     metric,
     mil,
     multiview,
     pairs,
+    proxies,
     reweighting,
     robust,
+    softmax_pairs,
     zloss,
 )
 from .adaptive import AMCL, ISogCLR
@@ -34,14 +37,17 @@ from .contrastive import (
     supcon_from_similarity,
 )
 from .crossmodal import CLIP, CWCL, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights
+from .hyperbolic import HypCE, HypPC, PseudoNegatives
 from .ldr import ALDRKL, LDRKL, ldr_kl
 from .margin import MarginHead, NormFace, normface_scale_bound
 from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
 from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
 from .pairs import ContrastiveLoss, contrastive_from_similarity
+from .proxies import ProxyAnchor, ProxyNCA, SoftTriple, SubCenterArcFace
 from .registry import FAMILIES, KINDS, REDUCES_OVER, LossInfo, Paper, Param, available, get, info, register
 from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
+from .softmax_pairs import CircleLoss, NPairsLoss, circle_from_similarity, npairs_from_similarity
 from .zloss import ZLoss, z_loss
 
 __all__ = [
@@ -58,3 +64,5 @@ __all__ += [  # losses on logits and binary losses (issue 3)
     "pairwise_auc_surrogate", "LossReweighting", "loss_weights",
 ]
 __all__ += ["AEM", "aem", "ACMIL", "branch_diversity", "AggregateResponseLoss", "aggregate_response_loss"]
+__all__ += ["ProxyAnchor", "ProxyNCA", "SoftTriple", "SubCenterArcFace", "CircleLoss", "NPairsLoss",
+            "circle_from_similarity", "npairs_from_similarity", "HypCE", "HypPC", "PseudoNegatives"]  # issue 16
