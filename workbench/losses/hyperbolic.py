@@ -171,7 +171,7 @@ BALL_PARAMS = {
 
 
 @register(
-    "hyp_ce", family="margin", kind="margin", paper=HYP_OC,
+    "hyp_ce", family="margin", kind="margin", reduces_over="sample", paper=HYP_OC,
     formula=r"\ell_i = -\log\frac{e^{\zeta_{y_i}(z_i)}}{\sum_k e^{\zeta_k(z_i)}},\;"
             r"\zeta_k(z) = \frac{\lambda_{p_k}\lVert a_k\rVert}{\sqrt c}\sinh^{-1}\!\Big(\frac{2\sqrt c\,"
             r"\langle(-p_k)\oplus_c z, a_k\rangle}{(1-c\lVert(-p_k)\oplus_c z\rVert^2)\lVert a_k\rVert}\Big),\;"
@@ -193,7 +193,9 @@ class HypCE(nn.Module):
     points by the inverse metric :math:`(1-c\lVert z\rVert^2)^2/4` (:class:`_RiemannianGradient`), so the
     gradient is not the derivative of the value; ``riemannian=False`` gives the plain derivative. The official
     training also clips the gradient norm at 3 (a training-loop setting, not part of the loss).
-    ``reduction`` over samples. ``.logits(x)`` are the MLR logits (there is no margin).
+    ``.logits(x)`` are the MLR logits (there is no margin).
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, curvature: float = 0.1, clip_r: float = 2.0,
@@ -253,7 +255,7 @@ def check_float_tensor_2d(embeddings: Tensor, dim: int) -> None:
 
 
 @register(
-    "hyp_pc", family="margin", kind="margin", paper=HYP_OC,
+    "hyp_pc", family="margin", kind="margin", reduces_over="batch", paper=HYP_OC,
     formula=r"L = \frac1n\sum_{i<n/2} d_c(z_i, z_{i+n/2}) + w_{CE}\,L_{\text{Hyp-CE}},\;"
             r"d_c(x,y) = \frac{2}{\sqrt c}\tanh^{-1}\!\big(\sqrt c\,\lVert(-x)\oplus_c y\rVert\big)",
     params={**BALL_PARAMS,

@@ -51,7 +51,7 @@ def check_batch(x: Tensor, name: str = "embeddings", shape_doc: str = "[B, D]") 
 # --- Proxy-Anchor -------------------------------------------------------------------------------------
 
 @register(
-    "proxy_anchor", family="margin", kind="margin",
+    "proxy_anchor", family="margin", kind="margin", reduces_over="batch",
     paper=Paper("Proxy Anchor Loss for Deep Metric Learning", 2020, "Kim, Kim, Cho, Kwak"),
     formula=r"\ell = \frac{1}{|P^+|}\sum_{p\in P^+}\log\Big(1+\sum_{x\in X_p^+}e^{-\alpha(s(x,p)-\delta)}\Big)"
             r" + \frac{1}{|P|}\sum_{p\in P}\log\Big(1+\sum_{x\in X_p^-}e^{\alpha(s(x,p)+\delta)}\Big)",
@@ -73,8 +73,8 @@ class ProxyAnchor(MarginHead):
     ``kaiming_normal_(mode="fan_out")`` as both. The log(1 + Σ e) terms are computed as a stable logsumexp
     with a zero column (the official code exponentiates directly, which overflows in half precision).
 
-    The loss is one number per batch (its two means run over proxies, not samples), so there is no
-    ``reduction``. ``.logits(x)`` is ``α·cos`` (to predict); ``.logits(x, labels)`` is ``α(cos - δ)`` on the
+    The loss is one number per batch (its two means run over proxies, not samples), so there is
+    no ``reduction``. ``.logits(x)`` is ``α·cos`` (to predict); ``.logits(x, labels)`` is ``α(cos - δ)`` on the
     target and ``α(cos + δ)`` elsewhere, the arguments of the two sums. Tip: the official ``train.py`` gives
     the proxies a learning rate 100x the backbone's; Loss Lab's default recipe uses one Adam rate for both.
     """
@@ -112,7 +112,7 @@ def _log1p_sum_exp(x: Tensor, mask: Tensor) -> Tensor:
 # --- ProxyNCA -----------------------------------------------------------------------------------------
 
 @register(
-    "proxy_nca", family="margin", kind="margin",
+    "proxy_nca", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("No Fuss Distance Metric Learning using Proxies", 2017,
                 "Movshovitz-Attias, Toshev, Leung, Ioffe, Singh"),
     formula=r"\ell_i = -\log\frac{e^{-s\,\lVert\hat x_i-\hat p_{y_i}\rVert^2}}"
@@ -133,7 +133,9 @@ class ProxyNCA(MarginHead):
 
     Departures: the paper's NCA denominator leaves out the true proxy (from memory, not verified here); PML
     drops samples whose probability on the true proxy underflows to 0, where this log-softmax keeps their
-    (large, finite) loss. ``reduction`` over samples (mean by default). ``.logits(x)`` are ``-s·d²``.
+    (large, finite) loss. ``.logits(x)`` are ``-s·d²``.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 1.0, reduction: str = "mean"):
@@ -156,7 +158,7 @@ class ProxyNCA(MarginHead):
 # --- SoftTriple ---------------------------------------------------------------------------------------
 
 @register(
-    "soft_triple", family="margin", kind="margin",
+    "soft_triple", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("SoftTriple Loss: Deep Metric Learning Without Triplet Sampling", 2019,
                 "Qian, Shang, Sun, Hu, Li, Jin"),
     formula=r"\ell_i = -\log\frac{e^{\lambda(S_{i,y_i}-\delta)}}{e^{\lambda(S_{i,y_i}-\delta)}"
@@ -188,9 +190,11 @@ class SoftTriple(MarginHead):
 
     The centre regulariser R (official code; PML's ``SoftTripleLoss`` has none) pulls the centres of a class
     together so that redundant ones merge; ``tau=0`` leaves it out and then the loss equals PML's. It needs
-    K > 1 (the official code skips it otherwise; so do we). ``reduction="none"`` gives ``ℓ_i + τR`` per
-    sample, so "mean" is the official ``mean(ℓ) + τR`` and "sum" is ``Σℓ_i + BτR``.
+    K > 1 (the official code skips it otherwise; so do we).
     ``.logits(x)`` is ``λS`` (to predict); ``.logits(x, labels)`` subtracts λδ on the target.
+
+    Reduction: ``"none"`` gives one value per sample [B], ``ℓ_i + τR``; ``"mean"`` averages them over all B
+    samples, the official ``mean(ℓ) + τR``, and ``"sum"`` is ``Σℓ_i + BτR``.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, centers_per_class: int = 10, lam: float = 20.0,
@@ -239,7 +243,7 @@ class SoftTriple(MarginHead):
 # --- Sub-center ArcFace -------------------------------------------------------------------------------
 
 @register(
-    "subcenter_arcface", family="margin", kind="margin",
+    "subcenter_arcface", family="margin", kind="margin", reduces_over="sample",
     paper=Paper("Sub-center ArcFace: Boosting Face Recognition by Large-Scale Noisy Web Faces", 2020,
                 "Deng, Guo, Liu, Zafeiriou"),
     formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m)}}{e^{s\cos(\theta_y + m)} + \sum_{j\neq y} e^{s\cos\theta_j}},"
@@ -257,6 +261,8 @@ class SubCenterArcFace(ArcFace):
     margin and its θ + m > π fallback are :func:`~workbench.losses.margin.arc_margin`'s (as PML's ArcFace).
     :meth:`outliers` is PML's ``get_outliers``: the samples far from their class's dominant sub-centre, which
     the paper drops before retraining with K = 1.
+
+    Reduction: ``"none"`` gives one cross-entropy per sample [B]; ``"mean"`` averages them over all B samples.
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, sub_centers: int = 3, scale: float = 64.0,

@@ -54,7 +54,7 @@ def _gamma(gamma) -> float:
 
 
 @register(
-    "circle", family="pairs", kind="pairs",
+    "circle", family="pairs", kind="pairs", reduces_over="anchor",
     paper=Paper("Circle Loss: A Unified Perspective of Pair Similarity Optimization", 2020,
                 "Sun, Cheng, Zhang, Zhang, Zheng, Wang, Wei"),
     formula=r"\ell_i = \log\Big(1 + \sum_{n}\sum_{p} e^{\gamma(\alpha_n(s_n-\Delta_n) - \alpha_p(s_p-\Delta_p))}\Big),"
@@ -77,10 +77,11 @@ class CircleLoss(nn.Module):
 
     Defaults m = 0.25, γ = 256: the paper's face-recognition setting (re-ID: 0.25, 128; fine-grained retrieval:
     0.4, 80), as quoted by PML's docstring. **PML's ``CircleLoss()`` defaults differ: m = 0.4, γ = 80.**
-    With equal settings the value equals PML's ``CircleLoss(m, gamma)``. Anchors without a positive or a
-    negative give 0; ``reduction="none"`` gives one value per anchor, "mean" averages the non-zero ones
-    (PML's ``AvgNonZeroReducer``), "sum" adds them. Stable: the exponent γα·s reaches ~600, so everything
-    stays in log-sum-exp form.
+    With equal settings the value equals PML's ``CircleLoss(m, gamma)``. Stable: the exponent γα·s reaches
+    ~600, so everything stays in log-sum-exp form.
+
+    Reduction: ``"none"`` gives one value per anchor row [N] (0 for an anchor without a positive or a
+    negative); ``"mean"`` averages the non-zero ones (PML's ``AvgNonZeroReducer``), ``"sum"`` adds them all.
     """
 
     def __init__(self, margin: float = 0.25, gamma: float = 256.0, detach_weights: bool = True,
@@ -139,7 +140,7 @@ def _npairs(similarity, labels, reduction):
 
 
 @register(
-    "npairs", family="pairs", kind="pairs",
+    "npairs", family="pairs", kind="pairs", reduces_over="anchor",
     paper=Paper("Improved Deep Metric Learning with Multi-class N-pair Loss Objective", 2016, "Sohn"),
     formula=r"\ell_i = -\log\frac{e^{\hat f_i^\top\hat f_i^+}}{\sum_{j=1}^{N} e^{\hat f_i^\top\hat f_j^+}}",
     params={},
@@ -153,7 +154,11 @@ class NPairsLoss(nn.Module):
     a softmax over the N classes' positives (:func:`npair_indices` says which samples). As PML's
     ``NPairsLoss()``: cosine similarities (PML's ``DotProductSimilarity`` normalises by default), no
     temperature, the mean over the N pairs; classes with a single sample take no part, and a batch without
-    any positive pair gives 0. ``reduction="none"`` gives each anchor's value at its row (0 elsewhere).
+    any positive pair gives 0.
+
+    Reduction: ``"none"`` gives one value per row [N]: each N-pair anchor's value at its row, 0 for the other
+    rows; ``"mean"`` averages over the N-pair anchors only (one per class with two or more samples), ``"sum"``
+    adds them.
 
     Departure from the paper: Sohn uses raw inner products plus an L2 penalty on the embeddings (weight
     from memory, not verified here); cosine logits live in [-1, 1], so the softmax never becomes confident and
