@@ -23,8 +23,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_flag, check_float_tensor, check_int, check_labels, check_number, check_reduction
-from .proxies import check_batch
+from .._checks import (
+    NONNEGATIVE,
+    POSITIVE,
+    UNIT,
+    check_flag,
+    check_float_tensor,
+    check_int,
+    check_labels,
+    check_reduction,
+)
 from .registry import Paper, Param, register
 
 BALL_EPS = 1e-3  # project() keeps ‖x‖ ≤ (1 - 1e-3)/√c (hyptorch)
@@ -143,15 +151,15 @@ class PseudoNegatives:
     """
 
     def __init__(self, alpha: float = 0.8, std_dev: float = 1.0):
-        self.alpha = check_number(alpha, "alpha", low=0.0, high=1.0)
-        self.std_dev = check_number(std_dev, "std_dev", low=0.0, low_open=True)
+        self.alpha = UNIT.check(alpha, "alpha")
+        self.std_dev = POSITIVE.check(std_dev, "std_dev")
         self.previous_mean: Tensor | None = None
 
     def reset(self) -> None:
         self.previous_mean = None
 
     def __call__(self, features: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        check_batch(features, "features")
+        check_float_tensor(features, "features", 2, "[B, D]", nonempty=True)
         mean = features.detach().mean(0)
         previous = torch.zeros_like(mean) if self.previous_mean is None else self.previous_mean
         centre = self.alpha * previous + (1 - self.alpha) * mean
@@ -165,8 +173,9 @@ class PseudoNegatives:
 
 HYP_OC = Paper("Hyp-OC: Hyperbolic One Class Classification for Face Anti-Spoofing", 2024, "Narayan, Patel")
 BALL_PARAMS = {
-    "curvature": Param(0.1, 0.01, 1.0, "c: the ball has curvature -c and radius 1/√c", log=True),
-    "clip_r": Param(2.0, 0.5, 10.0, "r: Euclidean features are clipped to norm ≤ r before the exponential map"),
+    "curvature": Param(0.1, 0.01, 1.0, "c: the ball has curvature -c and radius 1/√c", log=True, valid=POSITIVE),
+    "clip_r": Param(2.0, 0.5, 10.0, "r: Euclidean features are clipped to norm ≤ r before the exponential map",
+                    valid=POSITIVE),
 }
 
 
@@ -203,8 +212,8 @@ class HypCE(nn.Module):
         super().__init__()
         self.num_classes = check_int(num_classes, "num_classes", low=2)
         self.embedding_dim = check_int(embedding_dim, "embedding_dim", low=1)
-        self.curvature = check_number(curvature, "curvature", low=0.0, low_open=True)
-        self.clip_r = check_number(clip_r, "clip_r", low=0.0, low_open=True)
+        self.curvature = POSITIVE.check(curvature, "curvature")
+        self.clip_r = POSITIVE.check(clip_r, "clip_r")
         self.riemannian = check_flag(riemannian, "riemannian")
         self.reduction = check_reduction(reduction)
         self.weight = nn.Parameter(torch.empty(num_classes, embedding_dim))
@@ -233,7 +242,7 @@ class HypCE(nn.Module):
         return self.ball_logits(self.to_ball(embeddings)).to(embeddings.dtype)
 
     def _points_and_labels(self, embeddings: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-        check_batch(embeddings)
+        check_float_tensor_2d(embeddings, self.embedding_dim, nonempty=True)  # before the labels are read
         if labels is None:
             raise ValueError("labels must be a tensor of shape [B]; Hyp-CE needs the targets")
         check_labels(labels, "labels", embeddings.shape[0], self.num_classes)
@@ -248,8 +257,8 @@ class HypCE(nn.Module):
                 f"clip_r={self.clip_r}, riemannian={self.riemannian}")
 
 
-def check_float_tensor_2d(embeddings: Tensor, dim: int) -> None:
-    check_float_tensor(embeddings, "embeddings", 2, f"[B, {dim}]")
+def check_float_tensor_2d(embeddings: Tensor, dim: int, nonempty: bool = False) -> None:
+    check_float_tensor(embeddings, "embeddings", 2, f"[B, {dim}]", nonempty=nonempty)
     if embeddings.shape[1] != dim:
         raise ValueError(f"embeddings must have shape [B, {dim}] (embedding_dim), got shape {tuple(embeddings.shape)}")
 
@@ -259,7 +268,8 @@ def check_float_tensor_2d(embeddings: Tensor, dim: int) -> None:
     formula=r"L = \frac1n\sum_{i<n/2} d_c(z_i, z_{i+n/2}) + w_{CE}\,L_{\text{Hyp-CE}},\;"
             r"d_c(x,y) = \frac{2}{\sqrt c}\tanh^{-1}\!\big(\sqrt c\,\lVert(-x)\oplus_c y\rVert\big)",
     params={**BALL_PARAMS,
-            "ce_weight": Param(1.0, 0.0, 1.0, "weight of Hyp-CE added to Hyp-PC (1: the paper's total loss)")},
+            "ce_weight": Param(1.0, 0.0, 1.0, "weight of Hyp-CE added to Hyp-PC (1: the paper's total loss)",
+                               valid=NONNEGATIVE)},
 )
 class HypPC(HypCE):
     r"""Hyp-PC, hyperbolic pairwise confusion (Hyp-OC, Narayan & Patel 2024), with Hyp-CE as in the paper's
@@ -281,7 +291,7 @@ class HypPC(HypCE):
                  ce_weight: float = 1.0, confused_label: int = 0, official_arctan: bool = False,
                  riemannian: bool = True):
         super().__init__(num_classes, embedding_dim, curvature, clip_r, riemannian)
-        self.ce_weight = check_number(ce_weight, "ce_weight", low=0.0)
+        self.ce_weight = NONNEGATIVE.check(ce_weight, "ce_weight")
         self.confused_label = check_int(confused_label, "confused_label", low=0)
         if self.confused_label >= self.num_classes:
             raise ValueError(f"confused_label must be < num_classes={self.num_classes}, got {confused_label}")

@@ -19,17 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_int, check_labels, check_number, reduce
+from .._checks import ANGLE, NONNEGATIVE, POSITIVE, POSITIVE_INT, check_float_tensor, check_labels, check_number, reduce
 from .margin import ArcFace, MarginHead
 from .registry import Paper, Param, register
-
-
-def _positive(value, name: str) -> float:
-    return check_number(value, name, low=0.0, low_open=True)
-
-
-def _nonnegative(value, name: str) -> float:
-    return check_number(value, name, low=0.0)
 
 
 def _targets(labels: Tensor, embeddings: Tensor, num_classes: int) -> Tensor:
@@ -38,14 +30,10 @@ def _targets(labels: Tensor, embeddings: Tensor, num_classes: int) -> Tensor:
     return check_labels(labels, "labels", embeddings.shape[0], num_classes).long()  # any integer dtype
 
 
-def check_batch(x: Tensor, name: str = "embeddings", shape_doc: str = "[B, D]") -> None:
-    """A batch the loss is defined on: a float matrix without NaN (``check_float_tensor``), at least one row
-    and no ±inf. The sum is the fast test; the exact scan runs only when it is not finite."""
-    check_float_tensor(x, name, 2, shape_doc)
-    if x.shape[0] == 0:
-        raise ValueError(f"{name} must hold at least one row (an empty batch has no loss)")
-    if not math.isfinite(float(x.detach().sum(dtype=torch.float64))) and torch.isinf(x).any():
-        raise ValueError(f"{name} contains inf")
+def _check_embeddings(embeddings: Tensor, dim: int) -> None:
+    """Before the labels are read: a float matrix [B, D], at least one row, no NaN or ±inf (the dimension D is
+    checked by ``cosine``)."""
+    check_float_tensor(embeddings, "embeddings", 2, f"[B, {dim}]", nonempty=True)
 
 
 # --- Proxy-Anchor -------------------------------------------------------------------------------------
@@ -55,9 +43,10 @@ def check_batch(x: Tensor, name: str = "embeddings", shape_doc: str = "[B, D]") 
     paper=Paper("Proxy Anchor Loss for Deep Metric Learning", 2020, "Kim, Kim, Cho, Kwak"),
     formula=r"\ell = \frac{1}{|P^+|}\sum_{p\in P^+}\log\Big(1+\sum_{x\in X_p^+}e^{-\alpha(s(x,p)-\delta)}\Big)"
             r" + \frac{1}{|P|}\sum_{p\in P}\log\Big(1+\sum_{x\in X_p^-}e^{\alpha(s(x,p)+\delta)}\Big)",
-    params={"margin": Param(0.1, 0.0, 0.5, "δ: positives are pulled above cos δ, negatives pushed below -δ"),
+    params={"margin": Param(0.1, 0.0, 0.5, "δ: positives are pulled above cos δ, negatives pushed below -δ",
+                            valid=NONNEGATIVE),
             "alpha": Param(32.0, 1.0, 64.0, "α: scale; large α focuses each proxy on its hardest samples",
-                           log=True)},
+                           log=True, valid=POSITIVE)},
 )
 class ProxyAnchor(MarginHead):
     r"""Proxy-Anchor loss (Kim et al., CVPR 2020): every proxy is an anchor over the whole batch.
@@ -80,8 +69,8 @@ class ProxyAnchor(MarginHead):
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, margin: float = 0.1, alpha: float = 32.0):
-        super().__init__(num_classes, embedding_dim, _positive(alpha, "alpha"))
-        self.margin, self.alpha = _nonnegative(margin, "margin"), self.scale
+        super().__init__(num_classes, embedding_dim, POSITIVE.check(alpha, "alpha"))
+        self.margin, self.alpha = NONNEGATIVE.check(margin, "margin"), self.scale
         with torch.no_grad():
             nn.init.kaiming_normal_(self.weight, mode="fan_out")
 
@@ -90,8 +79,7 @@ class ProxyAnchor(MarginHead):
         return cosine + self.margin * (1 - 2 * target)  # cos - δ on the target, cos + δ elsewhere
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        cosine = self.cosine(embeddings)
-        check_batch(embeddings)
+        cosine = self.cosine(embeddings)  # checks the embeddings
         labels = _targets(labels, embeddings, self.num_classes)
         positive = F.one_hot(labels, self.num_classes).bool()  # [B, C]: sample i is a positive of proxy c
         pos_term = _log1p_sum_exp(-self.alpha * (cosine - self.margin), positive)  # [C], 0 without positives
@@ -118,7 +106,7 @@ def _log1p_sum_exp(x: Tensor, mask: Tensor) -> Tensor:
     formula=r"\ell_i = -\log\frac{e^{-s\,\lVert\hat x_i-\hat p_{y_i}\rVert^2}}"
             r"{\sum_{c} e^{-s\,\lVert\hat x_i-\hat p_c\rVert^2}}",
     params={"scale": Param(1.0, 1.0, 64.0, "s: softmax scale on the squared distances (PML's softmax_scale)",
-                           log=True)},
+                           log=True, valid=POSITIVE)},
 )
 class ProxyNCA(MarginHead):
     r"""ProxyNCA (Movshovitz-Attias et al., ICCV 2017): NCA with one learnable proxy per class.
@@ -139,7 +127,7 @@ class ProxyNCA(MarginHead):
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, scale: float = 1.0, reduction: str = "mean"):
-        super().__init__(num_classes, embedding_dim, _positive(scale, "scale"), reduction)
+        super().__init__(num_classes, embedding_dim, POSITIVE.check(scale, "scale"), reduction)
         with torch.no_grad():
             self.weight.normal_()  # PML's default initialiser (normal_, std 1)
 
@@ -150,7 +138,7 @@ class ProxyNCA(MarginHead):
         return -self.scale * (2 - 2 * cosine).clamp(min=0)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_batch(embeddings)
+        _check_embeddings(embeddings, self.embedding_dim)
         labels = _targets(labels, embeddings, self.num_classes)
         return F.cross_entropy(self.logits(embeddings, labels), labels, reduction=self.reduction)
 
@@ -165,12 +153,14 @@ class ProxyNCA(MarginHead):
             r"+\sum_{c\neq y_i}e^{\lambda S_{i,c}}},\;"
             r"S_{i,c}=\sum_k\frac{e^{\frac1\gamma x_i^\top w_c^k}}{\sum_{k'}e^{\frac1\gamma x_i^\top w_c^{k'}}}"
             r"\,x_i^\top w_c^k,\; L = \bar\ell + \tau R",
-    params={"centers_per_class": Param(10, 1, 20, "K: centres per class"),
-            "lam": Param(20.0, 1.0, 64.0, "λ: scale of the class similarities in the softmax", log=True),
+    params={"centers_per_class": Param(10, 1, 20, "K: centres per class", valid=POSITIVE_INT),
+            "lam": Param(20.0, 1.0, 64.0, "λ: scale of the class similarities in the softmax", log=True,
+                         valid=POSITIVE),
             "gamma": Param(0.1, 0.01, 1.0, "γ: temperature of the soft assignment to a class's centres",
-                           log=True),
-            "margin": Param(0.01, 0.0, 0.2, "δ: subtracted from the target class similarity"),
-            "tau": Param(0.2, 0.0, 1.0, "τ: weight of the regulariser that merges redundant centres")},
+                           log=True, valid=POSITIVE),
+            "margin": Param(0.01, 0.0, 0.2, "δ: subtracted from the target class similarity", valid=NONNEGATIVE),
+            "tau": Param(0.2, 0.0, 1.0, "τ: weight of the regulariser that merges redundant centres",
+                         valid=NONNEGATIVE)},
 )
 class SoftTriple(MarginHead):
     r"""SoftTriple loss (Qian et al., ICCV 2019): a softmax over classes, each class a soft mixture of K centres.
@@ -199,10 +189,10 @@ class SoftTriple(MarginHead):
 
     def __init__(self, num_classes: int, embedding_dim: int, centers_per_class: int = 10, lam: float = 20.0,
                  gamma: float = 0.1, margin: float = 0.01, tau: float = 0.2, reduction: str = "mean"):
-        super().__init__(num_classes, embedding_dim, _positive(lam, "lam"), reduction)
-        self.centers_per_class = check_int(centers_per_class, "centers_per_class", low=1)
-        self.lam, self.gamma = self.scale, _positive(gamma, "gamma")
-        self.margin, self.tau = _nonnegative(margin, "margin"), _nonnegative(tau, "tau")
+        super().__init__(num_classes, embedding_dim, POSITIVE.check(lam, "lam"), reduction)
+        self.centers_per_class = POSITIVE_INT.check(centers_per_class, "centers_per_class")
+        self.lam, self.gamma = self.scale, POSITIVE.check(gamma, "gamma")
+        self.margin, self.tau = NONNEGATIVE.check(margin, "margin"), NONNEGATIVE.check(tau, "tau")
         fc = torch.empty(embedding_dim, num_classes * self.centers_per_class)
         nn.init.kaiming_uniform_(fc, a=math.sqrt(5))
         self.weight = nn.Parameter(fc.T.contiguous())
@@ -228,7 +218,7 @@ class SoftTriple(MarginHead):
         return (2.0 + 1e-5 - 2.0 * gram[:, upper]).sqrt().sum() / (self.num_classes * k * (k - 1))
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_batch(embeddings)
+        _check_embeddings(embeddings, self.embedding_dim)
         labels = _targets(labels, embeddings, self.num_classes)
         per_sample = F.cross_entropy(self.logits(embeddings, labels), labels, reduction="none")
         if self.tau > 0:
@@ -248,9 +238,10 @@ class SoftTriple(MarginHead):
                 "Deng, Guo, Liu, Zafeiriou"),
     formula=r"\ell = -\log\frac{e^{s\cos(\theta_y + m)}}{e^{s\cos(\theta_y + m)} + \sum_{j\neq y} e^{s\cos\theta_j}},"
             r"\;\cos\theta_j = \max_k \cos(x, w_j^k)",
-    params={"sub_centers": Param(3, 1, 10, "K: sub-centres per class (noisy samples gather on extra ones)"),
-            "scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True),
-            "margin": Param(0.5, 0.0, 0.8, "m: added to the target angle (radians)")},
+    params={"sub_centers": Param(3, 1, 10, "K: sub-centres per class (noisy samples gather on extra ones)",
+                                 valid=POSITIVE_INT),
+            "scale": Param(64.0, 1.0, 64.0, "s: logit scale", log=True, valid=POSITIVE),
+            "margin": Param(0.5, 0.0, 0.8, "m: added to the target angle (radians)", valid=ANGLE)},
 )
 class SubCenterArcFace(ArcFace):
     r"""Sub-center ArcFace (Deng et al., ECCV 2020): ArcFace where each class has K sub-centres and a sample's
@@ -267,9 +258,9 @@ class SubCenterArcFace(ArcFace):
 
     def __init__(self, num_classes: int, embedding_dim: int, sub_centers: int = 3, scale: float = 64.0,
                  margin: float = 0.5, easy_margin: bool = False, reduction: str = "mean"):
-        super().__init__(num_classes, embedding_dim, _positive(scale, "scale"), _margin(margin), easy_margin,
-                         reduction)
-        self.sub_centers = check_int(sub_centers, "sub_centers", low=1)
+        super().__init__(num_classes, embedding_dim, POSITIVE.check(scale, "scale"), ANGLE.check(margin, "margin"),
+                         easy_margin, reduction)
+        self.sub_centers = POSITIVE_INT.check(sub_centers, "sub_centers")
         self.weight = nn.Parameter(torch.randn(num_classes * self.sub_centers, embedding_dim) * 0.01)
 
     def sub_center_cosine(self, embeddings: Tensor) -> Tensor:
@@ -280,7 +271,7 @@ class SubCenterArcFace(ArcFace):
         return self.sub_center_cosine(embeddings).amax(2)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_batch(embeddings)
+        _check_embeddings(embeddings, self.embedding_dim)
         return super().forward(embeddings, _targets(labels, embeddings, self.num_classes))
 
     @torch.no_grad()
@@ -300,10 +291,6 @@ class SubCenterArcFace(ArcFace):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, sub_centers={self.sub_centers}, margin={self.margin}"
-
-
-def _margin(margin) -> float:
-    return check_number(margin, "margin", low=0.0, high=math.pi, high_open=True)
 
 
 __all__ = ["ProxyAnchor", "ProxyNCA", "SoftTriple", "SubCenterArcFace"]

@@ -12,9 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_flag, check_number, check_reduction
+from .._checks import POSITIVE, UNIT, check_flag, check_reduction
 from .metric import _masked_logsumexp
-from .proxies import check_batch
 from .registry import Paper, Param, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
 
@@ -23,8 +22,7 @@ from .similarity import check_embeddings, check_similarity, cosine_similarity_ma
 def circle_from_similarity(similarity: Tensor, labels: Tensor, *, margin: float = 0.25, gamma: float = 256.0,
                            detach_weights: bool = True, reduction: str = "mean") -> Tensor:
     """Circle loss from a cosine-similarity matrix; see :class:`CircleLoss`."""
-    check_similarity(similarity, labels)
-    check_batch(similarity, "similarity", "[N, N]")
+    check_similarity(similarity, labels)  # a float [N, N], N >= 1, no NaN or ±inf
     return _circle(similarity, labels, _circle_margin(margin), _gamma(gamma), check_flag(detach_weights,
                    "detach_weights"), check_reduction(reduction))
 
@@ -46,11 +44,11 @@ def _circle(similarity, labels, margin, gamma, detach_weights, reduction):
 
 
 def _circle_margin(margin) -> float:
-    return check_number(margin, "margin", low=0.0, high=1.0)
+    return UNIT.check(margin, "margin")
 
 
 def _gamma(gamma) -> float:
-    return check_number(gamma, "gamma", low=0.0, low_open=True)
+    return POSITIVE.check(gamma, "gamma")
 
 
 @register(
@@ -59,8 +57,9 @@ def _gamma(gamma) -> float:
                 "Sun, Cheng, Zhang, Zhang, Zheng, Wang, Wei"),
     formula=r"\ell_i = \log\Big(1 + \sum_{n}\sum_{p} e^{\gamma(\alpha_n(s_n-\Delta_n) - \alpha_p(s_p-\Delta_p))}\Big),"
             r"\;\alpha_p=[1+m-s_p]_+,\;\alpha_n=[s_n+m]_+,\;\Delta_p=1-m,\;\Delta_n=m",
-    params={"margin": Param(0.25, 0.0, 0.6, "m: relaxation; the decision boundary is a circle of radius √2·m"),
-            "gamma": Param(256.0, 1.0, 512.0, "γ: scale of the similarities", log=True)},
+    params={"margin": Param(0.25, 0.0, 0.6, "m: relaxation; the decision boundary is a circle of radius √2·m",
+                            valid=UNIT),
+            "gamma": Param(256.0, 1.0, 512.0, "γ: scale of the similarities", log=True, valid=POSITIVE)},
 )
 class CircleLoss(nn.Module):
     r"""Circle loss (Sun et al., CVPR 2020) on cosine similarities, per anchor i:
@@ -96,8 +95,7 @@ class CircleLoss(nn.Module):
                                       detach_weights=self.detach_weights, reduction=self.reduction)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_embeddings(embeddings, labels)
-        check_batch(embeddings)
+        check_embeddings(embeddings, labels)  # a float [B, D], B >= 1, no NaN or ±inf
         return _circle(cosine_similarity_matrix(embeddings), labels, self.margin, self.gamma, self.detach_weights,
                        self.reduction)
 
@@ -123,8 +121,7 @@ def npair_indices(labels: Tensor) -> tuple[Tensor, Tensor]:
 
 def npairs_from_similarity(similarity: Tensor, labels: Tensor, *, reduction: str = "mean") -> Tensor:
     """N-pair loss from a cosine-similarity matrix; see :class:`NPairsLoss`."""
-    check_similarity(similarity, labels)
-    check_batch(similarity, "similarity", "[N, N]")
+    check_similarity(similarity, labels)  # a float [N, N], N >= 1, no NaN or ±inf
     return _npairs(similarity, labels, check_reduction(reduction))
 
 
@@ -173,6 +170,5 @@ class NPairsLoss(nn.Module):
         return npairs_from_similarity(similarity, labels, reduction=self.reduction)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_embeddings(embeddings, labels)
-        check_batch(embeddings)
+        check_embeddings(embeddings, labels)  # a float [B, D], B >= 1, no NaN or ±inf
         return _npairs(cosine_similarity_matrix(embeddings), labels, self.reduction)
