@@ -75,6 +75,11 @@ def expected_mean(name: str, loss: torch.nn.Module, none: torch.Tensor, args) ->
     if name == "proto_triplet":  # over the query rows: every row after the first `shot` of its class
         earlier = (labels[:, None] == labels[None, :]).tril(-1).sum(1)
         return none[earlier >= loss.shot].mean()
+    if name == "circle":  # over the anchors with a non-zero loss (PML's AvgNonZeroReducer)
+        return none[none > 0].mean()
+    if name == "npairs":  # over the N-pair anchors: the first sample of every label that has a second one
+        anchors = [i for i in range(len(labels)) if (labels[:i] != labels[i]).all() and (labels == labels[i]).sum() > 1]
+        return none[anchors].mean()
     if losses.info(name).reduces_over == "pair":  # every other pair loss: over all positive pairs
         pos, _ = masks(labels)
         return none[pos].mean()
@@ -123,7 +128,7 @@ def test_none_gives_one_value_per_unit_and_sum_and_mean_follow_from_it(name, see
 
 def test_the_counting_rules_are_not_plain_means():
     """The special rules above are needed: on these inputs the plain mean of "none" differs from "mean"."""
-    for name in ("contrastive", "binomial_deviance", "ntxent", "triplet", "proto_triplet"):
+    for name in ("contrastive", "binomial_deviance", "ntxent", "triplet", "proto_triplet", "npairs"):
         _, _, out = values(name, 0, batch=9)
         assert not torch.allclose(out["mean"], out["none"].mean()), name
 

@@ -31,10 +31,14 @@ from workbench import kinds, losses
 
 NAMES = losses.available()
 
+# Losses whose gradient is by design not the derivative of their value, so finite differences cannot match it:
 # ALDR-KL's lam adapts to the logits but is detached (as in the official code); EnsLoss draws a new loss
-# derivative at every call: their gradient is by design not the derivative of their value. Their own gradient
-# tests are in tests/losses/test_logits.py and tests/losses/test_binary.py.
-NO_GRADCHECK = {"aldr_kl", "ensloss"}
+# derivative at every call; Circle loss holds its self-paced weights alpha_p, alpha_n constant in the backward
+# pass (detach_weights=True, as in the paper and PML); Hyp-CE and Hyp-PC rescale the gradient reaching the ball
+# points by the inverse Poincare metric (riemannian=True, the official hyptorch RiemannianGradient). Their own
+# gradient tests are in tests/losses/test_logits.py, test_binary.py, test_proxies.py (Circle with
+# detach_weights=False passes gradcheck) and test_hyperbolic.py (riemannian=False passes gradcheck).
+NO_GRADCHECK = {"aldr_kl", "ensloss", "circle", "hyp_ce", "hyp_pc"}
 LABEL_KINDS = ("logits", "margin", "pairs")  # kinds whose second input is integer class labels
 # hard inputs that a loss may refuse with a ValueError naming its labels (a loss undefined without two classes)
 LABEL_CASES = ("one class", "one class, large", "only negatives", "only positives", "no positives")

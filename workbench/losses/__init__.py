@@ -11,14 +11,17 @@ from . import (  # noqa: F401  (registration side effects)
     contrastive,
     crossmodal,
     fewshot,
+    hyperbolic,
     ldr,
     margin,
     metric,
     mil,
     multiview,
     pairs,
+    proxies,
     reweighting,
     robust,
+    softmax_pairs,
     zloss,
 )
 from .adaptive import AMCL, ISogCLR
@@ -35,6 +38,7 @@ from .contrastive import (
 )
 from .crossmodal import CLIP, CWCL, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights
 from .fewshot import ICNNLoss, ProtoTripletLoss
+from .hyperbolic import HypCE, HypPC, PseudoNegatives
 from .ldr import ALDRKL, LDRKL, ldr_kl
 from .margin import (
     UNPG,
@@ -59,9 +63,11 @@ from .metric import (
 from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
 from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
 from .pairs import ContrastiveLoss, contrastive_from_similarity
+from .proxies import ProxyAnchor, ProxyNCA, SoftTriple, SubCenterArcFace
 from .registry import FAMILIES, KINDS, REDUCES_OVER, LossInfo, Paper, Param, available, get, info, register
 from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
+from .softmax_pairs import CircleLoss, NPairsLoss, circle_from_similarity, npairs_from_similarity
 from .zloss import ZLoss, z_loss
 
 # Every registered class is importable from here (DESIGN.md), with the registry and the functional twins.
@@ -73,6 +79,8 @@ __all__ = [
     "ICNNLoss", "ISogCLR", "LDRKL", "LiftedStructureLoss", "LossReweighting", "MAE", "MVDHEL", "MVInfoNCE", "MW",
     "MarginHead", "Metrix", "MultiSimilarityLoss", "NTXent", "NormFace", "OrthogonalProjectionLoss",
     "ProtoTripletLoss", "SphereFace", "SupCon", "TripletLoss", "UNPG", "ZLoss",
+    "CircleLoss", "HypCE", "HypPC", "NPairsLoss", "ProxyAnchor", "ProxyNCA", "PseudoNegatives", "SoftTriple",
+    "SubCenterArcFace", "circle_from_similarity", "npairs_from_similarity",
     "aem", "aggregate_response_loss", "alignment", "anyloss", "branch_diversity", "clip_loss", "comp_sum",
     "contrastive_from_similarity", "cross_entropy", "crossmodal_logits", "cwcl_loss", "cwcl_weights",
     "ensloss_derivatives", "gce", "hard_contrastive_from_similarity", "ldr_kl", "loss_weights", "mae",
