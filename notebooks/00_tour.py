@@ -168,12 +168,14 @@ print(f"cross-entropy lengths, 95th / 5th percentile: {ce['length_spread'].min()
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Honest caveat: the scale bound is a floor, not a recipe
 #
-# NormFace in two dimensions is sensitive to its scale and learning rate. The same three seeds with $s = 20$ and
-# lr $10^{-2}$ (instead of $s = 16$, lr $3\cdot10^{-3}$):
+# NormFace in two dimensions is sensitive to its scale and learning rate. Six seeds with $s = 20$ and lr $10^{-2}$
+# (instead of $s = 16$, lr $3\cdot10^{-3}$). Which seeds fail changes with tiny numerical differences (a change in
+# how vectors are normalised moved the failures from seed 0 to seeds 3-5), so we look at six and assert only that
+# some fail:
 
 # %% slideshow={"slide_type": "fragment"}
 caveat = []
-for seed in SEEDS:
+for seed in range(6):
     torch.manual_seed(seed)
     head = losses.get("normface", num_classes=10, embedding_dim=2, scale=20.0)
     model = models.MLP(64, embedding_dim=2, seed=seed)
@@ -189,7 +191,7 @@ caveat.round(3)
 
 # %% slideshow={"slide_type": "fragment"}
 worst = caveat["test_acc"].idxmin()
-# At least one of the three seeds ends far worse than every run of the gentle setting: lower accuracy by more than
+# At least one of the six seeds ends far worse than every run of the gentle setting: lower accuracy by more than
 # 0.1 and a closest class pair narrower than every gentle run's.
 assert caveat["test_acc"].min() < nf["test_acc"].min() - 0.1, caveat
 assert caveat["min_centroid_angle"].min() < nf["min_centroid_angle"].min(), caveat
@@ -375,7 +377,7 @@ assert abs(grad_at[0.5] + 2.0) < 0.01 and abs(grad_at[1.0] + 1.0) < 0.01 and abs
 #   Cross-entropy's embeddings are long and their lengths vary widely (on every seed the 95th percentile is more than
 #   three times the 5th): for cross-entropy a longer embedding lowers the loss of a correct sample (Exercise 1). NormFace's
 #   raw lengths vary too (table above), but its loss never sees them.
-# * **Honest caveat** ([Check B](#check-b)). With $s = 20$ and lr $10^{-2}$ at least one of the three seeds lets two
+# * **Honest caveat** ([Check B](#check-b)). With $s = 20$ and lr $10^{-2}$ at least one of six seeds lets two
 #   classes nearly share a direction, with accuracy more than 0.1 below every run of the gentle setting (numbers printed
 #   in Check B). The scale bound (6.1 for $p = 0.99$) is a floor, not a recipe; we used $s = 16$ and lr $3\cdot10^{-3}$.
 # * **Pair weights make the losses' characters visible** ([Check C](#check-c)). On a 32-digit batch from each NormFace

@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-text", type=Path, metavar="NN_name.py", help="rebuild a notebook from its text twin")
     args = parser.parse_args(argv)
     if args.from_text:
-        print(f"rebuilt {from_text(args.from_text).relative_to(ROOT)}")
+        print(f"rebuilt {from_text(args.from_text.resolve()).relative_to(ROOT)}")
         return 0
     paths = args.paths or notebooks()
     changed = [p for path in paths for p in sync(path)]
