@@ -25,7 +25,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_inputs
+from conftest import WithTeacher, make_inputs
 
 from workbench import kinds, losses
 
@@ -71,8 +71,11 @@ def _param_settings():
 def _inputs(name, params, *, dtype, dim):
     """Valid inputs from ``make_inputs(name, ...)`` and the loss built with ``params`` on top of its defaults
     (randomness plays no part in finiteness, so random losses need no reseeding here)."""
-    _, args = make_inputs(name, dtype=dtype, dim=dim)
-    return losses.get(name, **_structural(name, dim), **params).to(dtype), args
+    wrapped, args = make_inputs(name, dtype=dtype, dim=dim)
+    loss = losses.get(name, **_structural(name, dim), **params).to(dtype)
+    if isinstance(wrapped, WithTeacher):  # distillation: the teacher's outputs held fixed
+        loss = WithTeacher(loss, wrapped.teacher)
+    return loss, args
 
 
 def _finite_value_and_grad(loss, x, second):

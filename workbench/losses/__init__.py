@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (registration side effects)
     classification,
     contrastive,
     crossmodal,
+    distill,
     fewshot,
     ldr,
     margin,
@@ -34,6 +35,7 @@ from .contrastive import (
     supcon_from_similarity,
 )
 from .crossmodal import CLIP, CWCL, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights
+from .distill import DHKD, KD, ND, binary_kl_norm, class_means, kd_loss, nd_loss
 from .ldr import ALDRKL, LDRKL, ldr_kl
 from .margin import MarginHead, NormFace, normface_scale_bound
 from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
@@ -58,3 +60,4 @@ __all__ += [  # losses on logits and binary losses (issue 3)
     "pairwise_auc_surrogate", "LossReweighting", "loss_weights",
 ]
 __all__ += ["AEM", "aem", "ACMIL", "branch_diversity", "AggregateResponseLoss", "aggregate_response_loss"]
+__all__ += ["KD", "kd_loss", "DHKD", "binary_kl_norm", "ND", "nd_loss", "class_means"]  # distillation (issue 14)
