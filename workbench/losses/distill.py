@@ -49,14 +49,12 @@ BINARY_KL_CLAMP = math.log((1 - BINARY_KL_EPS) / BINARY_KL_EPS)  # 18.420680733.
 # --- validation -------------------------------------------------------------------------------------------
 
 def check_pair(student: Tensor, teacher: Tensor, target: Tensor | None, *, names=("student_logits", "teacher_logits"),
-               shape="[B, C]", need_target: bool = False) -> None:
+               shape="[B, C]", need_target: bool = False) -> Tensor | None:
     """Student and teacher outputs of the same shape ``[B, C]`` (B >= 1), finite, and ``target[B]`` in
-    ``[0, C)`` when given (``need_target``: refuse None)."""
+    ``[0, C)`` when given (``need_target``: refuse None); returns ``target`` as ``torch.long`` (or None)."""
     s_name, t_name = names
     for x, name in ((student, s_name), (teacher, t_name)):
-        check_float_tensor(x, name, 2, shape)
-        if not torch.isfinite(x).all():
-            raise ValueError(f"{name} contains inf (or NaN); distillation needs finite {name}")
+        check_float_tensor(x, name, 2, shape)  # also refuses NaN and ±inf, by name
     if teacher.shape != student.shape:
         raise ValueError(f"{t_name} must have the shape of {s_name} {tuple(student.shape)}, got shape "
                          f"{tuple(teacher.shape)}")
@@ -65,8 +63,8 @@ def check_pair(student: Tensor, teacher: Tensor, target: Tensor | None, *, names
     if target is None:
         if need_target:
             raise ValueError("target is required by this loss (a class label per row), got None")
-        return
-    check_labels(target, "target", student.shape[0], None if shape != "[B, C]" else student.shape[1])
+        return None
+    return check_labels(target, "target", student.shape[0], None if shape != "[B, C]" else student.shape[1])
 
 
 def _temperature(value) -> float:
@@ -114,10 +112,11 @@ def kd_loss(student_logits: Tensor, teacher_logits: Tensor, target: Tensor | Non
     Tips: T -> 0 makes the soft targets one-hot (KD becomes CE on the teacher's argmax); a large T exposes the
     teacher's "dark knowledge", the small probabilities of wrong but similar classes.
     """
-    check_pair(student_logits, teacher_logits, target)
+    # hyper-parameters before tensors: a bad temperature is named even when the tensors are also wrong
     temperature = _temperature(temperature)
     alpha = check_number(alpha, "alpha", low=0.0, high=1.0)
     check_reduction(reduction)
+    target = check_pair(student_logits, teacher_logits, target)
     value = soft_kl(student_logits, teacher_logits, temperature)
     if target is not None:
         value = alpha * value + (1 - alpha) * F.cross_entropy(student_logits, target, reduction="none")
@@ -139,6 +138,9 @@ class KD(nn.Module):
     """Module form of :func:`kd_loss`; ``forward(student_logits[B, C], teacher_logits[B, C], target[B] or None)``.
 
     ``objective(out, target)`` (the training step of ``train.fit``) is this loss on the student's main logits.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples (the
+    official ``reduction="batchmean"``).
     """
 
     def __init__(self, temperature: float = 4.0, alpha: float = 0.9, reduction: str = "mean"):
@@ -181,10 +183,10 @@ def binary_kl_norm(student_logits: Tensor, teacher_logits: Tensor, target: Tenso
     in float32, where the official ``log(1 - sigmoid(u))`` is -inf.
     Reference (spec §10c): s - t = 2 in one class, T = 2: 0.480458; s = [1, 2, 3], t = 0, T = 2: 1.637242.
     """
-    check_pair(student_logits, teacher_logits, target)
-    temperature = _temperature(temperature)
+    temperature = _temperature(temperature)  # hyper-parameters before tensors, as in kd_loss
     check_flag(clamp, "clamp")
     check_reduction(reduction)
+    check_pair(student_logits, teacher_logits, target)
     u = (student_logits - teacher_logits) / temperature
     if clamp:
         u = u.clamp(-BINARY_KL_CLAMP, BINARY_KL_CLAMP)
@@ -218,6 +220,9 @@ class DHKD(nn.Module):
     the set-up the paper shows to hurt (the logit-level loss fights cross-entropy), kept to show it.
     Build the two-head student with ``workbench.models.dual_head_classifier`` (``heads = 2`` says so to the
     command line).
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples (the
+    official sum divided by the batch size). ``objective`` is one number: the sum with ``"sum"``, else the mean.
     """
 
     heads = 2  # the student this loss is meant for has a main and an auxiliary head
@@ -279,10 +284,11 @@ def nd_loss(student_features: Tensor, teacher_features: Tensor, target: Tensor, 
     ``eps`` keeps the denominator away from 0 (both features 0: the official code divides by 0).
     Reference (spec §10b): s = [3, 4], t = [1, 0], centre [2, 0]: 0.4; t = [6, 8]: 0.7.
     """
-    check_pair(student_features, teacher_features, target, names=("student_features", "teacher_features"),
-               shape="[B, D]", need_target=True)
-    weight = _weight(weight, "weight")
+    weight = _weight(weight, "weight")  # hyper-parameters before tensors, as in kd_loss
+    eps = check_number(eps, "eps", low=0.0, low_open=True)
     check_reduction(reduction)
+    target = check_pair(student_features, teacher_features, target, names=("student_features", "teacher_features"),
+                        shape="[B, D]", need_target=True)
     if centres is None:
         centres = class_means(teacher_features.detach(), target)
     else:
@@ -290,7 +296,7 @@ def nd_loss(student_features: Tensor, teacher_features: Tensor, target: Tensor, 
         if centres.shape[1] != student_features.shape[1]:
             raise ValueError(f"class_means must have D = {student_features.shape[1]} columns (the features' "
                              f"dimension), got shape {tuple(centres.shape)}")
-        check_labels(target, "target", student_features.shape[0], centres.shape[0])
+        target = check_labels(target, "target", student_features.shape[0], centres.shape[0])
     directions = F.normalize(centres.to(student_features.dtype), dim=1)[target]
     norm = torch.maximum(student_features.norm(dim=1), teacher_features.norm(dim=1)).clamp_min(eps)
     return reduce(weight * (1 - (student_features * directions).sum(1) / norm), reduction)
@@ -321,6 +327,10 @@ class ND(nn.Module):
     ``objective(out, target)`` is the official KD++ training loss (``train_cifar_kd.py``):
     :math:`\mathrm{CE}(z_s, y) + \mathrm{KD}_T(z_s, z_t) + \ell_{ND}(s, t)` with CE and KD weighted 1 as in the
     res56 -> res20 recipe; the official KD warm-up (its weight rising over the first 20 epochs) is not done.
+
+    Reduction: ``"none"`` gives one value per sample [B]; ``"mean"`` averages them over all B samples (the
+    official sum over the batch divided by its size). ``objective`` is one number: the sum with ``"sum"``,
+    else the mean.
     """
 
     def __init__(self, weight: float = 1.0, temperature: float = 4.0, class_means: Tensor | None = None,
@@ -335,9 +345,7 @@ class ND(nn.Module):
 
     def set_class_means(self, means: Tensor) -> ND:
         """Use ``means [C, D]`` (the teacher's class-mean features) from now on; returns self."""
-        check_float_tensor(means, "class_means", 2, "[C, D]")
-        if not torch.isfinite(means).all():
-            raise ValueError("class_means contains inf (or NaN)")
+        check_float_tensor(means, "class_means", 2, "[C, D]")  # also refuses NaN and ±inf, by name
         self.class_means = means.detach().clone()
         return self
 
