@@ -26,6 +26,9 @@ def make_inputs(name: str, *, batch: int = 6, classes: int = 3, dim: int = 4, dt
     if name == "bias_loss":  # its weights come from features; fixed ones make it a function of the logits
         g = torch.Generator().manual_seed(seed + 1)
         loss = WithExtra(loss, features=torch.randn(batch, 8, generator=g, dtype=dtype))
+    if kind.name == "distill":  # the teacher's outputs are held fixed: the loss is a function of the student's
+        student, teacher, target = args
+        loss, args = WithTeacher(loss, teacher), (student, target)
     return loss, args
 
 
@@ -38,6 +41,18 @@ class WithExtra(torch.nn.Module):
 
     def forward(self, x, target):
         return self.loss(x, target, **self.extra)
+
+
+class WithTeacher(torch.nn.Module):
+    """A distill loss ``loss(student, teacher, target)`` as the two-argument ``loss(student, target)`` with the
+    teacher's outputs fixed, so every standard of a two-argument loss checks distillation losses too."""
+
+    def __init__(self, loss: torch.nn.Module, teacher: torch.Tensor):
+        super().__init__()
+        self.loss, self.teacher = loss, teacher
+
+    def forward(self, student, target):
+        return self.loss(student, self.teacher.to(student.dtype), target)
 
 
 # Random losses draw from their own generator; restarting it at every call makes value and gradient

@@ -18,7 +18,7 @@ import matplotlib
 matplotlib.use("Agg")  # the command line only writes files
 import matplotlib.pyplot as plt  # noqa: E402
 
-from . import _checks, analysis, data, kinds, losses, models, train, viz  # noqa: E402
+from . import _checks, analysis, data, experiments, kinds, losses, models, train, viz  # noqa: E402
 
 
 def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
@@ -118,6 +118,13 @@ def cmd_train(args) -> int:
     in_features = math.prod(ds.input_shape)
     model = models.for_kind(kind.name, in_features, ds.num_classes, recipe["dim"], base.hidden, seed=args.seed,
                             data=ds)
+    if kind.name == "distill":  # the student learns from a wider teacher, trained first with the same seed
+        teacher = experiments.train_teacher(ds, hidden=tuple(2 * h for h in base.hidden), embedding_dim=recipe["dim"],
+                                            epochs=recipe["epochs"], lr=recipe["lr"], batch_size=recipe["batch_size"],
+                                            seed=args.seed)
+        if getattr(loss, "heads", 1) == 2:  # dhkd: a second head on the same encoder
+            model = models.dual_head_classifier(model.encoder, ds.num_classes, seed=args.seed)
+        model = models.StudentTeacher(model, teacher)
     history = train.fit(model, loss, ds, epochs=recipe["epochs"], lr=recipe["lr"], batch_size=recipe["batch_size"],
                         seed=args.seed, record=("embeddings", "grad_norm"), probe=base.probe,
                         supervised=_supervised(loss), verbose=not args.quiet)

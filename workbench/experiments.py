@@ -1,5 +1,6 @@
 """The only analysis that trains: grids of training runs compared over seeds and settings
-(``compare_losses``, ``summarise``), and the MIL algorithmic unit tests over poolings.
+(``compare_losses``, ``summarise``), the MIL algorithmic unit tests over poolings, and the teacher that
+knowledge distillation starts from (``train_teacher``).
 
 Everything here calls ``train`` and then measures with ``analysis``; the measurement functions themselves
 never train."""
@@ -12,8 +13,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .analysis.mil import mil_metrics
-from .data import MIL_UNIT_TESTS, mil_unit_test
-from .models import MIL_POOLINGS, MILModel
+from .data import MIL_UNIT_TESTS, Dataset, mil_unit_test
+from .losses import get as get_loss
+from .models import MIL_POOLINGS, MLP, MILModel, classifier
 from .train import fit, fit_bags
 
 
@@ -102,3 +104,20 @@ def mil_unit_tests(poolings: Sequence[str] | None = None, tests: Sequence[str] |
         rows.append({"pooling": pooling, "test": test, "seed": seed, "train_auc": train_auc, "test_auc": test_auc,
                      "passed": test_auc >= pass_auc})
     return pd.DataFrame(rows)
+
+
+def train_teacher(data: Dataset, *, hidden: Sequence[int] = (256, 128), embedding_dim: int = 32, epochs: int = 30,
+                  lr: float = 3e-3, batch_size: int = 128, seed: int = 0, verbose: bool = False):
+    """A seeded teacher for knowledge distillation: an MLP classifier (``models.classifier``; its
+    ``embed`` gives the ``embedding_dim`` features KD++'s ND loss compares) trained with cross-entropy on
+    ``data``'s training rows, returned in eval mode with its parameters frozen. The same arguments give
+    the same teacher on the same machine.
+
+    Pair it with a student of the same ``embedding_dim`` for ``nd``:
+    ``train.fit(models.StudentTeacher(student, teacher), losses.get("kd"), data, ...)``.
+    """
+    in_features = data.X_train[0].numel()
+    teacher = classifier(MLP(in_features, embedding_dim, tuple(hidden), seed=seed), data.num_classes, seed=seed)
+    fit(teacher, get_loss("cross_entropy"), data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+        record=(), verbose=verbose)
+    return teacher.eval().requires_grad_(False)

@@ -58,7 +58,9 @@ class Kind:
             instance of a bag), or ``None`` where no default model exists yet.
         dataset: the name :func:`workbench.data.load` takes for the default data, or ``None``.
         trainer: ``"fit"``, ``"fit_bags"``, or ``None`` where Loss Lab cannot train the kind yet.
-        step: ``f(augment, n_views, supervised) -> BatchLoss``: the training step of ``fit``.
+        step: ``f(augment, n_views, supervised) -> BatchLoss``: the training step of ``fit``. The distill
+            step trains a student against a frozen teacher: ``fit`` takes ``models.StudentTeacher(student,
+            teacher)`` as the model (``model`` names the student's default) and calls ``loss.objective``.
         predict: ``f(model, loss, x) -> class ids`` where the trained model predicts classes, or
             ``None`` where only an embedding is learnt (scored with a kNN or linear probe).
         curve: what the loss explorer draws: ``"margin"`` (loss against the true-class margin),
@@ -193,6 +195,19 @@ def _crossmodal_step(augment, n_views, supervised) -> BatchLoss:
     return lambda model, loss, x, y, generator: loss(*model(x))
 
 
+def _distill_step(augment, n_views, supervised) -> BatchLoss:
+    # The model is a student paired with its frozen teacher (models.StudentTeacher): one call gives the
+    # student's outputs and the teacher's (eval mode, no gradient); the loss's objective combines them
+    # (kd: KD with CE; dhkd: CE on the main head + BinaryKL-Norm on the auxiliary one; nd: CE + KD + ND).
+    def step(model, loss, x, y, generator):
+        outputs = getattr(model, "distill_outputs", None)
+        if outputs is None:
+            raise ValueError(f"a distill loss trains a student against a frozen teacher: pass "
+                             f"models.StudentTeacher(student, teacher) as the model, got {type(model).__name__}")
+        return loss.objective(outputs(x), y)
+    return step
+
+
 # --- predictors: kinds whose trained model predicts a class ------------------------------------------
 
 def _argmax(model, loss, x):
@@ -223,8 +238,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("crossmodal", "(x[B, D], y[B, D]); row i of x pairs with row i of y", _crossmodal_inputs, "dual",
          "paired_digits", "fit", step=_crossmodal_step,
          recipe=Recipe(embedding_dim=16)),  # the frozen reference tower is a PCA of the 16-d code
-    Kind("distill", "(student_logits[B, C], teacher_logits[B, C], target[B] or None)", _distill_inputs,
-         "classifier", "digits", None),
+    Kind("distill", "(student_logits[B, C], teacher_logits[B, C], target[B] or None); feature losses (nd) take "
+         "features [B, D] in the first two places", _distill_inputs, "classifier", "digits", "fit",
+         step=_distill_step, predict=_argmax, requires=("objective",)),
     Kind("regression", "(embeddings[B, D], targets[B] float)", _regression_inputs, "encoder", None, None),
     Kind("clustering", "(embeddings[B, D]); owns .weight[K, D]", _clustering_inputs, "encoder", "digits", None,
          structural={"num_clusters": "classes", "embedding_dim": "dim"}),

@@ -177,5 +177,7 @@ def _through(wrapper: torch.nn.Module, wrapped: torch.nn.Module, args):
     """Call ``wrapped`` as the conftest wrapper calls its loss: with its extra inputs, or after reseeding."""
     if hasattr(wrapper, "extra"):
         return wrapped(*args, **wrapper.extra)
+    if hasattr(wrapper, "teacher"):  # a distill loss: the teacher's outputs are the fixed middle input
+        return type(wrapper)(wrapped, wrapper.teacher)(*args)
     wrapper.loss.generator.manual_seed(wrapper.seed)
     return wrapped(*args)

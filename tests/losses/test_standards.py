@@ -25,7 +25,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_inputs
+from conftest import WithTeacher, make_inputs
 
 from workbench import kinds, losses
 
@@ -75,8 +75,11 @@ def _param_settings():
 def _inputs(name, params, *, dtype, dim):
     """Valid inputs from ``make_inputs(name, ...)`` and the loss built with ``params`` on top of its defaults
     (randomness plays no part in finiteness, so random losses need no reseeding here)."""
-    _, args = make_inputs(name, dtype=dtype, dim=dim)
-    return losses.get(name, **_structural(name, dim), **params).to(dtype), args
+    wrapped, args = make_inputs(name, dtype=dtype, dim=dim)
+    loss = losses.get(name, **_structural(name, dim), **params).to(dtype)
+    if isinstance(wrapped, WithTeacher):  # distillation: the teacher's outputs held fixed
+        loss = WithTeacher(loss, wrapped.teacher)
+    return loss, args
 
 
 def _finite_value_and_grad(loss, x, second):
@@ -278,6 +281,8 @@ def _twins(name):
 
 def _twin_inputs(name, twin):
     loss, (x, target) = make_inputs(name)
+    if isinstance(loss, WithTeacher):  # a distill twin takes the teacher's outputs the wrapper holds fixed
+        return (x, loss.teacher, target)
     if not twin.__name__.endswith("_from_similarity"):
         return (x, target)
     rows = F.normalize(x.reshape(-1, x.shape[-1]), dim=-1)
@@ -416,7 +421,9 @@ def test_second_input_must_match_the_batch(name):
     loss, (x, target) = make_inputs(name)
     if target is None:
         target = torch.arange(len(x))
-    arg = _forward_args(name)[1]
+    # the second input of the two-argument form; a distill loss's is target (WithTeacher fixes the teacher's
+    # outputs in the middle; a teacher of another batch is refused by name in test_distill.py)
+    arg = "target" if _info(name).kind == "distill" else _forward_args(name)[1]
     with pytest.raises(ValueError, match=arg):
         loss(x, torch.cat([target, target[:1]]))
 

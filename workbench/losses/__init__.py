@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (registration side effects)
     classification,
     contrastive,
     crossmodal,
+    distill,
     fewshot,
     hyperbolic,
     ldr,
@@ -37,6 +38,7 @@ from .contrastive import (
     supcon_from_similarity,
 )
 from .crossmodal import CLIP, CWCL, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights
+from .distill import DHKD, KD, ND, binary_kl_norm, class_means, kd_loss, nd_loss
 from .fewshot import ICNNLoss, ProtoTripletLoss
 from .hyperbolic import HypCE, HypPC, PseudoNegatives
 from .ldr import ALDRKL, LDRKL, ldr_kl
@@ -81,6 +83,7 @@ __all__ = [
     "ProtoTripletLoss", "SphereFace", "SupCon", "TripletLoss", "UNPG", "ZLoss",
     "CircleLoss", "HypCE", "HypPC", "NPairsLoss", "ProxyAnchor", "ProxyNCA", "PseudoNegatives", "SoftTriple",
     "SubCenterArcFace", "circle_from_similarity", "npairs_from_similarity",
+    "DHKD", "KD", "ND", "binary_kl_norm", "class_means", "kd_loss", "nd_loss",
     "aem", "aggregate_response_loss", "alignment", "anyloss", "branch_diversity", "clip_loss", "comp_sum",
     "contrastive_from_similarity", "cross_entropy", "crossmodal_logits", "cwcl_loss", "cwcl_weights",
     "ensloss_derivatives", "gce", "hard_contrastive_from_similarity", "ldr_kl", "loss_weights", "mae",

@@ -6,6 +6,7 @@ at. ``for_kind`` builds the default model of a loss kind.
 """
 
 from .defaults import for_kind
+from .distill import DistillOutputs, DualHead, StudentTeacher, dual_head_classifier, teacher_class_means
 from .dual import DualEncoder, pca_encoder
 from .encoders import MLP, L2Normalize, SmallCNN, embed, seeded
 from .heads import (
@@ -23,3 +24,4 @@ __all__ = [
     "ProjectionHead", "SmallCNN", "WithHead", "classifier", "embed", "for_kind", "multi_sample_dropout_classifier",
     "pca_encoder", "predict_bags", "seeded", "with_projection",
 ]
+__all__ += ["DistillOutputs", "DualHead", "StudentTeacher", "dual_head_classifier", "teacher_class_means"]
