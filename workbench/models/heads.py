@@ -56,8 +56,9 @@ class MultiSampleDropout(nn.Module):
     the SAME linear layer and averages the M losses (the mean of the losses, not the loss of the mean
     logits); a larger M lowers the variance of the gradient at the cost of M head calls (cheap: the
     encoder runs once). ``forward`` is the ordinary one-sample head (dropout in training, none in eval),
-    so in eval mode everything equals the plain loss of the plain head. Paper defaults (from memory,
-    unverified): M = 8, p = 0.5.
+    so in eval mode everything equals the plain loss of the plain head. Defaults M = 8, p = 0.5 are the
+    paper's main experiments as remembered, unverified: only the paper's abstract was available and there is
+    no official code to read them from (reference notes §12).
     """
 
     def __init__(self, in_features: int, out_features: int, samples: int = 8, p: float = 0.5,
