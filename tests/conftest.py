@@ -110,3 +110,9 @@ def unit(*degrees):
     """Unit vectors in the plane at the given angles (degrees), float64 ``[N, 2]``."""
     t = torch.tensor(degrees, dtype=torch.float64).deg2rad()
     return torch.stack([t.cos(), t.sin()], dim=1)
+
+
+def cosines(x):
+    """The cosine-similarity matrix of the rows of ``x``, written out (not the losses' helper)."""
+    z = x / x.norm(dim=1, keepdim=True)
+    return z @ z.T

@@ -6,21 +6,11 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
+from conftest import cosines, unit
 
 from workbench import analysis, data, losses, train
 
 D64 = torch.float64
-
-
-def unit(*degrees):
-    t = torch.tensor(degrees, dtype=D64) * math.pi / 180
-    return torch.stack([t.cos(), t.sin()], dim=1)
-
-
-def cosines(x):
-    z = F.normalize(x, dim=1)
-    return (z @ z.T).tolist()
 
 
 # --- pair weights: dL/dS from the loss's formula, differentiated by hand --------------------------------------
@@ -32,7 +22,7 @@ def test_pair_weights_of_ntxent_are_its_hand_derived_gradient():
     #   dL/dS_ip = -(1 - q_ip) / (|P| t);   dL/dS_ij (j in N_i) = sum_p (1 - q_ip) softmax_N(S_i/t)_j / (|P| t)
     x = torch.randn(6, 3, generator=torch.Generator().manual_seed(0), dtype=D64)
     y, t = [0, 0, 1, 1, 2, 2], 0.3
-    s = cosines(x)
+    s = cosines(x).tolist()
     n_pos = sum(1 for i in range(6) for j in range(6) if i != j and y[i] == y[j])
     expected = torch.zeros(6, 6, dtype=D64)
     for i in range(6):
@@ -53,7 +43,7 @@ def test_pair_weights_of_supcon_views_are_its_hand_derived_gradient():
     #   dL/dS_ij = [softmax_{a != i}(S_i/t)_j - [j in P_i] / |P_i|] / (N t_b)
     views = torch.randn(4, 2, 3, generator=torch.Generator().manual_seed(1), dtype=D64)
     t = tb = 0.07
-    s = cosines(views.reshape(8, 3))
+    s = cosines(views.reshape(8, 3)).tolist()
     instance = [r // 2 for r in range(8)]  # row b*V + v belongs to instance b
     expected = torch.zeros(8, 8, dtype=D64)
     for i in range(8):
@@ -73,7 +63,7 @@ def test_pair_weights_of_supcon_views_are_its_hand_derived_gradient():
 def map_at_r_by_hand(x, y):
     """MAP@R (Musgrave et al. 2020): for a query with R other items of its class, its R nearest items by
     cosine; AP = (1/R) sum_{i <= R} P(i) rel(i), averaged over queries with R > 0."""
-    s = cosines(x)
+    s = cosines(x).tolist()
     aps = []
     for q in range(len(y)):
         r = sum(1 for k in range(len(y)) if k != q and y[k] == y[q])
