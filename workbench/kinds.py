@@ -30,11 +30,10 @@ BatchLoss = Callable[[nn.Module, nn.Module, Tensor, Tensor, torch.Generator], Te
 
 @dataclass(frozen=True)
 class Recipe:
-    """A default training recipe that trains: model width, optimiser settings and epochs.
-
-    ``views`` is the number of augmented views for views losses; ``supervised`` passes the labels to
-    views losses that accept them (SupCon); ``probe`` scores embedding-only kinds ("knn" or "linear").
-    """
+    """A default training recipe that trains: epochs, Adam's learning rate, batch size, the embedding width
+    and hidden layers of the default MLP, and the probe that scores embedding-only kinds ("knn" or "linear").
+    The command line trains every registered loss with its kind's recipe (``benchmarks/recipes.py`` measures
+    them); views losses get the labels unless they are self-supervised by definition."""
 
     epochs: int = 20
     lr: float = 3e-3
