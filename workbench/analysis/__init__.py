@@ -2,7 +2,8 @@
 Nothing here trains (training runs compared over seeds live in ``workbench.experiments``).
 
 One module a concern: ``metrics`` (classification), ``probes``, ``geometry``, ``gradients`` (pair weights
-and loss curves), ``retrieval`` (and few-shot), ``mil``. Where scikit-learn already has the metric it is
+and loss curves), ``retrieval`` (and few-shot), ``mil``, ``representations`` (how two trained networks agree).
+Where scikit-learn already has the metric it is
 used; everything else is written with the formula in the docstring.
 """
 
@@ -35,6 +36,17 @@ from .gradients import (
 from .metrics import accuracy, binary_metrics, outputs_on_test, topk_accuracy
 from .mil import attention_entropy, bag_auc, key_attention_ratio, localisation_auc, mil_metrics, top_k_attention_mass
 from .probes import knn_probe, linear_probe, projection_head_probes
+from .representations import (
+    cka,
+    expected_squared_distance,
+    frechet_predict,
+    graph_distances,
+    match_units,
+    relative_representation,
+    transductive_accuracy,
+    transductive_kmeans,
+    unit_correlations,
+)
 from .retrieval import (
     map_at_r,
     nmi,
@@ -47,7 +59,9 @@ from .retrieval import (
 )
 
 __all__ = [
-    "accuracy", "alignment", "amplifier_curve", "angular_stats", "attention_entropy", "bag_auc", "binary_metrics",
+    "accuracy", "alignment", "cka", "expected_squared_distance", "frechet_predict", "graph_distances",
+    "match_units", "relative_representation", "transductive_accuracy", "transductive_kmeans", "unit_correlations",
+    "amplifier_curve", "angular_stats", "attention_entropy", "bag_auc", "binary_metrics",
     "class_similarity_stats", "contrastive_metrics", "effective_rank", "gpw_dependence", "invariance_table",
     "key_attention_ratio", "knn_probe", "linear_probe", "localisation_auc", "map_at_r", "margin_curve", "mil_metrics",
     "nmi",
