@@ -3,8 +3,7 @@ Nothing here trains (training runs compared over seeds live in ``workbench.exper
 
 One module a concern: ``metrics`` (classification), ``probes``, ``geometry``, ``gradients`` (pair weights
 and loss curves), ``retrieval`` (and few-shot), ``mil``, ``representations`` (how two trained networks agree).
-Where scikit-learn already has the metric it is
-used; everything else is written with the formula in the docstring.
+Where scikit-learn already has the metric it is used; everything else is written with the formula in the docstring.
 """
 
 from ..losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
