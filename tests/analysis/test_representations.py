@@ -250,3 +250,23 @@ def test_transductive_refuses_bad_inputs():
         analysis.transductive_kmeans(torch.randn(2, 3), torch.tensor([0, 1]), torch.randn(4, 2))
     with pytest.raises(ValueError, match="iterations"):
         analysis.transductive_kmeans(torch.randn(2, 3), torch.tensor([0, 1]), torch.randn(4, 3), iterations=-1)
+
+
+# --- zero-shot stitching ------------------------------------------------------------------------------------------
+
+def test_stitching_relative_survives_a_rotation_absolute_does_not():
+    # Encoder B = encoder A rotated and rescaled (what a second seed may learn, in the paper's idealisation):
+    # relative stitching is exact, absolute stitching falls towards chance.
+    g = torch.Generator().manual_seed(5)
+    centres = 5 * torch.randn(4, 6, generator=g, dtype=torch.float64)
+    y_train, y_test = torch.arange(4).repeat(50), torch.arange(4).repeat(25)
+    a_train = centres[y_train] + torch.randn(200, 6, generator=g, dtype=torch.float64)
+    a_test = centres[y_test] + torch.randn(100, 6, generator=g, dtype=torch.float64)
+    q = 2.0 * _orthogonal(6, 11)
+    out = analysis.stitching_accuracy(a_train, a_test, a_train @ q, a_test @ q, y_train, y_test, anchors=20)
+    assert out["relative_stitched"] == pytest.approx(out["relative_same"])
+    assert out["absolute_same"] > 0.9 and out["absolute_stitched"] < out["absolute_same"] - 0.3
+    narrow = analysis.stitching_accuracy(a_train, a_test, a_train[:, :3], a_test[:, :3], y_train, y_test)
+    assert math.isnan(narrow["absolute_stitched"])
+    with pytest.raises(ValueError, match="anchors"):
+        analysis.stitching_accuracy(a_train, a_test, a_train, a_test, y_train, y_test, anchors=0)

@@ -42,6 +42,7 @@ from .representations import (
     graph_distances,
     match_units,
     relative_representation,
+    stitching_accuracy,
     transductive_accuracy,
     transductive_kmeans,
     unit_correlations,
@@ -59,7 +60,8 @@ from .retrieval import (
 
 __all__ = [
     "accuracy", "alignment", "cka", "expected_squared_distance", "frechet_predict", "graph_distances",
-    "match_units", "relative_representation", "transductive_accuracy", "transductive_kmeans", "unit_correlations",
+    "match_units", "relative_representation", "stitching_accuracy", "transductive_accuracy", "transductive_kmeans",
+    "unit_correlations",
     "amplifier_curve", "angular_stats", "attention_entropy", "bag_auc", "binary_metrics",
     "class_similarity_stats", "contrastive_metrics", "effective_rank", "gpw_dependence", "invariance_table",
     "key_attention_ratio", "knn_probe", "linear_probe", "localisation_auc", "map_at_r", "margin_curve", "mil_metrics",

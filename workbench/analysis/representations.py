@@ -2,7 +2,8 @@
 
 Measurements only (nothing here trains; the runs compared live in ``workbench.experiments``):
 
-- :func:`relative_representation`: cosine similarities to anchor samples (Moschella et al., ICLR 2023);
+- :func:`relative_representation`: cosine similarities to anchor samples (Moschella et al., ICLR 2023), and
+  :func:`stitching_accuracy`, its zero-shot stitching test;
 - :func:`cka`: linear, RBF and debiased centred kernel alignment (Kornblith et al., ICML 2019);
 - :func:`unit_correlations`, :func:`match_units`: convergent learning's unit matching (Li et al., ICLR 2016);
 - :func:`frechet_predict`, :func:`graph_distances`, :func:`expected_squared_distance`: Loki's prediction
@@ -12,6 +13,8 @@ Measurements only (nothing here trains; the runs compared live in ``workbench.ex
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -23,7 +26,8 @@ from ..data import episode
 
 __all__ = [
     "cka", "expected_squared_distance", "frechet_predict", "graph_distances", "match_units",
-    "relative_representation", "transductive_accuracy", "transductive_kmeans", "unit_correlations",
+    "relative_representation", "stitching_accuracy", "transductive_accuracy", "transductive_kmeans",
+    "unit_correlations",
 ]
 
 
@@ -53,6 +57,36 @@ def relative_representation(embeddings: Tensor, anchors: Tensor) -> Tensor:
         raise ValueError(f"anchors must have the embeddings' width D={embeddings.shape[1]}, got shape "
                          f"{tuple(anchors.shape)}")
     return F.normalize(embeddings, dim=1) @ F.normalize(anchors, dim=1).T
+
+
+def stitching_accuracy(a_train: Tensor, a_test: Tensor, b_train: Tensor, b_test: Tensor, y_train: Tensor,
+                       y_test: Tensor, *, anchors: int = 64, seed: int = 0) -> dict[str, float]:
+    """Zero-shot stitching (Moschella et al., ICLR 2023, §5): a logistic-regression head fitted on encoder A's
+    train embeddings, scored on A's test embeddings ("same") and on encoder B's ("stitched"), once in the
+    absolute space and once in the relative space (cosines to ``anchors`` train samples drawn with ``seed``,
+    the same samples embedded by each encoder: the paper's parallel anchors). The paper's claim: absolute
+    stitching collapses (B's axes are not A's), relative stitching keeps most of the accuracy. Absolute
+    stitching needs A and B of the same width; otherwise its entry is NaN.
+    Returns ``{"absolute_same", "absolute_stitched", "relative_same", "relative_stitched"}``."""
+    from .probes import linear_probe
+
+    a_train, a_test, b_train, b_test = (_matrix(v, n) for v, n in (
+        (a_train, "a_train"), (a_test, "a_test"), (b_train, "b_train"), (b_test, "b_test")))
+    _same_rows(a_train, b_train, ("a_train", "b_train"))
+    _same_rows(a_test, b_test, ("a_test", "b_test"))
+    y_train = check_labels(y_train, "y_train", len(a_train))
+    y_test = check_labels(y_test, "y_test", len(a_test))
+    anchors = check_int(anchors, "anchors", 1, len(a_train))
+    pick = torch.randperm(len(a_train), generator=torch.Generator().manual_seed(check_int(seed, "seed", 0)))[:anchors]
+    rel = {k: relative_representation(v, (a_train if k.startswith("a") else b_train)[pick])
+           for k, v in (("a_train", a_train), ("a_test", a_test), ("b_test", b_test))}
+    out = {"absolute_same": linear_probe(a_train, y_train, a_test, y_test),
+           "absolute_stitched": math.nan,
+           "relative_same": linear_probe(rel["a_train"], y_train, rel["a_test"], y_test),
+           "relative_stitched": linear_probe(rel["a_train"], y_train, rel["b_test"], y_test)}
+    if a_train.shape[1] == b_train.shape[1]:
+        out["absolute_stitched"] = linear_probe(a_train, y_train, b_test, y_test)
+    return out
 
 
 # --- CKA --------------------------------------------------------------------------------------------------------
