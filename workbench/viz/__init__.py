@@ -11,6 +11,7 @@ from .curves import (
     loss_curves,
     metrics_vs,
     pair_weight_curves,
+    proxy_weight_curves,
     roc_curves,
     target_logit_curves,
     training_curves,
@@ -22,6 +23,6 @@ from .weights import pair_weight_heatmap, relative_penalty_figure
 __all__ = [
     "PROJECTIONS", "bag_attention", "embedding_scatter", "embedding_snapshots", "grouped_bars", "histograms",
     "line_panel", "loss_curves", "metric_bars", "metric_by_setting", "metrics_vs", "pair_weight_curves",
-    "pair_weight_heatmap", "project", "relative_penalty_figure", "roc_curves", "similarity_histograms",
+    "pair_weight_heatmap", "project", "proxy_weight_curves", "relative_penalty_figure", "roc_curves", "similarity_histograms",
     "singular_value_spectra", "target_logit_curves", "training_curves", "unit_test_table",
 ]
