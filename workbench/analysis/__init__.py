@@ -7,11 +7,13 @@ used; everything else is written with the formula in the docstring.
 """
 
 from ..losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
+from .cost import loss_seconds
 from .geometry import (
     angular_stats,
     class_similarity_stats,
     contrastive_metrics,
     effective_rank,
+    on_dominant_subcenter,
     per_class_values,
     similarity_distributions,
     singular_value_spectrum,
@@ -51,8 +53,9 @@ from .retrieval import (
 __all__ = [
     "accuracy", "alignment", "amplifier_curve", "angular_stats", "attention_entropy", "bag_auc", "binary_metrics",
     "class_similarity_stats", "contrastive_metrics", "effective_rank", "gpw_dependence", "invariance_table",
-    "key_attention_ratio", "knn_probe", "linear_probe", "localisation_auc", "map_at_r", "margin_curve", "mil_metrics",
-    "nmi",
+    "key_attention_ratio", "knn_probe", "linear_probe", "localisation_auc", "loss_seconds", "map_at_r",
+    "margin_curve", "mil_metrics",
+    "nmi", "on_dominant_subcenter",
     "outputs_on_test", "pair_weights", "penalty_entropy", "proxy_weight_curve",
     "proxy_weights", "per_class_values", "projection_head_probes",
     "prototype_accuracy", "recall_at_k", "relative_penalty", "retrieval_metrics", "sample_gradient_norms",

@@ -160,3 +160,27 @@ def unseen_classes(ds: Dataset, *, seen: int = 5) -> Dataset:
     return Dataset(f"{ds.name}_seen{seen}", ds.X_train[train], ds.y_train[train], ds.X_test[test], ds.y_test[test],
                    seen, augment=ds.augment, description=f"{ds.description}; classes >= {seen} held out as unseen",
                    meta=meta)
+
+
+def one_class(ds: Dataset, *, normal: int = 0) -> Dataset:
+    """One-class (anomaly / anti-spoofing) split: train on class ``normal`` alone, test on everything.
+
+    Train keeps only the samples of class ``normal`` (label 0); test keeps every sample, labelled 0 for
+    ``normal`` and 1 for any other class (the "attacks" a one-class detector never saw), with the original
+    classes in ``meta["y_test_original"]``. ``num_classes`` is 2 so that a detector can be trained against a
+    second, synthetic class (Hyp-OC's Gaussian pseudo-negatives, ``train.pseudo_negative_batch_loss``).
+    """
+    if isinstance(normal, bool) or not isinstance(normal, (int, np.integer)):
+        raise ValueError(f"normal must be a class id, got {normal!r}")
+    if not 0 <= normal < ds.num_classes:
+        raise ValueError(f"normal must be in [0, {ds.num_classes}), got {normal}")
+    train = ds.y_train == normal
+    if not train.any():
+        raise ValueError(f"normal class {normal} has no training samples")
+    meta = _subsample_meta(dict(ds.meta), "train", torch.nonzero(train).flatten(), ds.n_train)
+    meta.update(y_test_original=ds.y_test.clone(), normal_class=int(normal))
+    return dataclasses.replace(
+        ds, name=f"{ds.name}-oneclass{normal}", X_train=ds.X_train[train],
+        y_train=torch.zeros(int(train.sum()), dtype=torch.int64), y_test=(ds.y_test != normal).long(),
+        num_classes=2, description=f"{ds.description} | one class: train on {normal} only, test {normal} vs rest",
+        meta=meta)
