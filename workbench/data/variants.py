@@ -184,3 +184,25 @@ def one_class(ds: Dataset, *, normal: int = 0) -> Dataset:
         y_train=torch.zeros(int(train.sum()), dtype=torch.int64), y_test=(ds.y_test != normal).long(),
         num_classes=2, description=f"{ds.description} | one class: train on {normal} only, test {normal} vs rest",
         meta=meta)
+
+
+def few_per_class(ds: Dataset, *, n: int = 5, seed: int = 0) -> Dataset:
+    """Keep ``n`` training samples of every class, drawn at random (seeded); the test set is unchanged.
+
+    For a student that gets few labels while its teacher was trained on the full set (knowledge distillation), or
+    any few-label experiment. Every class must have at least ``n`` training samples; per-sample train entries of
+    ``meta`` follow the kept rows.
+    """
+    n = check_int(n, "n", low=1)
+    seed = check_int(seed, "seed", low=0)
+    counts = torch.bincount(ds.y_train, minlength=ds.num_classes)
+    if int(counts.min()) < n:
+        raise ValueError(f"n must be <= the smallest training class count ({int(counts.min())}), got {n}")
+    generator = torch.Generator().manual_seed(seed)
+    keep = torch.cat([idx[torch.randperm(len(idx), generator=generator)[:n]]
+                      for idx in (torch.nonzero(ds.y_train == c).flatten() for c in range(ds.num_classes))])
+    keep = keep.sort().values
+    return dataclasses.replace(
+        ds, name=f"{ds.name}-{n}perclass", X_train=ds.X_train[keep], y_train=ds.y_train[keep],
+        description=f"{ds.description} | {n} train samples per class", meta=_subsample_meta(ds.meta, "train", keep,
+                                                                                              ds.n_train))
