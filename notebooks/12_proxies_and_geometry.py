@@ -509,9 +509,11 @@ print("nearest-proxy accuracy:", round(analysis.accuracy(predicted, split.y_test
 # * **Hyp-OC vs Euclidean on digit 1**: hyperbolic AUC ≥ Euclidean on every seed, a result that does not hold for
 #   every digit (honest note); the clipped points stay in the inner 60 % of the ball. → *Check 7*, the Poincaré disk.
 #
-# **Not in this notebook** (issue 16): the hyperspherical novel-class constraint (Pereira et al. 2021), ARBEx's
-# anchor loss and SymFace's symmetry loss are not implemented in Loss Lab yet; the reference marks SymFace's
-# distance and gating as unverified.
+# **Not in this notebook** (issue 16): the hyperspherical novel-class constraint (Pereira et al. 2021,
+# arXiv:2102.03243), ARBEx's anchor loss (official code takihasan/ARBEx `arbex/loss.py`: minus the summed squared
+# differences between the classes' learnable anchors, a regulariser on the anchors alone that fits none of Loss
+# Lab's kinds yet) and SymFace's symmetry loss (distance and gating unverified in the reference) are not
+# implemented in Loss Lab yet.
 #
 # ## References
 #
