@@ -49,3 +49,23 @@ def test_proxy_weight_curve_leaves_the_loss_alone_and_checks_arguments():
         analysis.proxy_weight_curve(losses.get("proxy_anchor", num_classes=3, embedding_dim=2), [0.0])
     with pytest.raises(ValueError, match="cosine"):
         analysis.proxy_weights(losses.get("triplet"), torch.zeros(2, 2), torch.tensor([0, 1]))
+
+
+def test_proxy_weights_refuses_a_loss_that_does_not_read_its_cosines():
+    class Elsewhere(torch.nn.Module):
+        def cosine(self, x):
+            return x
+
+        def forward(self, x, y):
+            return x.sum()
+
+    with pytest.raises(ValueError, match="reads .cosine"):
+        analysis.proxy_weights(Elsewhere(), torch.zeros(2, 2), torch.tensor([0, 1]))
+    # ProxyNCA reads them (its logits are -s(2 - 2 cos)): the chain rule through its weights gives the gradient
+    loss = losses.get("proxy_nca", num_classes=3, embedding_dim=4).double()
+    x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 0, 1])
+    w = analysis.proxy_weights(loss, x, y)
+    (via_weights,) = torch.autograd.grad((w * loss.cosine(x)).sum(), x)
+    (direct,) = torch.autograd.grad(loss(x, y), x)
+    torch.testing.assert_close(via_weights, direct)

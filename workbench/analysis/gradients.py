@@ -229,6 +229,8 @@ def proxy_weights(loss: nn.Module, embeddings: Tensor, labels: Tensor, similarit
         value = loss(embeddings, labels)
     finally:
         del loss.cosine
+    if "S" not in captured:  # a .cosine method the forward never calls
+        raise ValueError(f"proxy_weights needs a loss whose forward reads .cosine; {type(loss).__name__}'s does not")
     if value.dim() != 0:
         raise ValueError("proxy_weights needs a loss with a scalar reduction ('mean' or 'sum')")
     (grad,) = torch.autograd.grad(value, captured["S"], allow_unused=True)
