@@ -150,6 +150,7 @@ def test_curves_leaving_the_axis_rescale_it_and_the_image_shows_them():
     (lambda: widgets.LossExplorer("ntxent"), lambda e: setattr(e.sliders["temperature"], "value", 0.1)),
     (lambda: widgets.MarginExplorer("arcface"), lambda e: setattr(e.sliders["margin"], "value", 0.2)),
     (lambda: widgets.PenaltyExplorer([0.9, 0.5, 0.1]), lambda e: setattr(e.slider, "value", 0.07)),
+    (lambda: widgets.ProxyAnchorExplorer(), lambda e: setattr(e.sliders["alpha"], "value", 8.0)),
     (lambda: widgets.FigureExplorer(lambda a: Figure(), a=losses.Param(1.0, 0.0, 2.0)),
      lambda e: setattr(e.sliders["a"], "value", 1.5)),
 ])
@@ -184,6 +185,26 @@ def test_margin_explorer_redraws_on_slider_change():
     assert explorer.params["margin"] == losses.info("cosface").params["margin"].default
     with pytest.raises(ValueError, match="name must be one of"):
         widgets.MarginExplorer("triplet")
+
+
+def test_proxy_anchor_explorer_draws_the_weights_of_its_sliders():
+    explorer = widgets.ProxyAnchorExplorer()
+    assert set(explorer.sliders) == {"margin", "alpha"}
+    assert explorer.params == pytest.approx({"margin": 0.1, "alpha": 32.0})  # the paper's defaults
+    sharp, image = explorer.hardest_share, bytes(explorer.image.value)
+    explorer.sliders["alpha"].value = 2.0
+    # Hand computation (Kim et al. 2020, eq. 4): a positive at cosine s among three others at 0.5 is pulled with
+    # (α/|P+|) e^{-α(s-δ)} / (1 + Σ e^{-α(s'-δ)}); the ratio of the pulls at s = 0 and s = 1 is then
+    # e^{α} (1 + e^{-α(1-δ)} + 3 e^{-α(0.5-δ)}) / (1 + e^{α δ} + 3 e^{-α(0.5-δ)}).
+    a, d = 2.0, 0.1
+    rest = 3 * np.exp(-a * (0.5 - d))
+    expected = np.exp(a) * (1 + np.exp(-a * (1 - d)) + rest) / (1 + np.exp(a * d) + rest)
+    assert explorer.hardest_share == pytest.approx(expected, rel=1e-9)
+    assert explorer.hardest_share < sharp  # a small α spreads the pull over easy positives too
+    assert bytes(explorer.image.value) != image and f"{expected:.3g}" in explorer.label.value
+    parser = TextAndTags()
+    parser.feed(explorer.info.value)
+    assert parser.tags == ["b"] and f"${losses.info('proxy_anchor').formula}$" in parser.text
 
 
 def test_figure_explorer_redraws_on_slider_change():
@@ -222,6 +243,7 @@ EXPLORERS = {
     "loss": lambda: widgets.LossExplorer("ntxent"),
     "margin": lambda: widgets.MarginExplorer("arcface"),
     "penalty": lambda: widgets.PenaltyExplorer([0.9, 0.5, 0.1]),
+    "proxy_anchor": lambda: widgets.ProxyAnchorExplorer(),
     "figure": lambda: widgets.FigureExplorer(lambda L: viz.line_panel(analysis.amplifier_curve([L]), "p"),
                                              L=losses.Param(30.0, 1.0, 100.0)),
 }
@@ -304,7 +326,8 @@ def test_png_size_refuses_what_is_not_a_png():
     lambda: widgets.LossExplorer("ntxent").figure,
     lambda: widgets.loss_figure("cross_entropy"),
     lambda: viz.relative_penalty_figure([0.9, 0.5, 0.1], [0.2]),
-], ids=["margin arcface", "margin sphereface", "loss explorer", "loss figure", "penalty"])
+    lambda: widgets.proxy_anchor_figure(0.3, 4.0),
+], ids=["margin arcface", "margin sphereface", "loss explorer", "loss figure", "penalty", "proxy anchor"])
 def test_axis_labels_lie_inside_the_figure(figure):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     fig = figure()

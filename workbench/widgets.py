@@ -356,3 +356,46 @@ class MarginExplorer(Explorer):
 
     def render(self) -> bytes:
         return figure_png(margin_figure({self.dropdown.value: self.params}))
+
+
+PROXY_SIMILARITIES = np.linspace(-1, 1, 81)
+
+
+def proxy_anchor_figure(margin: float = 0.1, alpha: float = 32.0, *, positive: float = 0.5,
+                        negative: float = 0.0) -> Figure:
+    """Proxy-Anchor's proxy-to-sample weights for ``margin`` and ``alpha`` (``analysis.proxy_weight_curve``: two
+    proxies, four samples a class, the others at cosine ``positive`` to their proxy and ``negative`` to the other)."""
+    loss = losses.get("proxy_anchor", num_classes=2, embedding_dim=2, margin=margin, alpha=alpha)
+    frames = {which: analysis.proxy_weight_curve(loss, PROXY_SIMILARITIES, which, positive=positive,
+                                                 negative=negative) for which in ("positive", "negative")}
+    return viz.proxy_weight_curves({f"δ = {margin:.2f}, α = {alpha:.1f}": frames})
+
+
+class ProxyAnchorExplorer(Explorer):
+    """Move Proxy-Anchor's margin δ and scale α, watch the proxy-to-sample weight curves (Kim et al. 2020):
+    how hard one sample is pulled to its proxy, or pushed from another, against its cosine, the rest of the batch
+    fixed. ``hardest_share`` is the pull on a sample at cosine 0 over the pull on one at cosine 1 (> 1: the proxy
+    works on its hard positives first).
+
+    >>> explorer = ProxyAnchorExplorer()
+    >>> explorer.sliders["alpha"].value = 8.0     # redraws, as a user's release of the slider would
+    """
+
+    def __init__(self, margin: float = 0.1, alpha: float = 32.0):
+        entry = losses.info("proxy_anchor")
+        self.info = W.HTMLMath(f"<b>{html.escape(entry.paper.title)}</b> ({entry.paper.year}) &nbsp; "
+                               f"{formula_html(entry.formula)}")
+        self.label = W.HTML()
+        super().__init__(header=[self.info], footer=[self.label])
+        self._set_sliders(entry.params)
+        self.sliders["margin"].value, self.sliders["alpha"].value = margin, alpha  # observers redraw if changed
+        self.hardest_share = float("nan")
+        self.update()
+
+    def render(self) -> bytes:
+        loss = losses.get("proxy_anchor", num_classes=2, embedding_dim=2, **self.params)
+        pull = analysis.proxy_weight_curve(loss, [0.0, 1.0], "positive")["weight"].abs().to_numpy()
+        self.hardest_share = float(pull[0] / pull[1]) if pull[1] > 0 else float("inf")
+        self.label.value = (f"pull on a positive at cos 0 / at cos 1: <b>{self.hardest_share:.3g}</b> "
+                            "(1 = every positive pulled alike)")
+        return figure_png(proxy_anchor_figure(**self.params))

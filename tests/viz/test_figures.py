@@ -81,6 +81,15 @@ CALLS.update({  # dimensional collapse
         {"a": analysis.singular_value_spectrum(points(40, 5)[0])}),
 })
 
+CALLS.update({  # proxies and geometry (notebook 12)
+    "proxy_weight_curves": lambda: viz.proxy_weight_curves({"a": {
+        w: analysis.proxy_weight_curve(losses.get("proxy_anchor", num_classes=2, embedding_dim=2), [0.0, 0.5], w)
+        for w in ("positive", "negative")}}),
+    "proxy_scatter": lambda: viz.proxy_scatter(points(40, 8)[0], torch.arange(4).repeat(10), torch.randn(4, 8),
+                                               torch.arange(4), method="pca"),
+    "poincare_disk": lambda: viz.poincare_disk(torch.rand(6, 2), torch.tensor([0, 0, 0, 1, 1, 1]), radius=2.0),
+})
+
 
 def test_singular_value_spectra_draws_one_line_per_embedding_largest_first():
     p = analysis.singular_value_spectrum(points(50, 6)[0])
@@ -388,3 +397,23 @@ def test_metric_by_setting_draws_one_bar_per_group():
     frame = pd.DataFrame({"loss": ["a", "a", "b", "b"] * 2, "noise": [0, 0.2] * 4, "acc": np.linspace(0.5, 0.9, 8)})
     fig = viz.metric_by_setting(frame, "acc", "noise")
     assert len([p for p in fig.axes[0].patches if p.get_height() > 0]) == 4
+
+
+def test_proxy_scatter_draws_samples_and_stars():
+    from workbench import viz
+    z, y = torch.randn(40, 8, generator=torch.Generator().manual_seed(0)), torch.arange(4).repeat(10)
+    fig = viz.proxy_scatter(z, y, torch.randn(4, 8), torch.arange(4), method="pca", title="t")
+    ax = fig.axes[0]
+    assert [len(c.get_offsets()) for c in ax.collections] == [40, 4] and ax.get_xlabel() == "PC 1"
+    assert ax.get_legend() is not None
+
+
+def test_poincare_disk_draws_the_boundary_and_refuses_other_shapes():
+    from workbench import viz
+    fig = viz.poincare_disk(torch.zeros(5, 2), torch.tensor([0, 0, 1, 1, 1]), radius=3.0, names=["a", "b"])
+    ax = fig.axes[0]
+    boundary = ax.lines[0].get_xydata()
+    assert abs(float((boundary ** 2).sum(1).max()) ** 0.5 - 3.0) < 1e-6
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    with pytest.raises(ValueError, match="points"):
+        viz.poincare_disk(torch.zeros(5, 3), torch.zeros(5))

@@ -7,11 +7,13 @@ Where scikit-learn already has the metric it is used; everything else is written
 """
 
 from ..losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
+from .cost import loss_seconds
 from .geometry import (
     angular_stats,
     class_similarity_stats,
     contrastive_metrics,
     effective_rank,
+    on_dominant_subcenter,
     per_class_values,
     similarity_distributions,
     singular_value_spectrum,
@@ -25,6 +27,8 @@ from .gradients import (
     margin_curve,
     pair_weights,
     penalty_entropy,
+    proxy_weight_curve,
+    proxy_weights,
     relative_penalty,
     sample_gradient_norms,
     similarity_curve,
@@ -64,9 +68,11 @@ __all__ = [
     "unit_correlations",
     "amplifier_curve", "angular_stats", "attention_entropy", "bag_auc", "binary_metrics",
     "class_similarity_stats", "contrastive_metrics", "effective_rank", "gpw_dependence", "invariance_table",
-    "key_attention_ratio", "knn_probe", "linear_probe", "localisation_auc", "map_at_r", "margin_curve", "mil_metrics",
-    "nmi",
-    "outputs_on_test", "pair_weights", "penalty_entropy", "per_class_values", "projection_head_probes",
+    "key_attention_ratio", "knn_probe", "linear_probe", "localisation_auc", "loss_seconds", "map_at_r",
+    "margin_curve", "mil_metrics",
+    "nmi", "on_dominant_subcenter",
+    "outputs_on_test", "pair_weights", "penalty_entropy", "proxy_weight_curve",
+    "proxy_weights", "per_class_values", "projection_head_probes",
     "prototype_accuracy", "recall_at_k", "relative_penalty", "retrieval_metrics", "sample_gradient_norms",
     "singular_value_spectrum",
     "similarity_curve", "similarity_distributions", "target_logit_curve", "tolerance", "top_k_attention_mass",

@@ -137,3 +137,17 @@ def similarity_distributions(view_snapshots: Sequence[Tensor], epochs: Sequence[
         for kind, values in sims.items():
             frames.append(pd.DataFrame({"epoch": epoch, "pair": kind, "similarity": values.numpy()}))
     return pd.concat(frames, ignore_index=True)
+
+
+@torch.no_grad()
+def on_dominant_subcenter(loss, embeddings: Tensor, labels: Tensor) -> Tensor:
+    """For a sub-centre head (``subcenter_arcface``): whether each sample's nearest sub-centre of its *labelled*
+    class is that class's dominant one (the sub-centre most of the class's samples are nearest to), ``[B]`` bool.
+    Sub-center ArcFace's claim (Deng et al. 2020): clean samples gather on the dominant sub-centre, noisy-labelled
+    ones on the others."""
+    if not hasattr(loss, "sub_center_cosine"):
+        raise ValueError(f"on_dominant_subcenter needs a sub-centre head, got {type(loss).__name__}")
+    _, dominant = loss.outliers(embeddings, labels)  # checks the embeddings and labels
+    labels = labels.long()
+    nearest = loss.sub_center_cosine(embeddings)[torch.arange(len(labels)), labels].argmax(1)
+    return nearest == dominant[labels]

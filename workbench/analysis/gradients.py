@@ -3,6 +3,7 @@ or its weight as a function of one margin or similarity, Wang & Liu's relative p
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -202,3 +203,77 @@ def target_logit_curve(head: nn.Module, angles_deg: Sequence[float] | np.ndarray
     scale = float(head.scale)
     return pd.DataFrame({"angle": np.asarray(angles_deg, dtype=np.float64), "target_logit": scale * adjusted.numpy(),
                          "plain_logit": scale * cosine[:, 0].numpy(), "scale": scale})
+
+
+def proxy_weights(loss: nn.Module, embeddings: Tensor, labels: Tensor, similarity: Tensor | None = None) -> Tensor:
+    r"""dL/dS for every (sample, proxy) cosine: the proxy-to-sample weights of a margin-kind loss, ``[B, C]``.
+
+    The proxy analogue of :func:`pair_weights`: a loss that sees the embeddings only through the cosines
+    :math:`S_{ic} = \cos(x_i, w_c)` of its ``.cosine`` (Proxy-Anchor, SoftTriple's class similarities,
+    the ArcFace family) has the gradient of :math:`\sum_{ic} w_{ic} S_{ic}` with :math:`w_{ic} = \partial L/\partial
+    S_{ic}`: negative pulls sample i towards proxy c, positive pushes it away. ``similarity`` (``[B, C]``) replaces the
+    cosines the loss would compute, to read the weights of a designed geometry (``embeddings`` then only give the
+    batch's shape). Needs a scalar loss (``reduction`` "mean" or "sum", or none).
+    """
+    if not callable(getattr(loss, "cosine", None)):
+        raise ValueError(f"proxy_weights needs a margin-kind loss with .cosine(embeddings), got {type(loss).__name__}")
+    captured = {}
+
+    def cosine(x: Tensor) -> Tensor:
+        s = loss.__class__.cosine(loss, x) if similarity is None else similarity
+        captured["S"] = s.detach().clone().requires_grad_(True)
+        return captured["S"]
+
+    loss.cosine = cosine  # an instance attribute shadows the method for this one call
+    try:
+        value = loss(embeddings, labels)
+    finally:
+        del loss.cosine
+    if "S" not in captured:  # a .cosine method the forward never calls
+        raise ValueError(f"proxy_weights needs a loss whose forward reads .cosine; {type(loss).__name__}'s does not")
+    if value.dim() != 0:
+        raise ValueError("proxy_weights needs a loss with a scalar reduction ('mean' or 'sum')")
+    (grad,) = torch.autograd.grad(value, captured["S"], allow_unused=True)
+    return torch.zeros_like(captured["S"]) if grad is None else grad.detach()
+
+
+def proxy_weight_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray, which: str = "positive", *,
+                       positive: float = 0.5, negative: float = 0.0, per_class: int = 4) -> pd.DataFrame:
+    """The weight dL/ds of ONE (sample, proxy) cosine as it varies, the rest of the batch held fixed.
+
+    ``loss`` has two proxies (``num_classes=2``); the batch holds ``per_class`` samples of each class, every
+    sample at cosine ``positive`` to its own proxy and ``negative`` to the other, except sample 0 (class 0):
+    its cosine to proxy 0 (``which="positive"``) or to proxy 1 (``which="negative"``) is set to s.
+    Returns ``similarity``, ``weight`` (dL/ds, float64) and ``loss``.
+    """
+    if which not in ("positive", "negative"):
+        raise ValueError(f"which must be 'positive' or 'negative', got {which!r}")
+    if getattr(loss, "num_classes", None) != 2:
+        raise ValueError("proxy_weight_curve needs a loss built with num_classes=2")
+    per_class = int(per_class)
+    if per_class < 1:
+        raise ValueError(f"per_class must be an integer >= 1, got {per_class}")
+    loss = copy.deepcopy(loss).double()  # float64 curves, the caller's module untouched
+    labels = torch.arange(2).repeat_interleave(per_class)
+    own = torch.nn.functional.one_hot(labels, 2).bool()
+    base = torch.where(own, positive, negative).double()
+    column = 0 if which == "positive" else 1
+    embeddings = torch.zeros(len(labels), getattr(loss, "embedding_dim", 2), dtype=torch.float64)
+    rows = []
+    for s in np.asarray(similarities, dtype=np.float64):
+        sim = base.clone()
+        sim[0, column] = s
+        with torch.enable_grad():
+            grad = proxy_weights(loss, embeddings, labels, similarity=sim)
+            value = _proxy_value(loss, embeddings, labels, sim)
+        rows.append({"similarity": float(s), "weight": float(grad[0, column]), "loss": value})
+    return pd.DataFrame(rows)
+
+
+def _proxy_value(loss: nn.Module, embeddings: Tensor, labels: Tensor, similarity: Tensor) -> float:
+    loss.cosine = lambda x: similarity
+    try:
+        with torch.no_grad():
+            return float(loss(embeddings, labels))
+    finally:
+        del loss.cosine

@@ -18,14 +18,15 @@ from .containers import Dataset
 from .episodes import episode
 from .paired import digit_style, paired_digits
 from .real import breast_cancer, digits, wine
-from .synthetic import hierarchical_clusters, moons, sphere_blobs, spirals
-from .variants import label_noise, long_tailed, one_vs_rest, unseen_classes
+from .synthetic import confusable_classes, hierarchical_clusters, moons, sphere_blobs, spirals
+from .variants import few_per_class, label_noise, long_tailed, one_class, one_vs_rest, unseen_classes
 from .views import DigitAugment, digit_views, feature_transform
 
 __all__ = [
     "Bags", "Dataset", "DigitAugment", "MIL_UNIT_TESTS", "WITH_VIEWS", "aggregate_bags", "available", "breast_cancer",
+    "confusable_classes", "few_per_class",
     "digit_bags", "digit_style", "digit_views", "digits", "episode", "feature_transform", "hierarchical_clusters",
     "label_noise",
-    "load", "long_tailed", "mil_unit_test", "moons", "one_vs_rest", "pad_bags", "paired_digits",
+    "load", "long_tailed", "mil_unit_test", "moons", "one_class", "one_vs_rest", "pad_bags", "paired_digits",
     "sphere_blobs", "spirals", "unseen_classes", "wine",
 ]

@@ -141,3 +141,54 @@ def hierarchical_clusters(
         "subclusters": subclusters,
     }
     return _make("hierarchical_clusters", Xtr, ytr, Xte, yte, num_classes, description=desc, meta=meta)
+
+
+def confusable_classes(
+    *,
+    num_classes: int = 40,
+    groups: int = 8,
+    n_train_per_class: int = 40,
+    n_test_per_class: int = 20,
+    dim: int = 32,
+    group_spread: float = 3.0,
+    class_spread: float = 1.0,
+    noise: float = 1.0,
+    seed: int = 0,
+) -> Dataset:
+    """Many classes in groups of similar classes, seen through a fixed non-linear map: a harder set for
+    knowledge distillation, where a teacher's soft targets have a class-similarity structure to pass on.
+
+    Class ``c`` belongs to group ``c % groups``. Group centre ~ N(0, group_spread² I), class centre = its group's
+    centre + N(0, class_spread² I), latent point = class centre + N(0, noise² I), all in ``dim`` dimensions; the
+    features are ``tanh(latent @ W)`` with one random ``W`` [dim, dim] (entries N(0, 1/dim)), so the classes are not
+    linearly separable in the input. Classes of one group overlap (they differ by ``class_spread`` against a noise
+    of ``noise``), classes of different groups barely do: the "dark knowledge" is which classes share a group.
+    Exactly ``n_train_per_class`` / ``n_test_per_class`` samples per class, in class order. ``meta["group"]`` holds
+    the group of every class ([C] int64). Pair with :func:`few_per_class` to give a student few labels.
+    """
+    seed = check_int(seed, "seed", low=0)
+    num_classes = check_int(num_classes, "num_classes", low=2)
+    groups = check_int(groups, "groups", low=1)
+    if groups > num_classes:
+        raise ValueError(f"groups must be <= num_classes={num_classes}, got {groups}")
+    n_train_per_class = check_int(n_train_per_class, "n_train_per_class", low=1)
+    n_test_per_class = check_int(n_test_per_class, "n_test_per_class", low=1)
+    dim = check_int(dim, "dim", low=1)
+    group_spread = check_number(group_spread, "group_spread", low=0.0)
+    class_spread = check_number(class_spread, "class_spread", low=0.0)
+    noise = check_number(noise, "noise", low=0.0)
+    rng = np.random.default_rng(seed)
+    group = np.arange(num_classes) % groups
+    centres = (group_spread * rng.standard_normal((groups, dim)))[group]
+    centres = centres + class_spread * rng.standard_normal((num_classes, dim))
+    W = rng.standard_normal((dim, dim)) / np.sqrt(dim)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = np.repeat(np.arange(num_classes), n)
+        return np.tanh((centres[y] + noise * rng.standard_normal((y.size, dim))) @ W), y
+
+    (X_train, y_train), (X_test, y_test) = draw(n_train_per_class), draw(n_test_per_class)
+    desc = (f"{num_classes} classes in {groups} groups of similar classes, {n_train_per_class} train / "
+            f"{n_test_per_class} test per class, {dim}-D through tanh(latent W)")
+    meta = {"group": torch.as_tensor(group, dtype=torch.int64), "groups": groups}
+    return _make("confusable_classes", X_train, y_train, X_test, y_test, num_classes, description=desc, meta=meta)

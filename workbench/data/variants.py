@@ -160,3 +160,49 @@ def unseen_classes(ds: Dataset, *, seen: int = 5) -> Dataset:
     return Dataset(f"{ds.name}_seen{seen}", ds.X_train[train], ds.y_train[train], ds.X_test[test], ds.y_test[test],
                    seen, augment=ds.augment, description=f"{ds.description}; classes >= {seen} held out as unseen",
                    meta=meta)
+
+
+def one_class(ds: Dataset, *, normal: int = 0) -> Dataset:
+    """One-class (anomaly / anti-spoofing) split: train on class ``normal`` alone, test on everything.
+
+    Train keeps only the samples of class ``normal`` (label 0); test keeps every sample, labelled 0 for
+    ``normal`` and 1 for any other class (the "attacks" a one-class detector never saw), with the original
+    classes in ``meta["y_test_original"]``. ``num_classes`` is 2 so that a detector can be trained against a
+    second, synthetic class (Hyp-OC's Gaussian pseudo-negatives, ``train.pseudo_negative_batch_loss``).
+    """
+    if isinstance(normal, bool) or not isinstance(normal, (int, np.integer)):
+        raise ValueError(f"normal must be a class id, got {normal!r}")
+    if not 0 <= normal < ds.num_classes:
+        raise ValueError(f"normal must be in [0, {ds.num_classes}), got {normal}")
+    train = ds.y_train == normal
+    if not train.any():
+        raise ValueError(f"normal class {normal} has no training samples")
+    meta = _subsample_meta(dict(ds.meta), "train", torch.nonzero(train).flatten(), ds.n_train)
+    meta.update(y_test_original=ds.y_test.clone(), normal_class=int(normal))
+    return dataclasses.replace(
+        ds, name=f"{ds.name}-oneclass{normal}", X_train=ds.X_train[train],
+        y_train=torch.zeros(int(train.sum()), dtype=torch.int64), y_test=(ds.y_test != normal).long(),
+        num_classes=2, description=f"{ds.description} | one class: train on {normal} only, test {normal} vs rest",
+        meta=meta)
+
+
+def few_per_class(ds: Dataset, *, n: int = 5, seed: int = 0) -> Dataset:
+    """Keep ``n`` training samples of every class, drawn at random (seeded); the test set is unchanged.
+
+    For a student that gets few labels while its teacher was trained on the full set (knowledge distillation), or
+    any few-label experiment. Every class must have at least ``n`` training samples; per-sample train entries of
+    ``meta`` follow the kept rows.
+    """
+    n = check_int(n, "n", low=1)
+    seed = check_int(seed, "seed", low=0)
+    counts = torch.bincount(ds.y_train, minlength=ds.num_classes)
+    if int(counts.min()) < n:
+        raise ValueError(f"n must be <= the smallest training class count ({int(counts.min())}), got {n}")
+    generator = torch.Generator().manual_seed(seed)
+    keep = torch.cat([idx[torch.randperm(len(idx), generator=generator)[:n]]
+                      for idx in (torch.nonzero(ds.y_train == c).flatten() for c in range(ds.num_classes))])
+    keep = keep.sort().values
+    return dataclasses.replace(
+        ds, name=f"{ds.name}-{n}perclass", X_train=ds.X_train[keep], y_train=ds.y_train[keep],
+        description=f"{ds.description} | {n} train samples per class", meta=_subsample_meta(ds.meta, "train", keep,
+                                                                                              ds.n_train))

@@ -47,3 +47,18 @@ def episodic_batch_loss(X: Tensor, y: Tensor, *, n_way: int = 5, shot: int = 5, 
         ex, ey = episode(X, y, n_way=n_way, shot=shot, queries=queries, generator=generator)
         return loss(model(ex), ey)
     return batch_loss
+
+
+def pseudo_negative_batch_loss(sampler) -> kinds.BatchLoss:
+    """A ``batch_loss`` for one-class training (Hyp-OC, Narayan & Patel 2024, official ``train.py``): every
+    batch of the normal class (label 0) is joined by as many pseudo-negatives (label 1) drawn by ``sampler``
+    (``losses.PseudoNegatives``) from the batch's *inputs*, as the official code draws them in its input feature
+    space in front of the trainable MLP; the model embeds both and ``loss`` sees ``[2B]`` rows with labels
+    ``0…0 1…1``. Works with ``hyp_pc``/``hyp_ce`` (kind margin) and with ``cross_entropy`` on a classifier (a
+    Euclidean baseline). Call ``sampler.reset()`` before each training run: it keeps a running mean.
+    """
+    def batch_loss(model, loss, x, y, generator):
+        pseudo = sampler(x.flatten(1), generator).view_as(x)
+        labels = torch.cat([torch.zeros(len(x), dtype=torch.long), torch.ones(len(x), dtype=torch.long)])
+        return loss(model(torch.cat([x, pseudo])), labels.to(x.device))
+    return batch_loss

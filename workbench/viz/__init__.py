@@ -11,17 +11,28 @@ from .curves import (
     loss_curves,
     metrics_vs,
     pair_weight_curves,
+    proxy_weight_curves,
     roc_curves,
     target_logit_curves,
     training_curves,
 )
-from .embeddings import PROJECTIONS, embedding_scatter, embedding_snapshots, project, singular_value_spectra
+from .embeddings import (
+    PROJECTIONS,
+    embedding_scatter,
+    embedding_snapshots,
+    poincare_disk,
+    project,
+    proxy_scatter,
+    singular_value_spectra,
+)
 from .mil import bag_attention, unit_test_table
 from .weights import pair_weight_heatmap, relative_penalty_figure
 
 __all__ = [
     "PROJECTIONS", "bag_attention", "embedding_scatter", "embedding_snapshots", "grouped_bars", "histograms",
-    "line_panel", "loss_curves", "metric_bars", "metric_by_setting", "metrics_vs", "pair_weight_curves",
-    "pair_weight_heatmap", "project", "relative_penalty_figure", "roc_curves", "similarity_histograms",
+    "line_panel", "loss_curves", "poincare_disk", "proxy_scatter",
+    "metric_bars", "metric_by_setting", "metrics_vs", "pair_weight_curves",
+    "pair_weight_heatmap", "project", "proxy_weight_curves",
+    "relative_penalty_figure", "roc_curves", "similarity_histograms",
     "singular_value_spectra", "target_logit_curves", "training_curves", "unit_test_table",
 ]

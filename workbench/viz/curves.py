@@ -138,3 +138,20 @@ def pair_weight_curves(curves: Mapping[str, Mapping[str, pd.DataFrame]], *, figs
             if ax.lines:
                 ax.legend(fontsize=6)
     return finish(fig)
+
+
+def proxy_weight_curves(curves: Mapping[str, Mapping[str, pd.DataFrame]], *, axes=None) -> Figure:
+    """Proxy-to-sample weights |dL/ds| against the cosine s of one sample to a proxy: its own proxy (left) and
+    another class's proxy (right), one line per setting; ``{label: {"positive": frame, "negative": frame}}`` with
+    frames from :func:`workbench.analysis.proxy_weight_curve`."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2))
+    fig = axes[0].figure
+    for label, frames in curves.items():
+        for ax, which in zip(axes, ("positive", "negative")):
+            frame = frames[which]
+            ax.plot(frame["similarity"], frame["weight"].abs(), label=label)
+    axes[0].set(xlabel="cosine s to its own proxy", ylabel="|dL/ds| (pull)", title="positive: pulled to its proxy")
+    axes[1].set(xlabel="cosine s to another proxy", ylabel="|dL/ds| (push)", title="negative: pushed from a proxy")
+    legend_outside(axes[1])
+    return finish(fig)

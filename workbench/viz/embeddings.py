@@ -105,3 +105,50 @@ def embedding_snapshots(history, epochs: Sequence[int] | None = None, *, sphere:
         embedding_scatter(snaps[epoch], history.labels, ax=ax, sphere=sphere, method=method, title=f"epoch {epoch}",
                           legend=k == len(epochs))  # one class key, outside the last panel
     return finish(fig)
+
+
+def proxy_scatter(embeddings, labels, proxies, proxy_labels, *, ax=None, method: str = "tsne",
+                  title: str | None = None, s: float = 6) -> Figure:
+    """Embeddings and the loss's proxies (class centres) projected together, so the proxies land among the
+    samples: samples as dots coloured by class, proxies as large stars of their class's colour with a black edge.
+    Both are L2-normalised first (the losses compare cosines). 2-D inputs are drawn as they are."""
+    Z, P = _np(embeddings), _np(proxies)
+    Z = Z / np.linalg.norm(Z, axis=1, keepdims=True).clip(1e-12)
+    P = P / np.linalg.norm(P, axis=1, keepdims=True).clip(1e-12)
+    both = np.concatenate([Z, P])
+    axis = "z"
+    if both.shape[1] > 2:
+        both, axis = project(both, method), AXIS_NAMES[method] + " "
+    y, py = _np(labels), _np(proxy_labels)
+    vmax, own_figure = max(int(y.max()), int(py.max())), ax is None
+    fig, ax = _axes(ax)
+    keys = dict(cmap="tab10" if vmax < 10 else "tab20", vmin=0, vmax=9 if vmax < 10 else 19)
+    points = ax.scatter(both[: len(Z), 0], both[: len(Z), 1], c=y, s=s, alpha=0.6, **keys)
+    ax.scatter(both[len(Z):, 0], both[len(Z):, 1], c=py, s=220, marker="*", edgecolors="black", linewidths=1.2,
+               **keys)
+    ax.set(xlabel=f"{axis}1", ylabel=f"{axis}2", title=title)
+    classes = sorted(set(y.tolist()))
+    handles = points.legend_elements(num=classes)[0]
+    star = plt.Line2D([], [], marker="*", color="white", markeredgecolor="black", markersize=12, linestyle="")
+    legend_outside(ax, [*handles, star], [*map(str, classes), "proxy"], title="class")
+    return finish(fig) if own_figure else fig
+
+
+def poincare_disk(points, labels, *, radius: float = 1.0, names: Sequence[str] | None = None, ax=None,
+                  title: str | None = None, s: float = 8) -> Figure:
+    """Points of a 2-D Poincaré ball of radius ``radius`` (1/√c for curvature -c) with its boundary circle,
+    coloured by ``labels`` and keyed by ``names`` (one per label value)."""
+    X, y, own_figure = _np(points), _np(labels), ax is None
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"points must have shape [N, 2], got {X.shape}")
+    fig, ax = _axes(ax)
+    t = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(radius * np.cos(t), radius * np.sin(t), color="0.5", lw=1)
+    for value in sorted(set(y.tolist())):
+        label = names[value] if names is not None else str(value)
+        ax.scatter(X[y == value, 0], X[y == value, 1], s=s, alpha=0.7, label=label)
+    ax.set_aspect("equal")
+    ax.set(xlim=(-1.05 * radius, 1.05 * radius), ylim=(-1.05 * radius, 1.05 * radius), xlabel="z1", ylabel="z2",
+           title=title)
+    legend_outside(ax)
+    return finish(fig) if own_figure else fig
