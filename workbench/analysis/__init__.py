@@ -7,6 +7,7 @@ used; everything else is written with the formula in the docstring.
 """
 
 from ..losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
+from .energy import gaussian_mean_landscape, importance_weight_relative_variance
 from .geometry import (
     angular_stats,
     class_similarity_stats,
@@ -58,3 +59,4 @@ __all__ = [
     "topk_accuracy", "uniformity", "utilization", "verification_roc", "view_similarities", "weight_curve",
     "zero_shot_accuracy", "zscore_curve",
 ]
+__all__ += ["gaussian_mean_landscape", "importance_weight_relative_variance"]
