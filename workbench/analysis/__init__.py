@@ -7,6 +7,7 @@ used; everything else is written with the formula in the docstring.
 """
 
 from ..losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
+from .clustering import cluster_to_class, clustering_accuracy, clustering_nmi, contingency
 from .energy import gaussian_mean_landscape, importance_weight_relative_variance
 from .geometry import (
     angular_stats,
@@ -35,7 +36,7 @@ from .gradients import (
 )
 from .metrics import accuracy, binary_metrics, outputs_on_test, topk_accuracy
 from .mil import attention_entropy, bag_auc, key_attention_ratio, localisation_auc, mil_metrics, top_k_attention_mass
-from .probes import knn_probe, linear_probe, projection_head_probes
+from .probes import gaussian_nb_probe, knn_probe, linear_probe, projection_head_probes
 from .retrieval import (
     map_at_r,
     nmi,
@@ -60,3 +61,4 @@ __all__ = [
     "zero_shot_accuracy", "zscore_curve",
 ]
 __all__ += ["gaussian_mean_landscape", "importance_weight_relative_variance"]
+__all__ += ["cluster_to_class", "clustering_accuracy", "clustering_nmi", "contingency", "gaussian_nb_probe"]
