@@ -7,7 +7,7 @@ used; everything else is written with the formula in the docstring.
 """
 
 from ..losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
-from .clustering import cluster_to_class, clustering_accuracy, clustering_nmi, contingency
+from .clustering import cluster_to_class, clustering_accuracy, clustering_nmi, contingency, dec_target_along
 from .energy import gaussian_mean_landscape, importance_weight_relative_variance
 from .geometry import (
     angular_stats,
@@ -61,4 +61,5 @@ __all__ = [
     "zero_shot_accuracy", "zscore_curve",
 ]
 __all__ += ["gaussian_mean_landscape", "importance_weight_relative_variance"]
+__all__ += ["dec_target_along"]
 __all__ += ["cluster_to_class", "clustering_accuracy", "clustering_nmi", "contingency", "gaussian_nb_probe"]

@@ -60,3 +60,20 @@ def clustering_nmi(labels, assignments) -> float:
     scikit-learn's default ``normalized_mutual_info_score``); 1 for a relabelling of the classes, 0 for independence."""
     y, c = _pair(labels, assignments)
     return float(normalized_mutual_info_score(y, c))
+
+
+def dec_target_along(line, points, centres, alpha: float = 1.0):
+    """DEC's soft assignment q and target p at the embeddings ``line`` ``[L, D]``, with the soft cluster sizes
+    f taken from the data ``points`` ``[N, D]`` (as DEC computes the target on the whole data set): ``(q, p)``,
+    each ``[L, K]``, for centres ``[K, D]`` and Student-t ``alpha``."""
+    import torch
+
+    from ..losses import get as get_loss
+
+    line, points, centres = (torch.as_tensor(v, dtype=torch.float64) for v in (line, points, centres))
+    loss = get_loss("dec", num_clusters=centres.shape[0], embedding_dim=centres.shape[1], alpha=alpha).double()
+    loss.init_centres(centres)
+    with torch.no_grad():
+        log_q_line, log_q_data = loss.log_soft_assignment(line), loss.log_soft_assignment(points)
+        log_f = torch.logsumexp(log_q_data, dim=0, keepdim=True)
+        return log_q_line.exp(), torch.log_softmax(2 * log_q_line - log_f, dim=1).exp()

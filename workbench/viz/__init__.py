@@ -16,6 +16,8 @@ from .curves import (
     training_curves,
 )
 from .embeddings import PROJECTIONS, embedding_scatter, embedding_snapshots, project, singular_value_spectra
+from .energy import cluster_scatter, energy_contours, landscape_panels, learning_curves, soft_assignment_figure
+from .energy import trajectories as theta_trajectories
 from .mil import bag_attention, unit_test_table
 from .weights import pair_weight_heatmap, relative_penalty_figure
 
@@ -25,3 +27,5 @@ __all__ = [
     "pair_weight_heatmap", "project", "relative_penalty_figure", "roc_curves", "similarity_histograms",
     "singular_value_spectra", "target_logit_curves", "training_curves", "unit_test_table",
 ]
+__all__ += ["cluster_scatter", "energy_contours", "landscape_panels", "learning_curves", "soft_assignment_figure",
+            "theta_trajectories"]
