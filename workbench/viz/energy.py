@@ -22,7 +22,8 @@ def landscape_panels(frame: pd.DataFrame, *, axes=None, title: str | None = None
         fig = axes[0].figure
     for column, name in (("nce", "NCE"), ("nll", "compositional NLL")):
         axes[0].plot(frame.theta, frame[column] - frame[column].min(), label=name)
-        axes[1].semilogy(frame.theta, frame[f"{column}_grad"].abs().clip(lower=1e-12), label=name)
+        axes[1].semilogy(frame.theta, frame[f"{column}_grad"].abs().clip(lower=1e-6), label=name)
+    axes[1].set_ylim(bottom=1e-5)  # the dip to 0 at each minimum would otherwise take most of the axis
     label(axes[0], "model mean θ", "loss − its minimum", title)
     label(axes[1], "model mean θ", "|d loss / dθ| (log scale)", "gradient magnitude")
     legend_outside(axes[1])
