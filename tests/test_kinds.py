@@ -8,7 +8,7 @@ from workbench import data, kinds, losses, models, train, widgets
 from workbench.losses import Paper, register
 
 DESIGN_KINDS = ["logits", "binary", "multilabel", "margin", "pairs", "views", "crossmodal", "distill", "regression",
-                "clustering", "attention", "aggregate"]
+                "clustering", "energy", "attention", "aggregate"]
 
 
 def test_every_kind_of_the_design_is_declared_in_order():

@@ -153,6 +153,7 @@ def test_curves_leaving_the_axis_rescale_it_and_the_image_shows_them():
     (lambda: widgets.ProxyAnchorExplorer(), lambda e: setattr(e.sliders["alpha"], "value", 8.0)),
     (lambda: widgets.FigureExplorer(lambda a: Figure(), a=losses.Param(1.0, 0.0, 2.0)),
      lambda e: setattr(e.sliders["a"], "value", 1.5)),
+    (lambda: widgets.ClusterTargetExplorer(), lambda e: setattr(e.sliders["alpha"], "value", 5.0)),
 ])
 def test_every_explorer_shares_the_base(build, move):
     explorer = build()
@@ -246,6 +247,7 @@ EXPLORERS = {
     "proxy_anchor": lambda: widgets.ProxyAnchorExplorer(),
     "figure": lambda: widgets.FigureExplorer(lambda L: viz.line_panel(analysis.amplifier_curve([L]), "p"),
                                              L=losses.Param(30.0, 1.0, 100.0)),
+    "cluster target": lambda: widgets.ClusterTargetExplorer(),
 }
 
 
@@ -311,6 +313,20 @@ def test_formula_reaches_mathjax_intact_through_the_html(name):
     assert losses.info(name).paper.title in parser.text
 
 
+def test_cluster_target_explorer_sharpens_and_shows_its_formula_to_mathjax():
+    explorer = widgets.ClusterTargetExplorer(alpha=1.0)
+    # the target p is more confident than q on the data points, at every alpha of the slider
+    for alpha in (0.1, 1.0, 10.0):
+        explorer.sliders["alpha"].value = alpha
+        assert explorer.sharpening > 0 and explorer.message.value == ""
+    assert set(explorer.sliders) == {"alpha"} and explorer.sliders["alpha"].min == pytest.approx(-1)  # log10 0.1
+    assert isinstance(explorer.formula, W.HTMLMath)
+    parser = TextAndTags()
+    parser.feed(explorer.formula.value)
+    parser.close()
+    assert parser.tags == [] and f"${widgets.ClusterTargetExplorer.FORMULA}$" in parser.text
+
+
 def test_formula_html_escapes_markup():
     assert widgets.formula_html("a<b & c>d") == "$a&lt;b &amp; c&gt;d$"
 
@@ -327,7 +343,9 @@ def test_png_size_refuses_what_is_not_a_png():
     lambda: widgets.loss_figure("cross_entropy"),
     lambda: viz.relative_penalty_figure([0.9, 0.5, 0.1], [0.2]),
     lambda: widgets.proxy_anchor_figure(0.3, 4.0),
-], ids=["margin arcface", "margin sphereface", "loss explorer", "loss figure", "penalty", "proxy anchor"])
+    lambda: viz.soft_assignment_figure([0.0, 1.0], np.eye(2), np.eye(2), points=[0.2]),
+], ids=["margin arcface", "margin sphereface", "loss explorer", "loss figure", "penalty", "proxy anchor",
+        "cluster target"])
 def test_axis_labels_lie_inside_the_figure(figure):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     fig = figure()

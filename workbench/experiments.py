@@ -121,3 +121,95 @@ def train_teacher(data: Dataset, *, hidden: Sequence[int] = (256, 128), embeddin
     fit(teacher, get_loss("cross_entropy"), data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
         record=(), verbose=verbose)
     return teacher.eval().requires_grad_(False)
+
+
+# --- energy, clustering, generative vs discriminative (issue 20) --------------------------------------------
+
+def gaussian_mean_race(mu: float, *, noise_std: float = 1.0, seeds: Sequence[int] = (0, 1, 2), steps: int = 150,
+                       lr: float = 0.1, tol: float = 0.5, objectives: Sequence[str] = ("nce", "compositional_nll"),
+                       beta: float = 0.1) -> pd.DataFrame:
+    """NCE against the compositional NLL on the 1-D Gaussian mean (``train.gaussian_mean_sgd``, same step size,
+    same draws per seed): one row per (objective, seed) with ``first_within`` (the first step with
+    ``|θ - μ| < tol``, NaN if never), ``final`` (θ averaged over the last 50 steps) and ``final_error``."""
+    from .train.energy import gaussian_mean_sgd
+
+    rows = []
+    for name in objectives:
+        for seed in seeds:
+            loss = get_loss(name, beta=beta) if name == "compositional_nll" else get_loss(name)
+            h = gaussian_mean_sgd(loss, mu, steps=steps, lr=lr, noise_std=noise_std, seed=seed)
+            hits = h.step[(h.theta - mu).abs() < tol]
+            final = float(h.theta.iloc[-50:].mean())
+            rows.append({"objective": name, "seed": seed, "first_within": float(hits.iloc[0]) if len(hits) else
+                         float("nan"), "final": final, "final_error": abs(final - mu)})
+    return pd.DataFrame(rows)
+
+
+def deep_clustering(X, y, loss: str = "dec", *, num_clusters: int = 10, embedding_dim: int = 10,
+                    hidden: Sequence[int] = (64,), pretrain_epochs: int = 25, epochs: int = 10, lr: float = 1e-3,
+                    reconstruction_weight: float | None = None, seed: int = 0, autoencoder=None,
+                    **loss_kwargs) -> dict:
+    """Deep clustering end to end: pre-train an autoencoder (unless a pre-trained ``autoencoder`` is given; it is
+    copied, not changed), k-means on its embedding, then ``train.fit_clustering`` with ``loss`` ("dec" or
+    "depict"); scored against the labels ``y`` with ``analysis.clustering_nmi`` / ``clustering_accuracy``.
+
+    ``reconstruction_weight`` defaults to each paper's: 0 for DEC (decoder dropped), 1 for DEPICT (its code).
+    Returns ``{"kmeans_nmi", "kmeans_acc"`` (k-means on the pre-trained embedding), ``"nmi", "acc"`` (after
+    clustering), ``"fit"`` (what ``fit_clustering`` returns), ``"autoencoder", "loss"}``."""
+    import copy
+
+    import torch
+
+    from .analysis.clustering import clustering_accuracy, clustering_nmi
+    from .models import Autoencoder
+    from .train.clustering import fit_clustering, kmeans_init, pretrain_autoencoder
+
+    if autoencoder is None:
+        autoencoder = Autoencoder(X.shape[1], embedding_dim, hidden, seed=seed)
+        pretrain_autoencoder(autoencoder, X, epochs=pretrain_epochs, batch_size=256, lr=3e-3, seed=seed)
+    autoencoder = copy.deepcopy(autoencoder)
+    module = get_loss(loss, num_clusters=num_clusters, embedding_dim=embedding_dim, **loss_kwargs)
+    with torch.no_grad():
+        start = kmeans_init(module, autoencoder.encoder(X), seed)
+    if reconstruction_weight is None:
+        reconstruction_weight = 1.0 if loss == "depict" else 0.0
+    out = fit_clustering(autoencoder, module, X, epochs=epochs, lr=lr, reconstruction_weight=reconstruction_weight,
+                         init=False, seed=seed)
+    return {"kmeans_nmi": clustering_nmi(y, start), "kmeans_acc": clustering_accuracy(y, start),
+            "nmi": clustering_nmi(y, out["assignments"]), "acc": clustering_accuracy(y, out["assignments"]),
+            "fit": out, "autoencoder": autoencoder, "loss": module}
+
+
+def generative_vs_discriminative(train_features, train_y, test_features, test_y, sizes: Sequence[int], *,
+                                 seeds: Sequence[int] = (0, 1, 2)) -> pd.DataFrame:
+    """Test error of Gaussian naive Bayes (pooled variance, ``analysis.gaussian_nb_probe``) and of logistic
+    regression (scikit-learn, C = 1, lbfgs, max_iter 1000, as the paper's code) on frozen features, against the
+    number m of training samples (Zheng et al., ICML 2023: NB approaches its asymptotic error with fewer samples,
+    LR reaches a lower one with many). Each (m, seed) draws m training rows without replacement, with at least
+    one of every class when m allows. One row per (m, seed): ``m, seed, nb_error, lr_error``."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from .analysis.probes import gaussian_nb_probe
+
+    Xtr = np.asarray(train_features.detach().cpu().double() if hasattr(train_features, "detach") else train_features)
+    Xte = np.asarray(test_features.detach().cpu().double() if hasattr(test_features, "detach") else test_features)
+    ytr, yte = np.asarray(train_y), np.asarray(test_y)
+    classes = np.unique(ytr)
+    rows = []
+    for m in sizes:
+        if not 1 <= m <= len(ytr):
+            raise ValueError(f"sizes must lie in [1, {len(ytr)}], got {m}")
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            first = [rng.choice(np.flatnonzero(ytr == k)) for k in classes] if m >= len(classes) else []
+            rest = rng.permutation(np.setdiff1d(np.arange(len(ytr)), first))[:m - len(first)]
+            idx = np.concatenate([np.asarray(first, dtype=int), rest])
+            nb = 1 - gaussian_nb_probe(Xtr[idx], ytr[idx], Xte, yte)
+            if len(np.unique(ytr[idx])) < 2:
+                lr_error = float(np.mean(yte != ytr[idx][0]))
+            else:
+                clf = LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000).fit(Xtr[idx], ytr[idx])
+                lr_error = float(1 - clf.score(Xte, yte))
+            rows.append({"m": int(m), "seed": seed, "nb_error": nb, "lr_error": lr_error})
+    return pd.DataFrame(rows)

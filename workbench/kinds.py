@@ -147,7 +147,15 @@ def _regression_inputs(g, batch, classes, dim, dtype, scale):
 
 
 def _clustering_inputs(g, batch, classes, dim, dtype, scale):
-    return (scale * torch.randn(batch, dim, generator=g, dtype=dtype),)
+    # No fixed target: the loss computes its target distribution from the batch.
+    return scale * torch.randn(batch, dim, generator=g, dtype=dtype), None
+
+
+def _energy_inputs(g, batch, classes, dim, dtype, scale):
+    # Log density ratios log p~(u) - log q(u) on B data samples and 2B noise samples (nu = 2: the noise ratio is
+    # not 1, so a formula that forgot it would not pass).
+    return (scale * torch.randn(batch, generator=g, dtype=dtype),
+            scale * torch.randn(2 * batch, generator=g, dtype=dtype))
 
 
 def _attention_inputs(g, batch, classes, dim, dtype, scale):
@@ -241,8 +249,17 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "features [B, D] in the first two places", _distill_inputs, "classifier", "digits", "fit",
          step=_distill_step, predict=_argmax, requires=("objective",)),
     Kind("regression", "(embeddings[B, D], targets[B] float)", _regression_inputs, "encoder", None, None),
-    Kind("clustering", "(embeddings[B, D]); owns .weight[K, D]", _clustering_inputs, "encoder", "digits", None,
+    Kind("clustering", "(embeddings[B, D], target[B, K] or None); owns .weight[K, D]; target: the fixed "
+         "auxiliary distribution (None: computed from the batch, detached)", _clustering_inputs, "encoder",
+         "digits", None,
          structural={"num_clusters": "classes", "embedding_dim": "dim"}),
+    # Unnormalised density models p~(u) = exp(-E(u)) trained against a noise distribution q with a known
+    # log-density: the losses see only G = log p~ - log q on data and on noise samples (workbench.losses.energy).
+    # The default model is one raw score per input (log p~, i.e. minus the energy); fit cannot train it yet
+    # (a step needs noise samples and their log-density): experiments.gaussian_mean_estimation and
+    # experiments.fit_energy do.
+    Kind("energy", "(log_ratio_data[B], log_ratio_noise[M]); log_ratio = log p~(u) - log q(u) = -E(u) - log q(u) "
+         "on data samples and on M noise samples u ~ q", _energy_inputs, "scalar", None, None),
     Kind("attention", "(attention_logits[N] or [K, N] or [B, K, N], mask=None)", _attention_inputs, "bags",
          "digit_bags", "fit_bags", recipe=Recipe(epochs=12, lr=1e-3, batch_size=16)),
     Kind("aggregate", "(predictions[B, N], target[B], mask=None)", _aggregate_inputs, "instances",

@@ -399,3 +399,41 @@ class ProxyAnchorExplorer(Explorer):
         self.label.value = (f"pull on a positive at cos 0 / at cos 1: <b>{self.hardest_share:.3g}</b> "
                             "(1 = every positive pulled alike)")
         return figure_png(proxy_anchor_figure(**self.params))
+
+
+class ClusterTargetExplorer(Explorer):
+    r"""Move DEC's Student-t ``alpha`` and watch the soft assignment q and the target p it is trained toward, on a
+    1-D embedding with two clusters of unequal size (Xie et al. 2016; ``analysis.dec_target_along``).
+
+    >>> explorer = ClusterTargetExplorer()
+    >>> explorer.sliders["alpha"].value = 5.0   # redraws, as a user's release of the slider would
+    >>> explorer.sharpening                     # mean max p - mean max q over the data points
+    """
+
+    FORMULA = (r"q_{ij} \propto (1 + |z_i - \mu_j|^2/\alpha)^{-(\alpha+1)/2},\quad "
+               r"p_{ij} \propto q_{ij}^2 / f_j,\quad f_j = \sum_i q_{ij}")
+
+    def __init__(self, alpha: float = 1.0, *, sizes=(60, 15), centres=(-1.0, 1.5), spread: float = 0.5,
+                 seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.centres = np.asarray(centres, dtype=float)[:, None]
+        self.points = np.concatenate([c + spread * rng.standard_normal(n) for c, n in zip(centres, sizes)])[:, None]
+        self.line = np.linspace(self.points.min() - 1.5, self.points.max() + 1.5, 241)[:, None]
+        self.formula = W.HTMLMath(formula_html(self.FORMULA))
+        self.label = W.HTML()
+        super().__init__(header=[self.formula], footer=[self.label])
+        self._set_sliders({"alpha": losses.info("dec").params["alpha"]})
+        self.sliders["alpha"].value = alpha
+        self.sharpening = float("nan")
+        self.update()
+
+    def render(self) -> bytes:
+        alpha = float(self.sliders["alpha"].value)
+        q, p = analysis.dec_target_along(self.line, self.points, self.centres, alpha)
+        q_data, p_data = analysis.dec_target_along(self.points, self.points, self.centres, alpha)
+        self.sharpening = float(p_data.max(1).values.mean() - q_data.max(1).values.mean())
+        confidence_q, confidence_p = float(q_data.max(1).values.mean()), float(p_data.max(1).values.mean())
+        self.label.value = (f"α = {alpha:.2f}: mean confidence over the data, q <b>{confidence_q:.3f}</b> → "
+                            f"target p <b>{confidence_p:.3f}</b>")
+        return figure_png(viz.soft_assignment_figure(self.line[:, 0], q, p, points=self.points[:, 0],
+                                                     title=f"DEC target, α = {alpha:.2f}"))

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from conftest import cosines, unit
 
-from workbench import losses
+from workbench import kinds, losses
 
 D64 = torch.float64
 
@@ -286,7 +286,7 @@ def test_a_string_for_a_number_is_refused_naming_the_parameter(name):
     loss, args = make_inputs(name)
     if isinstance(loss, WithTeacher):  # a distill twin takes the teacher's outputs the wrapper holds fixed
         args = (args[0], loss.teacher, args[1])
-    extra = {"num_classes": 3, "embedding_dim": 4} if info.kind == "margin" else {}
+    extra = kinds.get(info.kind).loss_args(classes=3, dim=4)  # margin heads, clustering centres
     module = inspect.getmodule(info.cls)
     twins = [getattr(module, f) for f in (name, f"{name}_loss") if inspect.isfunction(getattr(module, f, None))]
 

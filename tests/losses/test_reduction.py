@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from conftest import make_inputs
 
-from workbench import losses
+from workbench import kinds, losses
 from workbench.losses import registry
 
 DECOMPOSING = [n for n in losses.available() if losses.info(n).reduces_over != "batch"]
@@ -103,7 +103,7 @@ def test_every_loss_says_what_it_reduces_over_and_takes_a_reduction_exactly_when
         takes_reduction = "reduction" in registry.constructor_args(name)
         assert takes_reduction == (info.reduces_over != "batch"), name
         if takes_reduction:  # the constructor keeps it (the tests below set it on a built loss)
-            extra = {"num_classes": 3, "embedding_dim": 4} if info.kind == "margin" else {}
+            extra = kinds.get(info.kind).loss_args(classes=3, dim=4)  # margin heads, clustering centres
             assert losses.get(name, reduction="none", **extra).reduction == "none", name
 
 

@@ -35,10 +35,12 @@ NAMES = losses.available()
 # ALDR-KL's lam adapts to the logits but is detached (as in the official code); EnsLoss draws a new loss
 # derivative at every call; Circle loss holds its self-paced weights alpha_p, alpha_n constant in the backward
 # pass (detach_weights=True, as in the paper and PML); Hyp-CE and Hyp-PC rescale the gradient reaching the ball
-# points by the inverse Poincare metric (riemannian=True, the official hyptorch RiemannianGradient). Their own
-# gradient tests are in tests/losses/test_logits.py, test_binary.py, test_proxies.py (Circle with
-# detach_weights=False passes gradcheck) and test_hyperbolic.py (riemannian=False passes gradcheck).
-NO_GRADCHECK = {"aldr_kl", "ensloss", "circle", "hyp_ce", "hyp_pc"}
+# points by the inverse Poincare metric (riemannian=True, the official hyptorch RiemannianGradient); DEC and
+# DEPICT hold their target distribution fixed (detached, as both papers do) when they compute it from the batch.
+# Their own gradient tests are in tests/losses/test_logits.py, test_binary.py, test_proxies.py (Circle with
+# detach_weights=False passes gradcheck), test_hyperbolic.py (riemannian=False passes gradcheck) and
+# test_clustering_losses.py (DEC and DEPICT with a given target pass gradcheck).
+NO_GRADCHECK = {"aldr_kl", "ensloss", "circle", "hyp_ce", "hyp_pc", "dec", "depict"}
 LABEL_KINDS = ("logits", "margin", "pairs")  # kinds whose second input is integer class labels
 # hard inputs that a loss may refuse with a ValueError naming its labels (a loss undefined without two classes)
 LABEL_CASES = ("one class", "one class, large", "only negatives", "only positives", "no positives")
@@ -416,7 +418,8 @@ def test_views_with_labels_accept_any_integer_dtype(name):
     assert torch.equal(loss(x, labels.to(torch.int32)), expected)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if losses.info(n).kind != "attention"])
+# energy losses take M noise samples next to B data samples: any M >= 1 is valid (M/B is NCE's noise ratio)
+@pytest.mark.parametrize("name", [n for n in NAMES if losses.info(n).kind not in ("attention", "energy")])
 def test_second_input_must_match_the_batch(name):
     loss, (x, target) = make_inputs(name)
     if target is None:

@@ -7,7 +7,9 @@ Where scikit-learn already has the metric it is used; everything else is written
 """
 
 from ..losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
+from .clustering import cluster_to_class, clustering_accuracy, clustering_nmi, contingency, dec_target_along
 from .cost import loss_seconds
+from .energy import gaussian_mean_landscape, importance_weight_relative_variance
 from .geometry import (
     angular_stats,
     class_similarity_stats,
@@ -38,7 +40,7 @@ from .gradients import (
 )
 from .metrics import accuracy, binary_metrics, outputs_on_test, topk_accuracy
 from .mil import attention_entropy, bag_auc, key_attention_ratio, localisation_auc, mil_metrics, top_k_attention_mass
-from .probes import knn_probe, linear_probe, projection_head_probes
+from .probes import gaussian_nb_probe, knn_probe, linear_probe, projection_head_probes
 from .representations import (
     cka,
     expected_squared_distance,
@@ -79,3 +81,6 @@ __all__ = [
     "topk_accuracy", "uniformity", "utilization", "verification_roc", "view_similarities", "weight_curve",
     "zero_shot_accuracy", "zscore_curve",
 ]
+__all__ += ["gaussian_mean_landscape", "importance_weight_relative_variance"]
+__all__ += ["dec_target_along"]
+__all__ += ["cluster_to_class", "clustering_accuracy", "clustering_nmi", "contingency", "gaussian_nb_probe"]

@@ -38,3 +38,28 @@ def projection_head_probes(model: nn.Module, data, probe: str = "linear") -> dic
         for where, fn in (("pre", model.encoder), ("post", model)):
             out[where] = probe_fn(fn(data.X_train), data.y_train, fn(data.X_test), data.y_test)
     return out
+
+
+def gaussian_nb_probe(train_emb, train_y, test_emb, test_y, *, var_smoothing: float = 1e-9) -> float:
+    r"""Accuracy of Gaussian naive Bayes with a pooled diagonal variance on (frozen) embeddings, as "Revisiting
+    Discriminative vs. Generative Classifiers" (Zheng et al., ICML 2023; ML-GSAI code ``models/gaussnb.py``) fits it:
+    class means :math:`\mu_k`, priors :math:`\pi_k`, per-class variances (+ ``var_smoothing``) pooled with the priors
+    into one :math:`\sigma_d^2`, so the rule
+    :math:`\hat y = \arg\max_k \log\pi_k - \tfrac12\sum_d (x_d-\mu_{kd})^2/\sigma_d^2` is linear,
+    the hypothesis class of logistic regression. Only classes seen in training can be predicted."""
+    import numpy as np
+
+    def arr(t):
+        return t.detach().cpu().double().numpy() if isinstance(t, Tensor) else np.asarray(t, dtype=float)
+
+    X, y = arr(train_emb), np.asarray(train_y.cpu() if isinstance(train_y, Tensor) else train_y)
+    T, ty = arr(test_emb), np.asarray(test_y.cpu() if isinstance(test_y, Tensor) else test_y)
+    if len(X) == 0 or len(X) != len(y):
+        raise ValueError(f"train_emb and train_y must hold the same, non-zero number of rows, got {len(X)}, {len(y)}")
+    classes = np.unique(y)
+    means = np.stack([X[y == k].mean(0) for k in classes])
+    priors = np.array([(y == k).mean() for k in classes])
+    variances = np.stack([X[y == k].var(0) for k in classes]) + var_smoothing
+    pooled = priors @ variances
+    scores = np.log(priors) - 0.5 * (((T[:, None, :] - means[None]) ** 2) / pooled).sum(-1)
+    return float((classes[scores.argmax(1)] == ty).mean())

@@ -8,9 +8,11 @@ from . import (  # noqa: F401  (registration side effects)
     bias,
     binary,
     classification,
+    clustering,
     contrastive,
     crossmodal,
     distill,
+    energy,
     fewshot,
     hyperbolic,
     ldr,
@@ -29,6 +31,7 @@ from .adaptive import AMCL, ISogCLR
 from .bias import BiasLoss
 from .binary import BCE, MW, AnyLoss, AUCMargin, EnsLoss, anyloss, ensloss_derivatives, pairwise_auc_surrogate
 from .classification import CrossEntropy, cross_entropy
+from .clustering import DEC, DEPICT, depict_paper_target, sharpened_target
 from .contrastive import (
     HardContrastive,
     NTXent,
@@ -39,6 +42,7 @@ from .contrastive import (
 )
 from .crossmodal import CLIP, CWCL, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights
 from .distill import DHKD, KD, ND, binary_kl_norm, class_means, kd_loss, nd_loss
+from .energy import NCE, CompositionalNLL, nce_loss
 from .fewshot import ICNNLoss, ProtoTripletLoss
 from .hyperbolic import HypCE, HypPC, PseudoNegatives
 from .ldr import ALDRKL, LDRKL, ldr_kl
@@ -83,6 +87,7 @@ __all__ = [
     "ProtoTripletLoss", "SphereFace", "SupCon", "TripletLoss", "UNPG", "ZLoss",
     "CircleLoss", "HypCE", "HypPC", "NPairsLoss", "ProxyAnchor", "ProxyNCA", "PseudoNegatives", "SoftTriple",
     "SubCenterArcFace", "circle_from_similarity", "npairs_from_similarity",
+    "DEC", "DEPICT", "depict_paper_target", "sharpened_target", "NCE", "CompositionalNLL", "nce_loss",
     "DHKD", "KD", "ND", "binary_kl_norm", "class_means", "kd_loss", "nd_loss",
     "aem", "aggregate_response_loss", "alignment", "anyloss", "branch_diversity", "clip_loss", "comp_sum",
     "contrastive_from_similarity", "cross_entropy", "crossmodal_logits", "cwcl_loss", "cwcl_weights",

@@ -22,7 +22,7 @@ from .. import kinds as _kinds
 from .._checks import Range
 
 FAMILIES = ("classification", "binary", "multilabel", "margin", "pairs", "contrastive", "distill", "regression",
-            "clustering", "mil")
+            "clustering", "energy", "mil")
 KINDS = tuple(_kinds.KINDS)  # what each kind's forward takes: workbench.kinds
 # What ``reduction="none"`` returns one value for; "batch" for a loss that does not decompose (no ``reduction``):
 #   sample    one value per input row (per matched (x_i, y_i) row for cross-modal losses)

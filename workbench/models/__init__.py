@@ -5,6 +5,7 @@ Every model maps inputs to outputs in one ``forward``; models that carry an embe
 at. ``for_kind`` builds the default model of a loss kind.
 """
 
+from .autoencoder import Autoencoder
 from .defaults import for_kind
 from .distill import DistillOutputs, DualHead, StudentTeacher, dual_head_classifier, teacher_class_means
 from .dual import DualEncoder, pca_encoder
@@ -24,4 +25,5 @@ __all__ = [
     "ProjectionHead", "SmallCNN", "WithHead", "classifier", "embed", "for_kind", "multi_sample_dropout_classifier",
     "pca_encoder", "predict_bags", "seeded", "with_projection",
 ]
+__all__ += ["Autoencoder"]
 __all__ += ["DistillOutputs", "DualHead", "StudentTeacher", "dual_head_classifier", "teacher_class_means"]

@@ -5,9 +5,12 @@ The loop asks the loss's kind (``workbench.kinds``) what to feed the loss and ho
 """
 
 from .bags import fit_bags
+from .clustering import fit_clustering, kmeans_init, pretrain_autoencoder
+from .energy import fit_energy, gaussian_mean_sgd
 from .fit import RECORDABLE, fit
 from .history import History
 from .objectives import episodic_batch_loss, multi_sample_batch_loss, opl_batch_loss, pseudo_negative_batch_loss
 
 __all__ = ["RECORDABLE", "History", "episodic_batch_loss", "fit", "fit_bags", "multi_sample_batch_loss",
            "opl_batch_loss", "pseudo_negative_batch_loss"]
+__all__ += ["fit_clustering", "fit_energy", "gaussian_mean_sgd", "kmeans_init", "pretrain_autoencoder"]

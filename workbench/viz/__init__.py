@@ -25,6 +25,8 @@ from .embeddings import (
     proxy_scatter,
     singular_value_spectra,
 )
+from .energy import cluster_scatter, energy_contours, landscape_panels, learning_curves, soft_assignment_figure
+from .energy import trajectories as theta_trajectories
 from .mil import bag_attention, unit_test_table
 from .weights import pair_weight_heatmap, relative_penalty_figure
 
@@ -36,3 +38,5 @@ __all__ = [
     "relative_penalty_figure", "roc_curves", "similarity_histograms",
     "singular_value_spectra", "target_logit_curves", "training_curves", "unit_test_table",
 ]
+__all__ += ["cluster_scatter", "energy_contours", "landscape_panels", "learning_curves", "soft_assignment_figure",
+            "theta_trajectories"]
