@@ -7,6 +7,7 @@ used; everything else is written with the formula in the docstring.
 """
 
 from ..losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
+from ..losses.noncontrastive import cross_correlation  # Barlow Twins' C, beside the loss
 from .geometry import (
     angular_stats,
     class_similarity_stats,
@@ -20,6 +21,7 @@ from .geometry import (
 )
 from .gradients import (
     amplifier_curve,
+    correlation_weights,
     gpw_dependence,
     invariance_table,
     margin_curve,
@@ -48,7 +50,8 @@ from .retrieval import (
 
 __all__ = [
     "accuracy", "alignment", "amplifier_curve", "angular_stats", "attention_entropy", "bag_auc", "binary_metrics",
-    "class_similarity_stats", "contrastive_metrics", "effective_rank", "gpw_dependence", "invariance_table",
+    "class_similarity_stats", "contrastive_metrics",
+    "correlation_weights", "cross_correlation", "effective_rank", "gpw_dependence", "invariance_table",
     "key_attention_ratio", "knn_probe", "linear_probe", "localisation_auc", "map_at_r", "margin_curve", "mil_metrics",
     "nmi",
     "outputs_on_test", "pair_weights", "penalty_entropy", "per_class_values", "projection_head_probes",

@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (registration side effects)
     classification,
     contrastive,
     crossmodal,
+    decoupled,
     distill,
     fewshot,
     hyperbolic,
@@ -18,6 +19,7 @@ from . import (  # noqa: F401  (registration side effects)
     metric,
     mil,
     multiview,
+    noncontrastive,
     pairs,
     proxies,
     reweighting,
@@ -37,7 +39,8 @@ from .contrastive import (
     ntxent_from_similarity,
     supcon_from_similarity,
 )
-from .crossmodal import CLIP, CWCL, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights
+from .crossmodal import CLIP, CWCL, SigLIP, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights, siglip_loss
+from .decoupled import DCL, DCLW
 from .distill import DHKD, KD, ND, binary_kl_norm, class_means, kd_loss, nd_loss
 from .fewshot import ICNNLoss, ProtoTripletLoss
 from .hyperbolic import HypCE, HypPC, PseudoNegatives
@@ -64,6 +67,7 @@ from .metric import (
 )
 from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
 from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
+from .noncontrastive import BYOL, BarlowTwins, SimSiam, VICReg, cross_correlation
 from .pairs import ContrastiveLoss, contrastive_from_similarity
 from .proxies import ProxyAnchor, ProxyNCA, SoftTriple, SubCenterArcFace
 from .registry import FAMILIES, KINDS, REDUCES_OVER, LossInfo, Paper, Param, available, get, info, register
@@ -89,4 +93,5 @@ __all__ = [
     "ensloss_derivatives", "gce", "hard_contrastive_from_similarity", "ldr_kl", "loss_weights", "mae",
     "normface_scale_bound", "ntxent_from_similarity", "pairwise_auc_surrogate", "supcon_from_similarity",
     "uniformity", "z_loss",
+    "BYOL", "BarlowTwins", "DCL", "DCLW", "SigLIP", "SimSiam", "VICReg", "cross_correlation", "siglip_loss",
 ]
