@@ -314,3 +314,122 @@ def test_siglip_learns_scale_and_bias_unless_told_not_to():
     value = loss(x, y)
     grads = torch.autograd.grad(value, [loss.log_scale, loss.bias])
     assert all(g.abs() > 0 for g in grads)
+
+
+# --- GroCo ----------------------------------------------------------------------------------------------------
+# Reference written from the official code, read at ninatu/learning_by_sorting@108f501
+# learning_by_sorting/losses/groco.py (GroCo.compute_loss) and Felix-Petersen/diffsort@6d583c7
+# diffsort/networks.py (odd_even_network: the split/combine matrices) and functional.py (execute_sort, "cauchy"):
+# the matrix form of the network, a different path from the loss's index operations.
+
+def _odd_even_matrices(n):
+    layers, shifted, even = [], False, n % 2 == 0
+    for _ in range(n):
+        k = n // 2 + shifted if even else n // 2 + 1
+        sa, sb, cmin, cmax = (torch.zeros(k, n), torch.zeros(k, n), torch.zeros(n, k), torch.zeros(n, k))
+        count = 0
+        for i in range(int(shifted), n - 1, 2):
+            sa[count, i], sb[count, i + 1], cmin[i, count], cmax[i + 1, count] = 1, 1, 1, 1
+            count += 1
+        corners = [0, n - 1] if (even and shifted) else ([0] if shifted else [n - 1]) if not even else []
+        for c in corners:
+            sa[count, c], sb[count, c], cmin[c, count], cmax[c, count] = 1, 1, .5, .5
+            count += 1
+        layers.append((sa, sb, cmin, cmax))
+        shifted = not shifted
+    return layers
+
+
+def _diffsort_reference(x, steepness):
+    X = torch.eye(x.shape[1], dtype=x.dtype).repeat(x.shape[0], 1, 1)
+    for sa, sb, cmin, cmax in _odd_even_matrices(x.shape[1]):
+        sa, sb, cmin, cmax = (m.to(x.dtype) for m in (sa, sb, cmin, cmax))
+        a, b = x @ sa.T, x @ sb.T
+        alpha = torch.atan(steepness * (b - a)) / math.pi + .5
+        aX, bX = X @ sa.T, X @ sb.T
+        w_min = alpha.unsqueeze(-2) * aX + (1 - alpha).unsqueeze(-2) * bX
+        w_max = (1 - alpha).unsqueeze(-2) * aX + alpha.unsqueeze(-2) * bX
+        X = (w_max @ cmax.T.unsqueeze(-3)) + (w_min @ cmin.T.unsqueeze(-3))
+        x = (alpha * a + (1 - alpha) * b) @ cmin.T + ((1 - alpha) * a + alpha * b) @ cmax.T
+    return X
+
+
+def _groco_reference(views, topk_neg=10, steepness=1.0):
+    b, v, _ = views.shape
+    total = 0
+    for n in range(v):
+        anchor = views[:, n]
+        pos = torch.stack([F.cosine_similarity(anchor, views[:, p], dim=1, eps=1e-8) for p in range(v) if p != n], 1)
+        an = anchor / anchor.norm(dim=1, keepdim=True).clamp(min=1e-8)
+        neg = (an @ an.T).masked_fill(torch.eye(b, dtype=torch.bool), -math.inf)
+        pos = torch.sort(pos, dim=1).values
+        neg = torch.flip(torch.topk(neg, k=topk_neg, dim=1).values, dims=[1])
+        sims = torch.cat((neg, pos), 1)
+        perm = _diffsort_reference(sims, steepness)
+        target = torch.eye(sims.shape[1], dtype=sims.dtype).expand_as(perm)
+        p_neg, p_pos = perm[:, :, :topk_neg].sum(2, keepdim=True), perm[:, :, topk_neg:].sum(2, keepdim=True)
+        t_neg, t_pos = target[:, :, :topk_neg].sum(2, keepdim=True), target[:, :, topk_neg:].sum(2, keepdim=True)
+        bce = torch.nn.BCELoss()
+        total = total + (bce(p_pos.clamp(0, 1), t_pos) + bce(p_neg.clamp(0, 1), t_neg)) / 2
+    return total / v
+
+
+@pytest.mark.parametrize(("b", "v", "k", "steepness"), [(12, 2, 10, 1.0), (16, 3, 10, 1.0), (8, 2, 4, 4.0),
+                                                      (9, 4, 5, 0.5)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_groco_equals_the_official_computation(b, v, k, steepness, seed):
+    g = torch.Generator().manual_seed(seed)
+    views = torch.randn(b, v, 6, generator=g, dtype=torch.float64)
+    ours = losses.get("groco", topk_neg=k, steepness=steepness)(views)
+    assert torch.allclose(ours, _groco_reference(views, k, steepness), rtol=1e-10)
+    rows = views.reshape(-1, 6)
+    labels = torch.arange(b).repeat_interleave(v)
+    assert torch.allclose(losses.get("groco", topk_neg=k, steepness=steepness).from_similarity(
+        analysis_cosines(rows), labels), ours)
+
+
+def test_soft_sort_is_doubly_stochastic_and_sharpens_to_the_sorting_permutation():
+    x = torch.tensor([[3., 1, 2, 0.5, -1]], dtype=torch.float64)
+    for s in (1.0, 100.0):
+        perm = losses.soft_sort_permutation(x, s)
+        assert torch.allclose(perm.sum(1), torch.ones(1, 5, dtype=torch.float64))
+        assert torch.allclose(perm.sum(2), torch.ones(1, 5, dtype=torch.float64))
+    hard = losses.soft_sort_permutation(x, 1e4)[0]
+    assert torch.equal(hard.argmax(1), torch.argsort(torch.argsort(x[0])))  # input i goes to its rank
+
+
+def test_groco_orders_positives_above_negatives():
+    # spec §12 tests: a large positive/negative gap gives a small loss; one positive view moved far away raises it;
+    # the order of the instances does not matter
+    g = torch.Generator().manual_seed(0)
+    base = F.normalize(torch.randn(12, 1, 16, generator=g, dtype=torch.float64), dim=-1)
+    aligned = torch.cat([base, base + 0.01 * torch.randn(12, 1, 16, generator=g, dtype=torch.float64)], 1)
+    loss = losses.get("groco", steepness=16.0)
+    separated = loss(aligned)
+    broken = aligned.clone()
+    broken[0, 1] = -broken[0, 0]  # instance 0's positive now below all its negatives
+    assert separated < 0.1 and loss(broken) > separated
+    perm = torch.randperm(12, generator=g)
+    assert torch.allclose(loss(aligned[perm]), separated)
+
+
+def test_groco_stop_grad_trains_only_the_anchor_and_gradchecks_without_it():
+    views = _views(3, b=6, d=4).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda t: losses.get("groco", stop_grad=False)(t), (views,))
+    # with stop_grad the gradient is the derivative with the positives and negatives held constant:
+    # a copy of the batch whose "other" side is frozen gives the same gradient on the anchors
+    (g,) = torch.autograd.grad(losses.get("groco")(views), views)
+    frozen = views.detach()
+
+    def anchors_only(t):
+        loss = losses.get("groco")
+        unit, other = F.normalize(t, dim=2, eps=1e-8), F.normalize(frozen, dim=2, eps=1e-8)
+        b = len(t)
+        total = 0
+        for a in range(2):
+            pos = (unit[:, a] * other[:, 1 - a]).sum(1, keepdim=True)
+            neg = (unit[:, a] @ other[:, a].T).masked_fill(torch.eye(b, dtype=torch.bool), -math.inf)
+            total = total + loss._anchor_loss(pos, neg)
+        return total / 2
+    (g_ref,) = torch.autograd.grad(anchors_only(views), views)
+    assert torch.allclose(g, g_ref)

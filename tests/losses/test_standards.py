@@ -38,9 +38,10 @@ NAMES = losses.available()
 # points by the inverse Poincare metric (riemannian=True, the official hyptorch RiemannianGradient). Their own
 # gradient tests are in tests/losses/test_logits.py, test_binary.py, test_proxies.py (Circle with
 # detach_weights=False passes gradcheck) and test_hyperbolic.py (riemannian=False passes gradcheck). SimSiam and
-# BYOL detach their targets (the stop-gradient) and DCLW its von Mises-Fisher weights (as lightly): their gradient
-# tests are in tests/losses/test_self_supervised.py (stop_gradient=False and DCL pass gradcheck).
-NO_GRADCHECK = {"aldr_kl", "ensloss", "circle", "hyp_ce", "hyp_pc", "simsiam", "byol", "dclw"}
+# BYOL detach their targets (the stop-gradient), GroCo its positives and negatives (stop_grad, as the official code)
+# and DCLW its von Mises-Fisher weights (as lightly): their gradient tests are in
+# tests/losses/test_self_supervised.py (stop_gradient=False, stop_grad=False and DCL pass gradcheck).
+NO_GRADCHECK = {"aldr_kl", "ensloss", "circle", "hyp_ce", "hyp_pc", "simsiam", "byol", "dclw", "groco"}
 LABEL_KINDS = ("logits", "margin", "pairs")  # kinds whose second input is integer class labels
 # hard inputs that a loss may refuse with a ValueError naming its labels (a loss undefined without two classes)
 LABEL_CASES = ("one class", "one class, large", "only negatives", "only positives", "no positives")

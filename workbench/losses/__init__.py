@@ -25,6 +25,7 @@ from . import (  # noqa: F401  (registration side effects)
     reweighting,
     robust,
     softmax_pairs,
+    sorting,
     zloss,
 )
 from .adaptive import AMCL, ISogCLR
@@ -74,6 +75,7 @@ from .registry import FAMILIES, KINDS, REDUCES_OVER, LossInfo, Paper, Param, ava
 from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
 from .softmax_pairs import CircleLoss, NPairsLoss, circle_from_similarity, npairs_from_similarity
+from .sorting import GroCo, soft_sort_permutation
 from .zloss import ZLoss, z_loss
 
 # Every registered class is importable from here (DESIGN.md), with the registry and the functional twins.
@@ -94,4 +96,5 @@ __all__ = [
     "normface_scale_bound", "ntxent_from_similarity", "pairwise_auc_surrogate", "supcon_from_similarity",
     "uniformity", "z_loss",
     "BYOL", "BarlowTwins", "DCL", "DCLW", "SigLIP", "SimSiam", "VICReg", "cross_correlation", "siglip_loss",
+    "GroCo", "soft_sort_permutation",
 ]
