@@ -474,8 +474,10 @@ print("BYOL, no predictor", {k: round(v, 3) for k, v in run("byol", 0, predictor
 # * **SigLIP's small-batch claim did not reproduce** either: at batch 32 SigLIP and CLIP tie (about 0.80 zero-shot); at
 #   batch 256 (only 30 steps) SigLIP is ahead (0.71 vs 0.59), a confounded comparison. → *Check 7*.
 #
-# Not covered here: GroCo (registered as `groco`, pinned to its official code in the tests) and the CLIP add-ons of
-# Fini et al. (SiamLIP, BYOLIP, BarLIP, SwALIP) and ScatSimCLR's pretext regulariser.
+# Not tested here: GroCo's claim (better kNN than plain contrastive; the loss is registered as `groco` and pinned to
+# its official code in the tests), and the claims of the CLIP add-ons of Fini et al. and of ScatSimCLR's pretext
+# regulariser (BarLIP and the rotation regulariser exist as `train.barlip_batch_loss` and `train.pretext_batch_loss`
+# with the official weights; SiamLIP, BYOLIP and SwALIP do not).
 #
 # ## References
 #

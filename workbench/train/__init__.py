@@ -8,6 +8,7 @@ from .bags import fit_bags
 from .fit import RECORDABLE, fit
 from .history import History
 from .objectives import episodic_batch_loss, multi_sample_batch_loss, opl_batch_loss
+from .ssl_recipes import barlip_batch_loss, pretext_batch_loss, rotations
 
 __all__ = ["RECORDABLE", "History", "episodic_batch_loss", "fit", "fit_bags", "multi_sample_batch_loss",
-           "opl_batch_loss"]
+           "opl_batch_loss", "barlip_batch_loss", "pretext_batch_loss", "rotations"]
