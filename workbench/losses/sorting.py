@@ -109,11 +109,10 @@ class GroCo(nn.Module):
             raise ValueError(f"views must hold B >= 2 instances for groco (each anchor needs a negative), got B={b}")
 
     def _loss(self, sim_to: callable, v: int, b: int, dtype) -> Tensor:
-        eye = torch.eye(b, dtype=torch.bool)
         total = 0
         for a in range(v):
             pos = torch.stack([sim_to(a, p, True) for p in range(v) if p != a], dim=1)
-            neg = sim_to(a, a, False).masked_fill(eye.to(pos.device), -math.inf)
+            neg = sim_to(a, a, False).masked_fill(torch.eye(b, dtype=torch.bool, device=pos.device), -math.inf)
             total = total + self._anchor_loss(pos, neg)
         return (total / v).to(dtype)
 
