@@ -97,7 +97,10 @@ class Kind:
 
     def check_loss_class(self, cls: type) -> None:
         """Refuse a loss class that lacks a method this kind's contract requires."""
-        missing = [m for m in self.requires if not callable(getattr(cls, m, None))]
+        # A views loss that is not a function of the sample similarity matrix (Barlow Twins, VICReg: feature
+        # statistics) says why in ``similarity_free`` instead of defining from_similarity.
+        waived = {"from_similarity"} if getattr(cls, "similarity_free", None) else set()
+        missing = [m for m in self.requires if m not in waived and not callable(getattr(cls, m, None))]
         if missing:
             raise ValueError(f"{cls.__name__} is of kind {self.name!r}, which requires the method(s) "
                              f"{missing} (see workbench.kinds)")
@@ -193,6 +196,12 @@ def _views_step(augment, n_views, supervised) -> BatchLoss:
         raise ValueError("a views loss needs data with an augment (e.g. data.digit_views())")
 
     def step(model, loss, x, y, generator):
+        siamese = getattr(model, "siamese_outputs", None)
+        if siamese is not None:  # models.Siamese: predictions and (EMA) targets for simsiam / byol
+            model.update_target()  # BYOL's EMA step, after the previous optimiser step (no-op for SimSiam)
+            stacked = torch.stack([augment(x, generator) for _ in range(n_views)], dim=1)
+            p, z = siamese(stacked.flatten(0, 1))
+            return loss(p.view(x.shape[0], n_views, -1), None, targets=z.view(x.shape[0], n_views, -1))
         return loss(embed_views(model, x, augment, n_views, generator), y if supervised else None)
     return step
 

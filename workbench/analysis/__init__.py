@@ -7,6 +7,7 @@ Where scikit-learn already has the metric it is used; everything else is written
 """
 
 from ..losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
+from ..losses.noncontrastive import cross_correlation  # Barlow Twins' C, beside the loss
 from .clustering import cluster_to_class, clustering_accuracy, clustering_nmi, contingency, dec_target_along
 from .cost import loss_seconds
 from .energy import gaussian_mean_landscape, importance_weight_relative_variance
@@ -24,6 +25,7 @@ from .geometry import (
 )
 from .gradients import (
     amplifier_curve,
+    correlation_weights,
     gpw_dependence,
     invariance_table,
     margin_curve,
@@ -65,22 +67,17 @@ from .retrieval import (
 )
 
 __all__ = [
-    "accuracy", "alignment", "cka", "expected_squared_distance", "frechet_predict", "graph_distances",
-    "match_units", "relative_representation", "stitching_accuracy", "transductive_accuracy", "transductive_kmeans",
-    "unit_correlations",
-    "amplifier_curve", "angular_stats", "attention_entropy", "bag_auc", "binary_metrics",
-    "class_similarity_stats", "contrastive_metrics", "effective_rank", "gpw_dependence", "invariance_table",
-    "key_attention_ratio", "knn_probe", "linear_probe", "localisation_auc", "loss_seconds", "map_at_r",
-    "margin_curve", "mil_metrics",
-    "nmi", "on_dominant_subcenter",
-    "outputs_on_test", "pair_weights", "penalty_entropy", "proxy_weight_curve",
-    "proxy_weights", "per_class_values", "projection_head_probes",
-    "prototype_accuracy", "recall_at_k", "relative_penalty", "retrieval_metrics", "sample_gradient_norms",
-    "singular_value_spectrum",
-    "similarity_curve", "similarity_distributions", "target_logit_curve", "tolerance", "top_k_attention_mass",
-    "topk_accuracy", "uniformity", "utilization", "verification_roc", "view_similarities", "weight_curve",
-    "zero_shot_accuracy", "zscore_curve",
+    "accuracy", "alignment", "amplifier_curve", "angular_stats", "attention_entropy", "bag_auc", "binary_metrics",
+    "cka", "class_similarity_stats", "cluster_to_class", "clustering_accuracy", "clustering_nmi", "contingency",
+    "contrastive_metrics", "correlation_weights", "cross_correlation", "dec_target_along", "effective_rank",
+    "expected_squared_distance", "frechet_predict", "gaussian_mean_landscape", "gaussian_nb_probe", "gpw_dependence",
+    "graph_distances", "importance_weight_relative_variance", "invariance_table", "key_attention_ratio", "knn_probe",
+    "linear_probe", "localisation_auc", "loss_seconds", "map_at_r", "margin_curve", "match_units", "mil_metrics",
+    "nmi", "on_dominant_subcenter", "outputs_on_test", "pair_weights", "penalty_entropy", "per_class_values",
+    "projection_head_probes", "prototype_accuracy", "proxy_weight_curve", "proxy_weights", "recall_at_k",
+    "relative_penalty", "relative_representation", "retrieval_metrics", "sample_gradient_norms", "similarity_curve",
+    "similarity_distributions", "singular_value_spectrum", "stitching_accuracy", "target_logit_curve", "tolerance",
+    "top_k_attention_mass", "topk_accuracy", "transductive_accuracy", "transductive_kmeans", "uniformity",
+    "unit_correlations", "utilization", "verification_roc", "view_similarities", "weight_curve", "zero_shot_accuracy",
+    "zscore_curve",
 ]
-__all__ += ["gaussian_mean_landscape", "importance_weight_relative_variance"]
-__all__ += ["dec_target_along"]
-__all__ += ["cluster_to_class", "clustering_accuracy", "clustering_nmi", "contingency", "gaussian_nb_probe"]

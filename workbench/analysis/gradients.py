@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ..losses.binary import amplified
+from ..losses.noncontrastive import cross_correlation
 from ..losses.similarity import cosine_similarity_matrix, pair_masks, views_to_rows
 from ..losses.zloss import zscore_loss
 
@@ -26,8 +27,9 @@ def pair_weights(loss: nn.Module, embeddings: Tensor, labels: Tensor | None = No
     ``[B, V, D]`` views (labels optional), flattened row ``b·V + v``.
     """
     if not hasattr(loss, "from_similarity"):
+        why = getattr(loss, "similarity_free", None)
         raise ValueError(f"pair_weights needs a loss with from_similarity (pairs/views kinds), got "
-                         f"{type(loss).__name__}")
+                         f"{type(loss).__name__}" + (f", which is {why}: see correlation_weights" if why else ""))
     if embeddings.dim() == 3:
         embeddings, labels = views_to_rows(embeddings, labels)
     if labels is None:
@@ -40,6 +42,22 @@ def pair_weights(loss: nn.Module, embeddings: Tensor, labels: Tensor | None = No
         raise ValueError("pair_weights needs a loss with a scalar reduction ('mean' or 'sum')")
     (grad,) = torch.autograd.grad(value, sim, allow_unused=True)
     return torch.zeros_like(sim) if grad is None else grad.detach()
+
+
+def correlation_weights(loss: nn.Module, views: Tensor) -> Tensor:
+    r"""dL/dC for Barlow Twins' cross-correlation matrix C [D, D] of two views: the feature-space counterpart of
+    :func:`pair_weights` for a loss that is a function of C (anything with ``from_correlation``). A positive
+    entry pushes features i (view 1) and j (view 2) to decorrelate, a negative one pulls them to correlate:
+    the diagonal carries the invariance term -2(1 - C_ii), the off-diagonal the redundancy term 2λC_ij.
+    ``views`` is ``[B, 2, D]``."""
+    if not hasattr(loss, "from_correlation"):
+        raise ValueError(f"correlation_weights needs a loss with from_correlation (barlow_twins), got "
+                         f"{type(loss).__name__}")
+    if views.dim() != 3 or views.shape[1] != 2:
+        raise ValueError(f"views must have shape [B, 2, D], got {tuple(views.shape)}")
+    c = cross_correlation(views[:, 0].detach(), views[:, 1].detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss.from_correlation(c), c)
+    return grad.detach()
 
 
 def sample_gradient_norms(loss: nn.Module, outputs: Tensor, *targets) -> Tensor:

@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (registration side effects)
     clustering,
     contrastive,
     crossmodal,
+    decoupled,
     distill,
     energy,
     fewshot,
@@ -20,11 +21,13 @@ from . import (  # noqa: F401  (registration side effects)
     metric,
     mil,
     multiview,
+    noncontrastive,
     pairs,
     proxies,
     reweighting,
     robust,
     softmax_pairs,
+    sorting,
     zloss,
 )
 from .adaptive import AMCL, ISogCLR
@@ -40,7 +43,8 @@ from .contrastive import (
     ntxent_from_similarity,
     supcon_from_similarity,
 )
-from .crossmodal import CLIP, CWCL, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights
+from .crossmodal import CLIP, CWCL, SigLIP, clip_loss, crossmodal_logits, cwcl_loss, cwcl_weights, siglip_loss
+from .decoupled import DCL, DCLW
 from .distill import DHKD, KD, ND, binary_kl_norm, class_means, kd_loss, nd_loss
 from .energy import NCE, CompositionalNLL, nce_loss
 from .fewshot import ICNNLoss, ProtoTripletLoss
@@ -68,12 +72,14 @@ from .metric import (
 )
 from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
 from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
+from .noncontrastive import BYOL, BarlowTwins, SimSiam, VICReg, cross_correlation
 from .pairs import ContrastiveLoss, contrastive_from_similarity
 from .proxies import ProxyAnchor, ProxyNCA, SoftTriple, SubCenterArcFace
 from .registry import FAMILIES, KINDS, REDUCES_OVER, LossInfo, Paper, Param, available, get, info, register
 from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
 from .softmax_pairs import CircleLoss, NPairsLoss, circle_from_similarity, npairs_from_similarity
+from .sorting import GroCo, soft_sort_permutation
 from .zloss import ZLoss, z_loss
 
 # Every registered class is importable from here (DESIGN.md), with the registry and the functional twins.
@@ -94,4 +100,6 @@ __all__ = [
     "ensloss_derivatives", "gce", "hard_contrastive_from_similarity", "ldr_kl", "loss_weights", "mae",
     "normface_scale_bound", "ntxent_from_similarity", "pairwise_auc_surrogate", "supcon_from_similarity",
     "uniformity", "z_loss",
+    "BYOL", "BarlowTwins", "DCL", "DCLW", "SigLIP", "SimSiam", "VICReg", "cross_correlation", "siglip_loss",
+    "GroCo", "soft_sort_permutation",
 ]

@@ -1,5 +1,6 @@
 """Cross-modal contrastive losses (kind ``crossmodal``): ``forward(x[B, D], y[B, D])``, row i of x pairs
-with row i of y. CLIP's symmetric InfoNCE and CWCL's continuously weighted version of it."""
+with row i of y. CLIP's symmetric InfoNCE, CWCL's continuously weighted version of it and SigLIP's pairwise
+sigmoid loss."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import POSITIVE, check_flag, check_float_tensor, check_paired, check_positive, check_reduction, reduce
+from .._checks import (
+    POSITIVE,
+    REAL,
+    check_flag,
+    check_float_tensor,
+    check_paired,
+    check_positive,
+    check_reduction,
+    reduce,
+)
 from . import distributed
 from .registry import Paper, Param, register
 from .similarity import normalize
@@ -201,3 +211,77 @@ class CWCL(_CrossModal):
 
     def _from_logits(self, logits: Tensor, y: Tensor) -> Tensor:
         return _cwcl(logits, cwcl_weights(y), self.reduction, self.reverse)
+
+
+def siglip_loss(x: Tensor, y: Tensor, *, scale: float = 10.0, bias: float = -10.0, reduction: str = "mean") -> Tensor:
+    """Functional twin of :class:`SigLIP` with a fixed ``scale`` and ``bias``."""
+    _check_pair(x, y)
+    scale, bias = POSITIVE.check(scale, "scale"), REAL.check(bias, "bias")
+    return _siglip(x, y, x.new_tensor(scale), x.new_tensor(bias), check_reduction(reduction))
+
+
+def _siglip(x: Tensor, y: Tensor, scale: Tensor, bias: Tensor, reduction: str) -> Tensor:
+    # Half precision sums the B log σ terms of a row in float32, the result in the input's dtype; the vectors are
+    # normalised in their own dtype (normalize's floor adapts to it, so a zero vector's gradient stays finite).
+    half = x.dtype in (torch.float16, torch.bfloat16)
+    x_hat, y_hat = normalize(x, dim=1), normalize(y, dim=1)
+    wide = x_hat.float() if half else x_hat
+    logits = wide @ y_hat.to(wide.dtype).T * scale.to(wide.dtype) + bias.to(wide.dtype)
+    sign = 2 * torch.eye(len(x), dtype=wide.dtype, device=x.device) - 1  # +1 on the matching pairs, -1 elsewhere
+    per_anchor = -F.logsigmoid(sign * logits).sum(1)
+    return reduce(per_anchor, reduction).to(x.dtype)
+
+
+@register(
+    "siglip", family="contrastive", kind="crossmodal", reduces_over="sample",
+    paper=Paper("Sigmoid Loss for Language Image Pre-Training (SigLIP)", 2023, "Zhai, Mustafa, Kolesnikov, Beyer"),
+    formula=r"\ell_i = -\sum_j \log\sigma\big(z_{ij}(t\,\hat x_i^\top\hat y_j + b)\big),\;"
+            r"z_{ii} = 1,\ z_{ij} = -1\ (i\neq j)",
+    params={"scale": Param(10.0, 1.0, 100.0, "t, the initial logit scale (learned as log t)", log=True,
+                           valid=POSITIVE),
+            "bias": Param(-10.0, -20.0, 0.0, "b, the initial logit bias", valid=REAL),
+            "learnable": Param(True, doc="learn t (as log t) and b with the model")},
+)
+class SigLIP(nn.Module):
+    r"""SigLIP's pairwise sigmoid loss (Zhai et al., ICCV 2023; official google-research/big_vision
+    ``trainers/proj/image_text/siglip.py``): every (x_i, y_j) is an independent binary problem, positive only
+    on the diagonal,
+
+    .. math:: \ell_i = -\sum_{j}\log\sigma\big(z_{ij}(t\,\hat x_i^\top \hat y_j + b)\big),\qquad
+              z_{ij} = 2\,[i = j] - 1,\qquad L = \tfrac1B\sum_i \ell_i
+
+    (big_vision's ``-sum(log_sigmoid(...), -1)`` then ``mean``). No softmax normaliser couples the batch, which
+    is the paper's argument for small batches. Defaults t = 10, b = -10, both learnable (t stored as log t, as
+    big_vision's ``t_prime``), the paper's initialisation (from the brief and recollection; big_vision's
+    ``two_towers`` defaults differ: t 1, no bias; its COCO demo uses t 10, b -2.71). ``learnable=False``
+    keeps them fixed. b = -10 keeps the B - 1 negatives of each row from dominating the loss at the start.
+    Normalisation is :func:`normalize` (big_vision divides by ‖z‖ + 1e-8: equal to 1e-8 relative). One
+    direction only: the matrix already holds every pair once. Any B >= 1. No ``gather`` (big_vision's chunked
+    variant gives the same value; not needed on one device).
+
+    Reduction: ``"none"`` gives one value per anchor x_i [B] (its sum over the B candidates); ``"mean"``
+    averages over the B anchors.
+    """
+
+    def __init__(self, scale: float = 10.0, bias: float = -10.0, learnable: bool = True, reduction: str = "mean"):
+        super().__init__()
+        log_scale = torch.tensor(math.log(POSITIVE.check(scale, "scale")))
+        bias_t = torch.tensor(REAL.check(bias, "bias"))
+        self.learnable = check_flag(learnable, "learnable")
+        self.reduction = check_reduction(reduction)
+        if self.learnable:
+            self.log_scale, self.bias = nn.Parameter(log_scale), nn.Parameter(bias_t)
+        else:
+            self.register_buffer("log_scale", log_scale)
+            self.register_buffer("bias", bias_t)
+
+    @property
+    def scale(self) -> float:
+        return float(self.log_scale.detach().exp())
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        _check_pair(x, y)
+        return _siglip(x, y, self.log_scale.exp(), self.bias, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale:.4g}, bias={float(self.bias):.4g}, learnable={self.learnable}"

@@ -19,11 +19,11 @@ from .heads import (
     with_projection,
 )
 from .mil import MIL_POOLINGS, MILModel, MILOutput, predict_bags
+from .siamese import Siamese, predictor_head
 
 __all__ = [
-    "DualEncoder", "L2Normalize", "MILModel", "MILOutput", "MIL_POOLINGS", "MLP", "MultiSampleDropout",
-    "ProjectionHead", "SmallCNN", "WithHead", "classifier", "embed", "for_kind", "multi_sample_dropout_classifier",
-    "pca_encoder", "predict_bags", "seeded", "with_projection",
+    "Autoencoder", "classifier", "DistillOutputs", "dual_head_classifier", "DualEncoder", "DualHead", "embed",
+    "for_kind", "L2Normalize", "MIL_POOLINGS", "MILModel", "MILOutput", "MLP", "multi_sample_dropout_classifier",
+    "MultiSampleDropout", "pca_encoder", "predict_bags", "predictor_head", "ProjectionHead", "seeded", "Siamese",
+    "SmallCNN", "StudentTeacher", "teacher_class_means", "with_projection", "WithHead",
 ]
-__all__ += ["Autoencoder"]
-__all__ += ["DistillOutputs", "DualHead", "StudentTeacher", "dual_head_classifier", "teacher_class_means"]

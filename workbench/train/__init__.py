@@ -10,7 +10,10 @@ from .energy import fit_energy, gaussian_mean_sgd
 from .fit import RECORDABLE, fit
 from .history import History
 from .objectives import episodic_batch_loss, multi_sample_batch_loss, opl_batch_loss, pseudo_negative_batch_loss
+from .ssl_recipes import barlip_batch_loss, pretext_batch_loss, rotations
 
-__all__ = ["RECORDABLE", "History", "episodic_batch_loss", "fit", "fit_bags", "multi_sample_batch_loss",
-           "opl_batch_loss", "pseudo_negative_batch_loss"]
-__all__ += ["fit_clustering", "fit_energy", "gaussian_mean_sgd", "kmeans_init", "pretrain_autoencoder"]
+__all__ = [
+    "barlip_batch_loss", "episodic_batch_loss", "fit", "fit_bags", "fit_clustering", "fit_energy",
+    "gaussian_mean_sgd", "History", "kmeans_init", "multi_sample_batch_loss", "opl_batch_loss", "pretext_batch_loss",
+    "pretrain_autoencoder", "pseudo_negative_batch_loss", "RECORDABLE", "rotations",
+]

@@ -31,12 +31,10 @@ from .mil import bag_attention, unit_test_table
 from .weights import pair_weight_heatmap, relative_penalty_figure
 
 __all__ = [
-    "PROJECTIONS", "bag_attention", "embedding_scatter", "embedding_snapshots", "grouped_bars", "histograms",
-    "line_panel", "loss_curves", "poincare_disk", "proxy_scatter",
-    "metric_bars", "metric_by_setting", "metrics_vs", "pair_weight_curves",
-    "pair_weight_heatmap", "project", "proxy_weight_curves",
-    "relative_penalty_figure", "roc_curves", "similarity_histograms",
-    "singular_value_spectra", "target_logit_curves", "training_curves", "unit_test_table",
+    "bag_attention", "cluster_scatter", "embedding_scatter", "embedding_snapshots", "energy_contours", "grouped_bars",
+    "histograms", "landscape_panels", "learning_curves", "line_panel", "loss_curves", "metric_bars",
+    "metric_by_setting", "metrics_vs", "pair_weight_curves", "pair_weight_heatmap", "poincare_disk", "project",
+    "PROJECTIONS", "proxy_scatter", "proxy_weight_curves", "relative_penalty_figure", "roc_curves",
+    "similarity_histograms", "singular_value_spectra", "soft_assignment_figure", "target_logit_curves",
+    "theta_trajectories", "training_curves", "unit_test_table",
 ]
-__all__ += ["cluster_scatter", "energy_contours", "landscape_panels", "learning_curves", "soft_assignment_figure",
-            "theta_trajectories"]
