@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (registration side effects)
     fewshot,
     hyperbolic,
     ldr,
+    long_tail,
     margin,
     metric,
     mil,
@@ -22,6 +23,7 @@ from . import (  # noqa: F401  (registration side effects)
     proxies,
     reweighting,
     robust,
+    sbcl,
     softmax_pairs,
     zloss,
 )
@@ -42,6 +44,16 @@ from .distill import DHKD, KD, ND, binary_kl_norm, class_means, kd_loss, nd_loss
 from .fewshot import ICNNLoss, ProtoTripletLoss
 from .hyperbolic import HypCE, HypPC, PseudoNegatives
 from .ldr import ALDRKL, LDRKL, ldr_kl
+from .long_tail import (
+    DatasetEquity,
+    Focal,
+    LogitAdjusted,
+    dataset_equity,
+    equity_weights,
+    focal,
+    logit_adjusted,
+    prior_offsets,
+)
 from .margin import (
     UNPG,
     ArcFace,
@@ -69,6 +81,7 @@ from .proxies import ProxyAnchor, ProxyNCA, SoftTriple, SubCenterArcFace
 from .registry import FAMILIES, KINDS, REDUCES_OVER, LossInfo, Paper, Param, available, get, info, register
 from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
+from .sbcl import SBCL, sbcl_from_similarity
 from .softmax_pairs import CircleLoss, NPairsLoss, circle_from_similarity, npairs_from_similarity
 from .zloss import ZLoss, z_loss
 
@@ -89,4 +102,6 @@ __all__ = [
     "ensloss_derivatives", "gce", "hard_contrastive_from_similarity", "ldr_kl", "loss_weights", "mae",
     "normface_scale_bound", "ntxent_from_similarity", "pairwise_auc_surrogate", "supcon_from_similarity",
     "uniformity", "z_loss",
+    "SBCL", "DatasetEquity", "Focal", "LogitAdjusted", "dataset_equity", "equity_weights", "focal",
+    "logit_adjusted", "prior_offsets", "sbcl_from_similarity",
 ]
