@@ -32,6 +32,14 @@ from .gradients import (
     weight_curve,
     zscore_curve,
 )
+from .long_tail import (
+    balanced_accuracy,
+    class_priors,
+    cluster_likelihoods,
+    few_shot_accuracy,
+    per_class_accuracy,
+    posthoc_logit_adjustment,
+)
 from .metrics import accuracy, binary_metrics, outputs_on_test, topk_accuracy
 from .mil import attention_entropy, bag_auc, key_attention_ratio, localisation_auc, mil_metrics, top_k_attention_mass
 from .probes import knn_probe, linear_probe, projection_head_probes
@@ -57,4 +65,6 @@ __all__ = [
     "similarity_curve", "similarity_distributions", "target_logit_curve", "tolerance", "top_k_attention_mass",
     "topk_accuracy", "uniformity", "utilization", "verification_roc", "view_similarities", "weight_curve",
     "zero_shot_accuracy", "zscore_curve",
+    "balanced_accuracy", "class_priors", "cluster_likelihoods", "few_shot_accuracy", "per_class_accuracy",
+    "posthoc_logit_adjustment",
 ]

@@ -8,6 +8,8 @@ from .bags import fit_bags
 from .fit import RECORDABLE, fit
 from .history import History
 from .objectives import episodic_batch_loss, multi_sample_batch_loss, opl_batch_loss
+from .sbcl import cluster_counts, density_temperatures, fit_sbcl, sbcl_clusters
 
 __all__ = ["RECORDABLE", "History", "episodic_batch_loss", "fit", "fit_bags", "multi_sample_batch_loss",
-           "opl_batch_loss"]
+           "opl_batch_loss",
+           "cluster_counts", "density_temperatures", "fit_sbcl", "sbcl_clusters"]
