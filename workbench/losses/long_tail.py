@@ -32,7 +32,7 @@ FOCAL_PAPER = Paper("Focal Loss for Dense Object Detection", 2017, "Lin, Goyal, 
 LA_PAPER = Paper("Long-tail learning via logit adjustment", 2021,
                  "Menon, Jayasumana, Rawat, Jain, Veit, Kumar")
 DE_PAPER = Paper("DatasetEquity: Are All Samples Created Equal? In The Quest For Equity Within Datasets", 2023,
-                 "Shrivastava, Zhang, Lu, Cheng")
+                 "Nagesh, Zhang, Parchami, Shrivastava")
 #: added to pi^tau inside the log, as the official logit-adjustment code does (google-research
 #: logit_adjustment/utils.py): a class with prior 0 gets the finite offset log(1e-12) = -27.63.
 PRIOR_GUARD = 1e-12
@@ -189,7 +189,7 @@ def equity_weights(likelihood: Tensor, *, eta: float = 1.0, gamma: float = 5.0) 
 
 def dataset_equity(logits: Tensor, target: Tensor, likelihood: Tensor | None = None, *, eta: float = 1.0,
                    gamma: float = 5.0, reduction: str = "mean") -> Tensor:
-    r"""DatasetEquity's likelihood-weighted generalized focal loss on cross-entropy (Shrivastava et al. 2023).
+    r"""DatasetEquity's likelihood-weighted generalized focal loss on cross-entropy (Nagesh, Zhang, Parchami, Shrivastava 2023).
 
     .. math:: \ell_i = \frac{\eta + (1 - p_i)^\gamma}{\eta + 1}\,\ell_{CE}(z_i, y_i)
 
