@@ -189,7 +189,7 @@ def equity_weights(likelihood: Tensor, *, eta: float = 1.0, gamma: float = 5.0) 
 
 def dataset_equity(logits: Tensor, target: Tensor, likelihood: Tensor | None = None, *, eta: float = 1.0,
                    gamma: float = 5.0, reduction: str = "mean") -> Tensor:
-    r"""DatasetEquity's likelihood-weighted generalized focal loss on cross-entropy (Nagesh, Zhang, Parchami, Shrivastava 2023).
+    r"""DatasetEquity's likelihood-weighted generalized focal loss on cross-entropy (Nagesh et al. 2023).
 
     .. math:: \ell_i = \frac{\eta + (1 - p_i)^\gamma}{\eta + 1}\,\ell_{CE}(z_i, y_i)
 
