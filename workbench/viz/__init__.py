@@ -5,7 +5,7 @@ One module a concern: ``embeddings`` (projections and scatter plots), ``curves``
 and penalties), ``bars`` (comparisons and histograms), ``mil`` (bags).
 """
 
-from .bars import grouped_bars, histograms, metric_bars, metric_by_setting, similarity_histograms
+from .bars import grouped_bars, histograms, metric_bars, metric_by_setting, per_class_bars, similarity_histograms
 from .curves import (
     line_panel,
     loss_curves,
@@ -24,4 +24,5 @@ __all__ = [
     "line_panel", "loss_curves", "metric_bars", "metric_by_setting", "metrics_vs", "pair_weight_curves",
     "pair_weight_heatmap", "project", "relative_penalty_figure", "roc_curves", "similarity_histograms",
     "singular_value_spectra", "target_logit_curves", "training_curves", "unit_test_table",
+    "per_class_bars",
 ]
