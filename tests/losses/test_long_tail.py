@@ -232,3 +232,16 @@ def test_long_tail_metrics():
     assert analysis.few_shot_accuracy(pred, target, [50, 20, 5], share=0.3) == pytest.approx(1 / 3)
     assert torch.allclose(analysis.class_priors(torch.tensor([0, 0, 1, 2]), 3),
                           torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64))
+
+
+def test_dataset_equity_reads_held_likelihoods_through_the_sample_index():
+    logits, target = torch.randn(4, 3, dtype=torch.float64), torch.tensor([0, 1, 2, 0])
+    held = torch.tensor([0.9, 0.1, 0.5, 0.0, 0.3], dtype=torch.float64)
+    loss = losses.get("dataset_equity")
+    loss.set_likelihoods(held)
+    index = torch.tensor([4, 0, 2, 1])
+    assert torch.equal(loss(logits, target, index=index), losses.dataset_equity(logits, target, held[index]))
+    with pytest.raises(ValueError, match="index"):
+        loss(logits, target, index=torch.tensor([5, 0, 1, 2]))  # beyond the held samples
+    with pytest.raises(ValueError, match="likelihood"):
+        loss.set_likelihoods(torch.tensor([1.5]))

@@ -20,6 +20,7 @@ from .._checks import (
     NONNEGATIVE,
     POSITIVE,
     check_float_tensor,
+    check_index,
     check_nonnegative,
     check_positive,
     check_reduction,
@@ -224,20 +225,40 @@ def dataset_equity(logits: Tensor, target: Tensor, likelihood: Tensor | None = N
                            valid=NONNEGATIVE)},
 )
 class DatasetEquity(nn.Module):
-    """Module form of :func:`dataset_equity`; ``forward(logits[B, C], target[B], likelihood[B] or None)``.
+    """Module form of :func:`dataset_equity`; ``forward(logits[B, C], target[B], likelihood[B] or None, index=None)``.
+
+    The per-sample likelihoods are fixed before training: pass them per batch as ``likelihood``, or hold the
+    whole training set's with :meth:`set_likelihoods` (a buffer) and let ``train.fit`` pass each batch's
+    sample ids as ``index`` (``uses_index``). Neither: every sample weighs 1 (cross-entropy).
 
     Reduction: ``"none"`` gives one weighted value per sample [B]; ``"mean"`` averages them over all B samples.
     """
+
+    uses_index = True
 
     def __init__(self, eta: float = 1.0, gamma: float = 5.0, reduction: str = "mean"):
         super().__init__()
         self.eta = check_positive(eta, "eta")
         self.gamma = check_nonnegative(gamma, "gamma")
         self.reduction = check_reduction(reduction)
+        self.register_buffer("likelihoods", None)
 
-    def forward(self, logits: Tensor, target: Tensor, likelihood: Tensor | None = None) -> Tensor:
+    def set_likelihoods(self, likelihood: Tensor | None) -> None:
+        """Hold every training sample's likelihood ``[N]`` in [0, 1] (None: forget them)."""
+        if likelihood is not None:
+            equity_weights(likelihood)  # the same checks: a 1-D float tensor in [0, 1]
+            likelihood = likelihood.detach().clone()
+        self.likelihoods = likelihood
+
+    def forward(self, logits: Tensor, target: Tensor, likelihood: Tensor | None = None,
+                index: Tensor | None = None) -> Tensor:
+        if index is not None:
+            known = None if self.likelihoods is None else len(self.likelihoods)
+            index = check_index(index, logits.shape[0] if isinstance(logits, Tensor) and logits.dim() else 0,
+                                num_samples=known)
+            if likelihood is None and self.likelihoods is not None:
+                likelihood = self.likelihoods[index]
         return dataset_equity(logits, target, likelihood, eta=self.eta, gamma=self.gamma, reduction=self.reduction)
 
     def extra_repr(self) -> str:
         return f"eta={self.eta}, gamma={self.gamma}"
-
