@@ -192,9 +192,10 @@ for seed in SEEDS:
                   "their share of CE": float(ce[easy].sum() / ce.sum()),
                   "their share of focal": float(fl[easy].sum() / fl.sum())})
 share = pd.DataFrame(share).set_index("seed")
-# Claim: easy samples are most of the training set but carry a much smaller share of the focal loss than of CE.
-assert (share["easy samples"] > 0.8).all()
-assert (share["their share of focal"] < share["their share of CE"] / 3).all(), share
+# Claim: easy samples are almost all of the training set (the model fits it) and carry most of CE, but their share of
+# the focal loss is more than 25 points smaller: focal hands the loss to the few hard samples.
+assert (share["easy samples"] > 0.95).all()
+assert (share["their share of focal"] < share["their share of CE"] - 0.25).all(), share
 share.round(3)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -240,7 +241,7 @@ head_share = pd.DataFrame(head_share).pivot(index="seed", columns="model", value
 # Claim 2: CE over-predicts the head classes (more than their 30 % of the test set); both adjustments predict them less.
 assert (head_share["CE"] > 0.33).all()
 assert (head_share["CE + post-hoc"] < head_share["CE"]).all() and (head_share["logit-adjusted"] < head_share["CE"]).all()
-display(pd.concat({"balanced accuracy, 100:1": lt100, "balanced accuracy, 10:1": lt10}, axis=1).round(3))
+display(pd.concat({"balanced accuracy, 100:1": lt100, "balanced accuracy, 10:1": lt10}, axis=1).dropna(axis=1).round(3))
 head_share.round(3)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -279,11 +280,12 @@ explorer = widgets.LongTailExplorer(focal_logits, ce0, ds0.y_test, counts0, gamm
 display(explorer)
 
 # %% [markdown] jupyter={"source_hidden": true} slideshow={"slide_type": "fragment"} tags=["solution"]
-# **Solution.** $\tau$ lowers the head classes' logits by $\tau\log\pi_{head}$ less than the tail's ($\log\pi$ is most
+# **Solution.** Subtracting $\tau\log\pi_y$ raises a tail class's logit more than a head class's ($\log\pi$ is most
 # negative for the tail), so predictions move from head to tail: the tail bars rise, the head bars dip slightly.
-# Balanced accuracy peaks around $\tau \approx 1$ (the Bayes-optimal value when the model's probabilities are
-# calibrated) and falls again for large $\tau$, where the head is over-corrected. $\gamma$ has no class in its formula:
-# its effect on the tail is indirect and much smaller (Check C below measures it).
+# Balanced accuracy peaks near $\tau = 1$ (the Bayes-optimal value when the model's probabilities are calibrated) and
+# falls for large $\tau$, where the head is over-corrected (Check C). $\gamma$ has no class in its formula; on seed 0
+# $\gamma = 2$ happens to reach about the balanced accuracy of $\tau = 1$, but over three seeds its gain is not reliable
+# (Check C).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # <a id="check-c"></a>**Check C** — the τ sweep and focal's γ, on the models above (seed 0) and on the three CE models.
@@ -297,16 +299,18 @@ for seed in SEEDS:
     sweep[seed] = [analysis.balanced_accuracy(analysis.posthoc_logit_adjustment(logits, priors, t).argmax(1),
                                               ds.y_test, C) for t in taus]
 sweep = pd.DataFrame(sweep, index=taus).rename_axis("tau")
-best = sweep.mean(1).idxmax()
+best = sweep.mean(axis=1).idxmax()
 # Claim 1: averaged over seeds, balanced accuracy peaks at a tau between 0.5 and 2, well above tau = 0 (CE) ...
-assert 0.5 <= best <= 2.0 and sweep.mean(1)[best] > sweep.mean(1)[0.0] + 0.03, sweep
+assert 0.5 <= best <= 2.0 and sweep.mean(axis=1)[best] > sweep.mean(axis=1)[0.0] + 0.03, sweep
 # ... and over-correcting (tau = 3) loses part of the gain.
-assert sweep.mean(1)[3.0] < sweep.mean(1)[best]
+assert sweep.mean(axis=1)[3.0] < sweep.mean(axis=1)[best]
 gamma_bal = {g: analysis.balanced_accuracy(z.argmax(1), ds0.y_test, C) for g, z in sorted(focal_logits.items())}
-# Claim 2 (focal, seed 0): no gamma reaches the balanced accuracy of post-hoc adjustment at its best tau.
-assert max(gamma_bal.values()) < sweep.loc[best, 0], (gamma_bal, sweep.loc[best, 0])
-fig, ax = plt.subplots(figsize=(5, 3.2))
-ax.plot(sweep.index, sweep.mean(1), marker="o", label="CE + post-hoc τ (mean of 3 seeds)")
+# Claim 2 (focal, gamma = 2, three seeds): it gains over CE on average at 100:1, but not reliably: on some seed by
+# less than a point (Check B's table has the numbers).
+focal_gain = lt100["focal"] - lt100["CE"]
+assert focal_gain.mean() > 0.02 and focal_gain.min() < 0.01, focal_gain
+fig, ax = plt.subplots(figsize=(8, 3.2))
+ax.plot(sweep.index, sweep.mean(axis=1), marker="o", label="CE + post-hoc τ (mean of 3 seeds)")
 ax.axhline(max(gamma_bal.values()), color="tab:red", linestyle="--", label="best focal γ (seed 0)")
 viz.theme.label(ax, "τ", "balanced test accuracy", "post-hoc adjustment, 100:1")
 viz.theme.legend_outside(ax)
@@ -395,9 +399,9 @@ for ax, name in zip(axes, ("CE", "logit-adjusted")):
 fig.tight_layout()
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Both models separate the head classes into tight clusters; the tail classes, seen once to four times, do not form
-# their own clusters in either: logit adjustment moves the **decision boundaries** (Check B), not the features. That
-# is the gap representation-level methods (SBCL, RCAL) aim at.
+# **Look for**: do the tail classes form clusters of their own, or sit at the edge of a head class? Logit adjustment
+# is designed to move the **decision boundaries** (Check B measured that); whether it also changes the features is
+# what this picture lets you judge (not asserted). Representation-level methods (SBCL, RCAL) target the features.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8 · SBCL's subclasses, and what we did not check
@@ -417,7 +421,7 @@ sub = train.sbcl_clusters(feats, ds.y_train, min_size=10)
 counts10 = torch.bincount(ds.y_train, minlength=C).tolist()
 sizes = pd.Series(torch.bincount(sub).tolist(), name="size")
 table = pd.DataFrame({"training images": counts10, "subclasses": train.cluster_counts(counts10),
-                      "largest subclass": [int(sizes[sub[ds.y_train == c].unique()].max()) for c in range(C)]})
+                      "largest subclass": [int(sizes[sub[ds.y_train == c].unique().tolist()].max()) for c in range(C)]})
 # The head class is split into n_c // 13 subclasses, the tail classes stay whole.
 assert table.loc[0, "subclasses"] == counts10[0] // counts10[-1] and table.loc[C - 1, "subclasses"] == 1
 table.T
@@ -455,7 +459,9 @@ table.T
 print(np.log(counts0[0] / counts0[-1]), 0.5 * np.log(counts0[0] / counts0[-1]))
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "fragment"} tags=["solution"]
-# Solution 2: focal's logits carry the priors like CE's (focal does not remove them), so post-hoc adjustment helps too.
+# Solution 2: post-hoc adjustment assumes the logits estimate log p(y|x) under the training priors, as CE's do. Focal
+# loss stops pushing once p_y is large, so its probabilities are not calibrated that way and subtracting log(pi)
+# over-corrects: on seed 0 it *lowers* focal's balanced accuracy (printed below).
 priors0 = analysis.class_priors(ds0.y_train, C)
 print({"focal": analysis.balanced_accuracy(focal_logits[2.0].argmax(1), ds0.y_test, C),
        "focal + post-hoc": analysis.balanced_accuracy(
@@ -482,13 +488,14 @@ print({"focal": analysis.balanced_accuracy(focal_logits[2.0].argmax(1), ds0.y_te
 # ## What we saw
 #
 # - **Focal loss** ([Check A](#check-a)): its weight on a sample is exactly $(1-p_y)^\gamma$ times cross-entropy; on the
-#   CE models trained at 100:1, easy samples ($p_y > 0.5$, more than 80 % of the training set) carry less than a third
-#   of the share of the focal loss that they carry of CE (three seeds). It has no class in its formula.
+#   CE models trained at 100:1, easy samples ($p_y > 0.5$, more than 95 % of the training set) carry a share of the
+#   focal loss more than 25 points smaller than their share of CE (three seeds). It has no class in its formula.
 # - **Logit adjustment** ([Check B](#check-b)): at 100:1 both the loss form and post-hoc adjustment beat CE's balanced
 #   accuracy by more than two points on every seed (at 10:1 the loss form gains on average); CE assigns more than 33 %
 #   of the balanced test set to the three head classes, and both adjustments fewer.
 # - **τ and γ** ([Check C](#check-c)): post-hoc balanced accuracy peaks for τ between 0.5 and 2, more than three points
-#   above τ = 0, and τ = 3 over-corrects; on seed 0 no focal γ in {0, 0.5, 1, 2, 5} reaches the best post-hoc τ.
+#   above τ = 0, and τ = 3 over-corrects. Focal ($\gamma = 2$) gains over CE on average at 100:1 but by less than a
+#   point on some seed: not reliable.
 # - **Noise on a long tail** ([Check D](#check-d)): GCE and the logit-adjusted loss each beat CE by more than two points
 #   on every seed; LDR-KL ($\lambda=10$) is worse than CE on average.
 # - **Re-weighting** ([Check E](#check-e)): class weights gain more than three points over CE at 100:1 on every seed;
