@@ -375,8 +375,8 @@ def long_tail_figure(focal_logits: dict, ce_logits, target, counts, *, gamma: fl
                                                                           priors, tau).argmax(1)}
     table = pd.DataFrame({k: analysis.per_class_accuracy(p, target, classes).numpy() for k, p in pred.items()})
     balanced = {k: analysis.balanced_accuracy(p, target, classes) for k, p in pred.items()}
-    title = " · ".join(f"{k}: {v:.3f}" for k, v in balanced.items())
-    return viz.per_class_bars(table, counts, title=f"balanced accuracy  {title}")
+    title = " · ".join(f"{k} {v:.3f}" for k, v in balanced.items())
+    return viz.per_class_bars(table, counts, title=f"balanced accuracy:\n{title}")
 
 
 class LongTailExplorer(Explorer):

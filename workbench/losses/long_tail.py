@@ -9,6 +9,12 @@ Each re-weights or shifts plain cross-entropy ``l = logsumexp(z) - z_y``:
 
 The cluster likelihoods ``p_s`` of DatasetEquity and the priors ``pi`` of logit adjustment are measured on
 the training set outside the loss (``workbench.analysis``); the loss only takes them.
+
+Not implemented: RCAL's representation calibration ("When Noisy Labels Meet Long Tail Dilemmas", Zhang et al.,
+ICCV 2023). No official code could be found, and beyond its abstract (per-class Gaussians of contrastive features,
+recovered from the noisy long-tailed data and sampled to train the classifier) the method's definition (how noisy
+samples are removed, how tail statistics borrow from head classes, the regulariser and its weight) could not be
+confirmed; a guessed version would not be RCAL.
 """
 
 from __future__ import annotations

@@ -89,8 +89,9 @@ def per_class_bars(table: pd.DataFrame, counts=None, *, ax=None, title: str | No
     fig, ax = _axes(ax, figsize=(8, 3.2))
     table.plot.bar(ax=ax, rot=0, width=0.8)
     if counts is not None:
-        ax.set_xticks(range(len(table)), [f"{c}\n(n={n})" for c, n in zip(table.index, counts)], fontsize="small")
+        ax.set_xticks(range(len(table)), [f"{c}\n{n}" for c, n in zip(table.index, counts)], fontsize="small")
     ax.set_ylim(0, 1.05)
-    ax.set(xlabel="class (training samples)", ylabel="test accuracy of the class", title=title)
+    ax.set(xlabel="class (training samples below)" if counts is not None else "class",
+           ylabel="test accuracy of the class", title=title)
     legend_outside(ax)
     return finish(fig)
