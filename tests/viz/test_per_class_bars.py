@@ -1,5 +1,6 @@
 """viz.per_class_bars: the long-tail per-class accuracy figure."""
 
+
 def test_per_class_bars_draws_one_bar_per_class_and_method_with_counts_on_the_axis():
     import pandas as pd
 
