@@ -356,3 +356,28 @@ def test_axis_labels_lie_inside_the_figure(figure):
     assert drawn.x0 >= box.x0 - pixel and drawn.y0 >= box.y0 - pixel, (drawn, box)
     assert drawn.x1 <= box.x1 + pixel and drawn.y1 <= box.y1 + pixel, (drawn, box)
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+
+
+def test_long_tail_explorer_redraws_per_class_accuracy():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.arange(30) % 3
+    ce = torch.randn(30, 3, generator=g) + torch.tensor([2.0, 0.0, -2.0])  # biased toward the head class 0
+    focal = {0.0: ce, 2.0: torch.randn(30, 3, generator=g)}
+    explorer = widgets.LongTailExplorer(focal, ce, target, [100, 30, 10])
+    first = bytes(explorer.image.value)
+    assert first.startswith(b"\x89PNG")
+    width, height = widgets.png_size(first)  # drawn at 2x, shown at its natural CSS size
+    assert explorer.image.layout.width == f"{width / widgets.PIXEL_RATIO:g}px"
+    explorer.sliders["tau"].value = 2.0
+    assert bytes(explorer.image.value) != first
+    # the post-hoc bars are the per-class accuracy of the adjusted logits (log priors from the counts)
+    figure = widgets.long_tail_figure(focal, ce, target, [100, 30, 10], gamma=2.0, tau=2.0)
+    heights = [p.get_height() for p in figure.axes[0].patches]
+    priors = torch.tensor([100.0, 30, 10], dtype=torch.float64) / 140
+    adjusted = (ce.double() - torch.log(priors ** 2 + 1e-12)).argmax(1)
+    expected = [float((adjusted[target == c] == c).double().mean()) for c in range(3)]
+    assert heights[6:9] == pytest.approx(expected)  # third method's bars (pandas draws column by column)
+    explorer.sliders["gamma"].value = 2.0
+    assert explorer.message.value == ""

@@ -437,3 +437,58 @@ class ClusterTargetExplorer(Explorer):
                             f"target p <b>{confidence_p:.3f}</b>")
         return figure_png(viz.soft_assignment_figure(self.line[:, 0], q, p, points=self.points[:, 0],
                                                      title=f"DEC target, α = {alpha:.2f}"))
+
+
+def long_tail_figure(focal_logits: dict, ce_logits, target, counts, *, gamma: float, tau: float) -> Figure:
+    """Per-class test accuracy of the focal model trained at ``gamma`` (a key of ``focal_logits``) and of the
+    cross-entropy model after post-hoc logit adjustment at ``tau`` (priors from the training ``counts`` per
+    class), beside plain cross-entropy."""
+    import pandas as pd
+    import torch
+
+    target = torch.as_tensor(target)
+    counts = [int(c) for c in counts]
+    classes = len(counts)
+    priors = torch.tensor(counts, dtype=torch.float64) / sum(counts)
+    pred = {"cross-entropy": torch.as_tensor(ce_logits).argmax(1),
+            f"focal γ={gamma:g}": torch.as_tensor(focal_logits[gamma]).argmax(1),
+            f"CE, post-hoc τ={tau:g}": analysis.posthoc_logit_adjustment(torch.as_tensor(ce_logits).double(),
+                                                                          priors, tau).argmax(1)}
+    table = pd.DataFrame({k: analysis.per_class_accuracy(p, target, classes).numpy() for k, p in pred.items()})
+    balanced = {k: analysis.balanced_accuracy(p, target, classes) for k, p in pred.items()}
+    title = " · ".join(f"{k} {v:.3f}" for k, v in balanced.items())
+    return viz.per_class_bars(table, counts, title=f"balanced accuracy:\n{title}")
+
+
+class LongTailExplorer(Explorer):
+    """Focal loss's γ and logit adjustment's τ against the per-class accuracy of a long-tailed problem.
+
+    γ picks one of the focal models trained beforehand (``focal_logits``: ``{gamma: test logits}``); τ is the
+    post-hoc adjustment of the cross-entropy model's test logits, computed live
+    (:func:`workbench.analysis.posthoc_logit_adjustment`). ``counts``: training samples per class.
+
+    >>> explorer = LongTailExplorer(focal_logits, ce_logits, y_test, counts)
+    >>> explorer.sliders["tau"].value = 1.0      # redraws, as a user's release of the slider would
+    """
+
+    def __init__(self, focal_logits: dict, ce_logits, target, counts, *, gamma: float | None = None,
+                 tau: float = 0.0):
+        if not focal_logits:
+            raise ValueError("focal_logits must map at least one gamma to test logits")
+        self.focal_logits, self.ce_logits, self.target, self.counts = focal_logits, ce_logits, target, counts
+        super().__init__()
+        gammas = sorted(focal_logits)
+        self.sliders = {
+            "gamma": W.SelectionSlider(options=gammas, value=gammas[0] if gamma is None else gamma,
+                                       description="focal γ", continuous_update=False),
+            "tau": W.FloatSlider(value=tau, min=0.0, max=3.0, step=0.1, description="post-hoc τ",
+                                 continuous_update=False),
+        }
+        for slider in self.sliders.values():
+            slider.observe(lambda change: self.update(), names="value")
+        self.controls.children = list(self.sliders.values())
+        self.update()
+
+    def render(self) -> bytes:
+        return figure_png(long_tail_figure(self.focal_logits, self.ce_logits, self.target, self.counts,
+                                           gamma=self.sliders["gamma"].value, tau=self.sliders["tau"].value))

@@ -40,6 +40,14 @@ from .gradients import (
     weight_curve,
     zscore_curve,
 )
+from .long_tail import (
+    balanced_accuracy,
+    class_priors,
+    cluster_likelihoods,
+    few_shot_accuracy,
+    per_class_accuracy,
+    posthoc_logit_adjustment,
+)
 from .metrics import accuracy, binary_metrics, outputs_on_test, topk_accuracy
 from .mil import attention_entropy, bag_auc, key_attention_ratio, localisation_auc, mil_metrics, top_k_attention_mass
 from .probes import gaussian_nb_probe, knn_probe, linear_probe, projection_head_probes
@@ -67,17 +75,18 @@ from .retrieval import (
 )
 
 __all__ = [
-    "accuracy", "alignment", "amplifier_curve", "angular_stats", "attention_entropy", "bag_auc", "binary_metrics",
-    "cka", "class_similarity_stats", "cluster_to_class", "clustering_accuracy", "clustering_nmi", "contingency",
-    "contrastive_metrics", "correlation_weights", "cross_correlation", "dec_target_along", "effective_rank",
-    "expected_squared_distance", "frechet_predict", "gaussian_mean_landscape", "gaussian_nb_probe", "gpw_dependence",
-    "graph_distances", "importance_weight_relative_variance", "invariance_table", "key_attention_ratio", "knn_probe",
-    "linear_probe", "localisation_auc", "loss_seconds", "map_at_r", "margin_curve", "match_units", "mil_metrics",
-    "nmi", "on_dominant_subcenter", "outputs_on_test", "pair_weights", "penalty_entropy", "per_class_values",
-    "projection_head_probes", "prototype_accuracy", "proxy_weight_curve", "proxy_weights", "recall_at_k",
-    "relative_penalty", "relative_representation", "retrieval_metrics", "sample_gradient_norms", "similarity_curve",
-    "similarity_distributions", "singular_value_spectrum", "stitching_accuracy", "target_logit_curve", "tolerance",
-    "top_k_attention_mass", "topk_accuracy", "transductive_accuracy", "transductive_kmeans", "uniformity",
-    "unit_correlations", "utilization", "verification_roc", "view_similarities", "weight_curve", "zero_shot_accuracy",
-    "zscore_curve",
+    "accuracy", "alignment", "amplifier_curve", "angular_stats", "attention_entropy", "bag_auc", "balanced_accuracy",
+    "binary_metrics", "cka", "class_priors", "class_similarity_stats", "cluster_likelihoods", "cluster_to_class",
+    "clustering_accuracy", "clustering_nmi", "contingency", "contrastive_metrics", "correlation_weights",
+    "cross_correlation", "dec_target_along", "effective_rank", "expected_squared_distance", "few_shot_accuracy",
+    "frechet_predict", "gaussian_mean_landscape", "gaussian_nb_probe", "gpw_dependence", "graph_distances",
+    "importance_weight_relative_variance", "invariance_table", "key_attention_ratio", "knn_probe", "linear_probe",
+    "localisation_auc", "loss_seconds", "map_at_r", "margin_curve", "match_units", "mil_metrics", "nmi",
+    "on_dominant_subcenter", "outputs_on_test", "pair_weights", "penalty_entropy", "per_class_accuracy",
+    "per_class_values", "posthoc_logit_adjustment", "projection_head_probes", "prototype_accuracy",
+    "proxy_weight_curve", "proxy_weights", "recall_at_k", "relative_penalty", "relative_representation",
+    "retrieval_metrics", "sample_gradient_norms", "similarity_curve", "similarity_distributions",
+    "singular_value_spectrum", "stitching_accuracy", "target_logit_curve", "tolerance", "top_k_attention_mass",
+    "topk_accuracy", "transductive_accuracy", "transductive_kmeans", "uniformity", "unit_correlations", "utilization",
+    "verification_roc", "view_similarities", "weight_curve", "zero_shot_accuracy", "zscore_curve",
 ]

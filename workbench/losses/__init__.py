@@ -17,6 +17,7 @@ from . import (  # noqa: F401  (registration side effects)
     fewshot,
     hyperbolic,
     ldr,
+    long_tail,
     margin,
     metric,
     mil,
@@ -26,6 +27,7 @@ from . import (  # noqa: F401  (registration side effects)
     proxies,
     reweighting,
     robust,
+    sbcl,
     softmax_pairs,
     sorting,
     zloss,
@@ -50,6 +52,16 @@ from .energy import NCE, CompositionalNLL, nce_loss
 from .fewshot import ICNNLoss, ProtoTripletLoss
 from .hyperbolic import HypCE, HypPC, PseudoNegatives
 from .ldr import ALDRKL, LDRKL, ldr_kl
+from .long_tail import (
+    DatasetEquity,
+    Focal,
+    LogitAdjusted,
+    dataset_equity,
+    equity_weights,
+    focal,
+    logit_adjusted,
+    prior_offsets,
+)
 from .margin import (
     UNPG,
     ArcFace,
@@ -78,6 +90,7 @@ from .proxies import ProxyAnchor, ProxyNCA, SoftTriple, SubCenterArcFace
 from .registry import FAMILIES, KINDS, REDUCES_OVER, LossInfo, Paper, Param, available, get, info, register
 from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
+from .sbcl import SBCL, sbcl_from_similarity
 from .softmax_pairs import CircleLoss, NPairsLoss, circle_from_similarity, npairs_from_similarity
 from .sorting import GroCo, soft_sort_permutation
 from .zloss import ZLoss, z_loss
@@ -102,4 +115,6 @@ __all__ = [
     "uniformity", "z_loss",
     "BYOL", "BarlowTwins", "DCL", "DCLW", "SigLIP", "SimSiam", "VICReg", "cross_correlation", "siglip_loss",
     "GroCo", "soft_sort_permutation",
+    "SBCL", "DatasetEquity", "Focal", "LogitAdjusted", "dataset_equity", "equity_weights", "focal",
+    "logit_adjusted", "prior_offsets", "sbcl_from_similarity",
 ]

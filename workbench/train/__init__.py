@@ -13,7 +13,9 @@ from .objectives import episodic_batch_loss, multi_sample_batch_loss, opl_batch_
 from .ssl_recipes import barlip_batch_loss, pretext_batch_loss, rotations
 
 __all__ = [
-    "barlip_batch_loss", "episodic_batch_loss", "fit", "fit_bags", "fit_clustering", "fit_energy",
-    "gaussian_mean_sgd", "History", "kmeans_init", "multi_sample_batch_loss", "opl_batch_loss", "pretext_batch_loss",
-    "pretrain_autoencoder", "pseudo_negative_batch_loss", "RECORDABLE", "rotations",
+    "barlip_batch_loss", "cluster_counts", "density_temperatures", "episodic_batch_loss", "fit", "fit_bags",
+    "fit_clustering", "fit_energy", "fit_sbcl", "gaussian_mean_sgd", "History", "kmeans_init",
+    "multi_sample_batch_loss", "opl_batch_loss", "pretext_batch_loss", "pretrain_autoencoder",
+    "pseudo_negative_batch_loss", "RECORDABLE", "rotations", "sbcl_clusters",
 ]
+from .sbcl import cluster_counts, density_temperatures, fit_sbcl, sbcl_clusters

@@ -81,3 +81,17 @@ def similarity_histograms(frame: pd.DataFrame, *, axes=None, bins: int = 40) -> 
     axes[0].set_ylabel("density")
     legend_outside(axes[-1])
     return finish(fig)
+
+
+def per_class_bars(table: pd.DataFrame, counts=None, *, ax=None, title: str | None = None) -> Figure:
+    """Per-class accuracy (rows = classes, columns = methods) as grouped bars, classes ordered head to tail;
+    ``counts`` (training samples per class) label the x axis, so the long tail reads left to right."""
+    fig, ax = _axes(ax, figsize=(8, 3.2))
+    table.plot.bar(ax=ax, rot=0, width=0.8)
+    if counts is not None:
+        ax.set_xticks(range(len(table)), [f"{c}\n{n}" for c, n in zip(table.index, counts)], fontsize="small")
+    ax.set_ylim(0, 1.05)
+    ax.set(xlabel="class (training samples below)" if counts is not None else "class",
+           ylabel="test accuracy of the class", title=title)
+    legend_outside(ax)
+    return finish(fig)
