@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -33,8 +34,10 @@ def project(X, method: str = "pca", dim: int = 2, seed: int = 0) -> np.ndarray:
         # UMAP call, measured on 450 digits). A seed makes UMAP single-threaded anyway; n_jobs=1 stops its warning.
         k = min(15, len(X) - 1)
         distances, indices = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X)
-        return umap.UMAP(n_components=dim, n_neighbors=k, random_state=seed, n_jobs=1,
-                         precomputed_knn=(indices, distances)).fit_transform(X)
+        with warnings.catch_warnings():  # the map is all we need: UMAP's .transform of new points is not used
+            warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+            return umap.UMAP(n_components=dim, n_neighbors=k, random_state=seed, n_jobs=1,
+                             precomputed_knn=(indices, distances)).fit_transform(X)
     raise ValueError(f"method must be one of {PROJECTIONS}, got {method!r}")
 
 
