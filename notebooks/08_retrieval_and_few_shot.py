@@ -269,7 +269,8 @@ with torch.no_grad():
 #   do not have.
 #
 # **Run time.** The lesson trains 18 encoders on batches and 6 on episodes (one more in Exercise 1's solution); on a
-# shared 2-core machine loaded by eight other jobs it took about 41 s of CPU time (185 s of wall time).
+# shared 2-core machine loaded by eight other jobs it took about 44 s of CPU time, kernel start and imports
+# included (159 s of wall time).
 #
 # ## References
 #
