@@ -142,6 +142,20 @@ def test_project_umap_works_or_says_what_to_install():
         assert Z.shape == (30, 2)
 
 
+def test_project_umap_keeps_far_apart_clusters_apart_and_is_seeded():
+    # viz.project hands UMAP scikit-learn's exact neighbours: wrong neighbours (indices and distances swapped, or
+    # not matched) would mix two clusters 20 standard deviations apart in the map.
+    pytest.importorskip("umap")
+    g = np.random.default_rng(0)
+    X = np.concatenate([g.normal(0.0, 1.0, (30, 6)), g.normal(20.0, 1.0, (30, 6))])
+    y = np.repeat([0, 1], 30)
+    Z = viz.project(X, "umap", seed=0)
+    d = ((Z[:, None] - Z[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    assert (y[d.argmin(1)] == y).all()  # every point's nearest neighbour in the map is from its own cluster
+    np.testing.assert_array_equal(viz.project(X, "umap", seed=0), Z)
+
+
 # --- embedding_scatter ---------------------------------------------------------------------------
 
 
