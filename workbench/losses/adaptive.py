@@ -45,7 +45,7 @@ from .similarity import (
     formula=r"F = \frac1n\sum_i \tau_i \log \frac{1}{|S_i^-|}\sum_{z\in S_i^-} e^{(s(a_i,z)-s(a_i,a_i^+))/\tau_i}"
             r" + \tau_i\rho",
     params={"temperature": Param(0.1, 0.05, 0.7, "initial τ_i of every sample", log=True, valid=POSITIVE),
-            "rho": Param(0.3, 0.0, 8.0, "KL radius ρ: larger ρ pushes the temperatures down (the term τρ charges a large τ)", valid=NONNEGATIVE),
+            "rho": Param(0.3, 0.0, 8.0, "KL radius ρ: larger ρ pushes the temperatures down", valid=NONNEGATIVE),
             "gamma": Param(0.9, 0.0, 1.0, "weight of the new batch estimate in the moving average u_i", valid=UNIT),
             "beta": Param(0.9, 0.0, 1.0, "weight of the new τ-gradient in its momentum", valid=UNIT),
             "eta": Param(0.01, 0.0, 0.1, "step size of the temperature update", valid=NONNEGATIVE),
