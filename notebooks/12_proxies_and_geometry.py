@@ -20,7 +20,7 @@
 # [← 11 · Knowledge distillation](11_distillation.ipynb) · [series index](../README.md) ·
 # [13 · Beyond contrastive →](13_beyond_contrastive.ipynb)
 #
-# Pair losses (notebooks 06-07) compare every sample of a batch with every other. **Proxy losses** give each class
+# Pair losses (notebooks 07-08) compare every sample of a batch with every other. **Proxy losses** give each class
 # one (or a few) learnable vectors, its *proxies*, and compare each sample with the proxies instead: B·C comparisons
 # instead of B². This lesson derives what a proxy pulls and pushes, measures what that costs and buys on digits the
 # model never saw, looks at where the proxies end up, tests Sub-center ArcFace's claim about label noise, reads
@@ -34,7 +34,7 @@
 # 4. What sub-centres do with noisy labels, and how Circle loss weights a pair by its own similarity.
 # 5. How a one-class detector works on the Poincaré ball (Hyp-OC) against a Euclidean baseline, honestly measured.
 #
-# **Prerequisites**: notebooks 06 (pair weights, retrieval metrics) and 09 (margins on the hypersphere).
+# **Prerequisites**: notebooks 07-08 (pair weights, retrieval metrics) and 09 (margins on the hypersphere).
 # **Time**: about 45 minutes (runs top to bottom in well under a minute).
 #
 # **Papers**
@@ -191,14 +191,14 @@ for pair in ("multi_similarity", "circle"):
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · Proxies against pairs on digits never seen (three seeds)
 #
-# The protocol of notebook 06: an MLP (64 → 128 → 32) trained on digits **0-4** (675 images, 8 epochs, Adam 3e-3,
+# The protocol of notebook 08: an MLP (64 → 128 → 32) trained on digits **0-4** (675 images, 8 epochs, Adam 3e-3,
 # batch 128) with each loss, then used to embed the 896 images of digits **5-9**, each of which queries the others by
 # cosine: **R@1** (is the nearest image of the same class?) and **MAP@R**. Four proxy losses with their paper
 # defaults (Proxy-Anchor α 32, δ 0.1; ProxyNCA; SoftTriple with 10 centres a class; Sub-center ArcFace with 3
 # sub-centres, s 64, m 0.5) against two pair losses (Multi-Similarity; Circle with the paper's m 0.25, γ 256:
 # pytorch-metric-learning's `CircleLoss` defaults to m 0.4, γ 80). The proxies are trained with the network, at the
 # same learning rate (Proxy-Anchor's official code gives them 100 times the backbone's). The untrained network and
-# the raw pixels are the baselines notebook 06 showed to be hard to beat.
+# the raw pixels are the baselines notebook 08 showed to be hard to beat.
 
 # %% slideshow={"slide_type": "fragment"}
 PROXY_LOSSES = ("proxy_anchor", "proxy_nca", "soft_triple", "subcenter_arcface")
@@ -242,7 +242,7 @@ for metric in ("R@1", "MAP@R"):
     assert set(sorted(TRAINED, key=lambda name: summary.loc[name, metric])[-2:]) == {"proxy_anchor", "soft_triple"}
 assert (r1["proxy_anchor"] > r1["multi_similarity"]).all() and (mapr["soft_triple"] > mapr["multi_similarity"]).all()
 assert (mapr[["proxy_anchor", "soft_triple"]].min(axis=1) > mapr["circle"]).all()
-# Check 3b: but, as in notebook 06, no trained encoder beats the untrained one on the unseen digits.
+# Check 3b: but, as in notebook 08, no trained encoder beats the untrained one on the unseen digits.
 assert (r1[TRAINED].max(axis=1) < r1["untrained"]).all()
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -251,7 +251,7 @@ assert (r1[TRAINED].max(axis=1) < r1["untrained"]).all()
 # lead is thinner than the means suggest: Proxy-Anchor's R@1 beats Multi-Similarity's on every seed (by 0.005 on one
 # of them, within the seed-to-seed spread), but its MAP@R does not on every seed, and SoftTriple's MAP@R does while
 # its R@1 does not. The claim we can make is "as good or slightly better", not "clearly better". The lesson of
-# notebook 06 still holds: on 5 unseen digit classes the *untrained* network is better than any trained one, because
+# notebook 08 still holds: on 5 unseen digit classes the *untrained* network is better than any trained one, because
 # training on 5 classes narrows the embedding to what separates those 5. A benchmark on large image sets with a
 # pretrained backbone, where the proxy papers report their gains, is a different regime; this notebook does not test it.
 
@@ -358,7 +358,7 @@ assert (noise["75° outliers"] == 0).all()
 # softmax, its weight is **proportional to its own $s_n + m$**, the *self-paced* weight, linear in how far it is from
 # its optimum $-m$. Multi-Similarity's weight is a softmax share and a sigmoid of the similarity, which saturates.
 # One pair's weight as its similarity moves, the rest of a 2-class batch fixed (`analysis.weight_curve`, as in
-# notebook 06):
+# notebook 07):
 
 # %% slideshow={"slide_type": "fragment"}
 circle, ms = losses.get("circle"), losses.get("multi_similarity")
@@ -370,7 +370,7 @@ viz.pair_weight_curves(pair_curves);
 # %% slideshow={"slide_type": "fragment"}
 # Check 6 (deterministic: no training, no seed): where the varied negative dominates, Circle's weight is
 # proportional to s_n + m, MS's saturates; both weights use the pair's own similarity S, the other negatives N and
-# the other positives P (the GPW table of notebook 06).
+# the other positives P (the GPW table of notebook 07).
 m = circle.margin
 w_c = analysis.weight_curve(circle, [0.65, 0.9], "negative")["weight"].to_numpy()
 w_ms = analysis.weight_curve(ms, [0.65, 0.9], "negative")["weight"].to_numpy()
@@ -499,7 +499,7 @@ print("nearest-proxy accuracy:", round(analysis.accuracy(predicted, split.y_test
 #   much as Proxy-Anchor and SoftTriple, and cost over 5 times as much at 1024. → *Check 2*.
 # * **On unseen digits, Proxy-Anchor and SoftTriple are the best trained losses on average** (R@1 and MAP@R), by
 #   small margins that do not hold in both metrics on every seed; **no trained encoder beats the untrained one** (as
-#   in notebook 06). → *Checks 3a, 3b*.
+#   in notebook 08). → *Checks 3a, 3b*.
 # * **Proxies are decision anchors, not class means**: each is nearest its own class's mean direction, at a cosine
 #   under 0.6, with samples above δ from their proxy and below −δ from the others on average. → *Check 4*, the t-SNE.
 # * **Sub-centres and noise, partly reproduced**: clean samples all sit on the dominant sub-centre and the other

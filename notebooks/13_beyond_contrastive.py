@@ -379,7 +379,7 @@ assert (coupling < 0.1).all()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7 · SigLIP vs CLIP on paired digits at two batch sizes
 #
-# The paired digits of notebook 05: a trainable digit tower and a frozen code tower (a PCA of the 16-d class code).
+# The paired digits of notebook 06: a trainable digit tower and a frozen code tower (a PCA of the 16-d class code).
 # CLIP's softmax couples every pair of the batch through one normaliser per row; SigLIP scores every pair as an
 # independent binary problem, $\ell_i = -\sum_j \log\sigma(z_{ij}(t\,\hat x_i^\top\hat y_j + b))$, with $t = 10$ and
 # $b = -10$ learned, and claims to be better at small batches. Both learn their scale (CLIP from τ = 0.07),

@@ -36,7 +36,7 @@
 # 4. Naive Bayes against logistic regression on frozen features: who wins with few and with many samples, and where
 #    they cross.
 #
-# **Prerequisites**: cross-entropy and the logistic loss (notebooks 01, 03), KL divergence (09), what an autoencoder is.
+# **Prerequisites**: cross-entropy and the logistic loss (notebooks 01, 03), KL divergence (11), what an autoencoder is.
 # **Time**: about 45 minutes (runs top to bottom in well under a minute on 2 free cores).
 #
 # **Papers**

@@ -15,10 +15,10 @@
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# # 07 · Margins on the hypersphere: NormFace, SphereFace, CosFace, ArcFace, ElasticFace, UNPG
+# # 09 · Margins on the hypersphere: NormFace, SphereFace, CosFace, ArcFace, ElasticFace, UNPG
 #
-# [← 06 · Metric learning through its gradients](06_metric_learning_gradients.ipynb) · [series index](../README.md) ·
-# [08 · MIL and attention entropy →](08_mil_attention_entropy.ipynb)
+# [← 08 · Retrieval and few-shot learning](08_retrieval_and_few_shot.ipynb) · [series index](../README.md) ·
+# [10 · MIL and attention entropy →](10_mil_attention_entropy.ipynb)
 #
 # Face-recognition heads put both the embedding and the class weights on the unit sphere, so a logit is
 # $s\cos\theta_j$: only the **angle** to each class matters. A *margin* makes the target class harder to win: the
@@ -355,5 +355,5 @@ for s in (4.0, 64.0):
 #    Recognition. BMVC 2022. [arXiv:2203.11593](https://arxiv.org/abs/2203.11593)
 #
 # ---
-# [← 06 · Metric learning through its gradients](06_metric_learning_gradients.ipynb) · [series index](../README.md) ·
-# [08 · MIL and attention entropy →](08_mil_attention_entropy.ipynb)
+# [← 08 · Retrieval and few-shot learning](08_retrieval_and_few_shot.ipynb) · [series index](../README.md) ·
+# [10 · MIL and attention entropy →](10_mil_attention_entropy.ipynb)

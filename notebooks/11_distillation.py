@@ -15,7 +15,7 @@
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# # 09 · Knowledge distillation: KD, Dual-Head KD and KD++
+# # 11 · Knowledge distillation: KD, Dual-Head KD and KD++
 #
 # **What you will learn**
 #

@@ -15,9 +15,10 @@
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# # 08 · Multiple-instance learning and attention entropy
+# # 10 · Multiple-instance learning and attention entropy
 #
-# [← 07 · Margins on the hypersphere](07_hypersphere_margins.ipynb) · [series index](../README.md)
+# [← 09 · Margins on the hypersphere](09_hypersphere_margins.ipynb) · [series index](../README.md) ·
+# [11 · Knowledge distillation →](11_distillation.ipynb)
 #
 # In multiple-instance learning (MIL) a label belongs to a *bag* of instances, not to the instances: here a bag
 # of digits is positive when a **9** is somewhere inside. Attention-based MIL learns a weight per instance,
@@ -423,5 +424,5 @@ assert (by_rho["|θ̂| / |θ|"][1.0] < by_rho["|θ̂| / |θ|"][0.0]).all(), "the
 #    ICLR 2024. [arXiv:2401.11081](https://arxiv.org/abs/2401.11081)
 #
 # ---
-# [← 07 · Margins on the hypersphere](07_hypersphere_margins.ipynb) · [series index](../README.md) · 08 is the
-# last notebook of the series.
+# [← 09 · Margins on the hypersphere](09_hypersphere_margins.ipynb) · [series index](../README.md) ·
+# [11 · Knowledge distillation →](11_distillation.ipynb)
