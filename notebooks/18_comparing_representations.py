@@ -173,7 +173,7 @@ pairs_cka = pd.DataFrame([
     for i, a in enumerate(LOSSES) for b in LOSSES[i:] for s in SEEDS for t in SEEDS if (a, s) < (b, t)])
 matrix = pairs_cka.groupby(["a", "b"])["cka"].mean().unstack().reindex(index=LOSSES, columns=LOSSES)
 matrix = matrix.combine_first(matrix.T)
-random_cka = {name: np.mean([analysis.cka(Z[name, s], untrained[name]) for s in SEEDS]) for name in LOSSES}
+random_cka = {name: float(np.mean([analysis.cka(Z[name, s], untrained[name]) for s in SEEDS])) for name in LOSSES}
 
 fig, ax = plt.subplots(figsize=(5.2, 4))
 im = ax.imshow(matrix.values, vmin=0, vmax=1, cmap="viridis")
@@ -386,7 +386,7 @@ print("equal to argmax on every sample:",
 # the prototypes, and the code's query shift (query mean moved onto the support mean). Same episodes for both.
 
 # %% slideshow={"slide_type": "-"}
-EPISODES = dict(n_way=4, shot=1, queries=15, episodes=60)
+EPISODES = dict(n_way=4, shot=1, queries=15, episodes=40)
 fewshot = pd.DataFrame([
     {"loss": name, "seed": s,
      "inductive": analysis.prototype_accuracy(embed(nets[name, s], X_new), y_new, seed=s, **EPISODES),
