@@ -62,7 +62,19 @@ from .metric import (
     OrthogonalProjectionLoss,
     TripletLoss,
 )
-from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
+from .mil import (
+    ACMIL,
+    AEM,
+    AggregateResponseLoss,
+    MHIMConsistency,
+    aem,
+    aggregate_response_loss,
+    branch_diversity,
+    ins_confidence_update,
+    ins_contrastive,
+    ins_partial_loss,
+    mhim_consistency,
+)
 from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
 from .pairs import ContrastiveLoss, contrastive_from_similarity
 from .proxies import ProxyAnchor, ProxyNCA, SoftTriple, SubCenterArcFace
@@ -89,4 +101,5 @@ __all__ = [
     "ensloss_derivatives", "gce", "hard_contrastive_from_similarity", "ldr_kl", "loss_weights", "mae",
     "normface_scale_bound", "ntxent_from_similarity", "pairwise_auc_surrogate", "supcon_from_similarity",
     "uniformity", "z_loss",
+    "MHIMConsistency", "ins_confidence_update", "ins_contrastive", "ins_partial_loss", "mhim_consistency",
 ]

@@ -18,10 +18,12 @@ from .heads import (
     with_projection,
 )
 from .mil import MIL_POOLINGS, MILModel, MILOutput, predict_bags
+from .mil_hard import INSModel, ema_update, hard_instance_mask
 
 __all__ = [
     "DualEncoder", "L2Normalize", "MILModel", "MILOutput", "MIL_POOLINGS", "MLP", "MultiSampleDropout",
     "ProjectionHead", "SmallCNN", "WithHead", "classifier", "embed", "for_kind", "multi_sample_dropout_classifier",
     "pca_encoder", "predict_bags", "seeded", "with_projection",
 ]
+__all__ += ["INSModel", "ema_update", "hard_instance_mask"]
 __all__ += ["DistillOutputs", "DualHead", "StudentTeacher", "dual_head_classifier", "teacher_class_means"]

@@ -7,7 +7,9 @@ The loop asks the loss's kind (``workbench.kinds``) what to feed the loss and ho
 from .bags import fit_bags
 from .fit import RECORDABLE, fit
 from .history import History
+from .mil_hard import fit_ins, fit_mhim, fit_scmil
 from .objectives import episodic_batch_loss, multi_sample_batch_loss, opl_batch_loss
 
-__all__ = ["RECORDABLE", "History", "episodic_batch_loss", "fit", "fit_bags", "multi_sample_batch_loss",
+__all__ = ["RECORDABLE", "History", "episodic_batch_loss", "fit", "fit_bags", "fit_ins", "fit_mhim", "fit_scmil",
+           "multi_sample_batch_loss",
            "opl_batch_loss"]
