@@ -92,3 +92,16 @@ def test_fit_scmil_learns(bags):
     h = train.fit_scmil(models.MILModel(64, seed=0), bags, epochs=6, lr=3e-3, metrics=analysis.mil_metrics,
                         verbose=False)
     assert h["test_auc"].iloc[-1] > 0.8
+
+
+def test_prototype_update_in_closed_form_is_the_official_loop():
+    from workbench.train.mil_hard import _sequential_ema
+
+    g = torch.Generator().manual_seed(0)
+    protos, feats = torch.randn(2, 3, generator=g, dtype=torch.float64), torch.randn(7, 3, generator=g,
+                                                                                   dtype=torch.float64)
+    labels = torch.tensor([1, 0, 1, 1, 0, 1, 1])
+    expected = protos.clone()
+    for f, label in zip(feats, labels):  # miccaiif/INS model.py, before the normalisation
+        expected[label] = expected[label] * 0.9 + (1 - 0.9) * f
+    assert torch.allclose(_sequential_ema(protos, feats, labels, 0.9), expected)

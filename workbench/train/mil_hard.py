@@ -59,6 +59,19 @@ def _loop(model, data, epochs, batch_size, n, generator, optimizer, step, after_
     return History(pd.DataFrame(rows).set_index("epoch"))
 
 
+def _sequential_ema(prototypes: Tensor, features: Tensor, labels: Tensor, m: float) -> Tensor:
+    r"""The official loop ``for f, l in zip(q, labels): p[l] = m p[l] + (1 - m) f`` in closed form: the
+    :math:`n_c` rows of class c, in order, give :math:`p_c \leftarrow m^{n_c} p_c + \sum_j (1-m)\,m^{n_c-1-j} f_j`."""
+    out = prototypes.clone()
+    for c in range(prototypes.shape[0]):
+        rows = features[labels == c]
+        n = rows.shape[0]
+        if n:
+            powers = m ** torch.arange(n - 1, -1, -1, dtype=features.dtype, device=features.device)
+            out[c] = m ** n * prototypes[c] + ((1 - m) * powers[:, None] * rows).sum(0)
+    return out
+
+
 def fit_mhim(student: nn.Module, data, *, teacher: nn.Module | None = None, consistency: nn.Module | None = None,
              epochs: int = 10, lr: float = 1e-3, batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0,
              high: float = 0.1, high_random: float = 0.5, random: float = 0.0, low: float = 0.0,
@@ -210,9 +223,7 @@ def fit_ins(model: INSModel, data, *, epochs: int = 10, lr: float = 3e-3, batch_
             _, k = key.instances(augment(x, generator))
             pseudo = (logits.softmax(-1) * candidates[idx]).argmax(-1)
             score_prot = (q @ prototypes.T).softmax(-1)
-            for feat, label in zip(q.detach(), pseudo):  # sequential, as the official loop
-                prototypes[label] = proto_momentum * prototypes[label] + (1 - proto_momentum) * feat
-            prototypes = F.normalize(prototypes, dim=1)
+            prototypes = F.normalize(_sequential_ema(prototypes, q.detach(), pseudo, proto_momentum), dim=1)
         warm = epoch <= warmup
         n = state["filled"]
         features = torch.cat([q, k, keys[:n]])
