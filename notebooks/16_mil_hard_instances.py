@@ -244,6 +244,10 @@ for method in ("attention", "mhim", "ins", "scmil"):
     viz.bag_attention(images, bag_scores(method), key=keys, title=f"{method} ({what})")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
+# INS gives every digit of this bag a P(9) of about 0.03: its pseudo-targets drifted towards "negative" for
+# whole positive bags. The candidate set {0, 1} allows it: nothing in the instance loss asks for at least one
+# positive instance per positive bag (spec wave 2 §5.2), and at this scale the prototypes never recover.
+#
 # **Where does the most attention go?** MHIM's premise is that the attention model's favourite instance is an
 # easy key, the instance masking should take away. Over the positive test bags holding an easy 9, how often is
 # the most attended digit an easy 9?
