@@ -59,10 +59,7 @@
 # %% slideshow={"slide_type": "fragment"}
 import math
 
-import numpy as np
-import pandas as pd
 import torch
-import torch.nn.functional as F
 from IPython.display import display
 
 from workbench import analysis, data, experiments, losses, models, viz, widgets

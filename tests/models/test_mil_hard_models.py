@@ -83,3 +83,14 @@ def test_mil_output_carries_the_bag_features_the_classifier_reads():
     X = data.digit_bags(n_train=2, n_test=2, seed=0).bags_test[0]
     out = model(X)
     assert torch.allclose(model.classifier(out.features).squeeze(-1), out.logits)
+
+
+def test_the_mask_follows_the_instances_when_the_bag_is_permuted():
+    # deterministic settings (top share all hidden, lowest share hidden): permuting the bag permutes the mask
+    scores = torch.randn(1, 12, generator=torch.Generator().manual_seed(3))
+    mask = torch.ones(1, 12, dtype=torch.bool)
+    perm = torch.randperm(12, generator=torch.Generator().manual_seed(4))
+    keep = models.hard_instance_mask(scores, mask, high=0.2, high_random=1.0, low=0.1)
+    keep_perm = models.hard_instance_mask(scores[:, perm], mask, high=0.2, high_random=1.0, low=0.1)
+    assert torch.equal(keep_perm[0], keep[0][perm])
+    assert int((~keep).sum()) == math.ceil(12 * 0.2) + math.ceil(12 * 0.1)
