@@ -213,3 +213,130 @@ def generative_vs_discriminative(train_features, train_y, test_features, test_y,
                 lr_error = float(1 - clf.score(Xte, yte))
             rows.append({"m": int(m), "seed": seed, "nb_error": nb, "lr_error": lr_error})
     return pd.DataFrame(rows)
+
+
+# --- MIL II: hard instances (MHIM-MIL, INS, SC-MIL) --------------------------------------------------------
+
+HARD_INSTANCE_METHODS = ("attention", "mhim", "ins", "scmil")
+
+
+def _noise_augment(x, generator):
+    """INS's two views for non-image instances (the unit tests' vectors): gaussian noise of std 0.1."""
+    import torch
+
+    return x + 0.1 * torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+
+
+def train_hard_instance_method(method: str, bags, *, seed: int = 0, epochs: int = 6, lr: float = 3e-3,
+                               embedding_dim: int = 32, hidden: Sequence[int] = (64,), image: bool = True,
+                               ins_epochs: int | None = None):
+    """Train one MIL method of notebook 16 on ``bags`` with the same encoder and budget; returns the model.
+
+    - ``"attention"``: attention MIL (Ilse et al.) with ``fit_bags``, ``2 * epochs`` epochs.
+    - ``"mhim"``: attention MIL trained ``epochs`` epochs, which initialises the EMA teacher and the student
+      (official ``--teacher_init``, a trained baseline), then ``epochs`` epochs of ``fit_mhim``: the same
+      total number of epochs as ``"attention"``.
+    - ``"ins"``: :class:`models.INSModel` with ``fit_ins`` for ``ins_epochs`` epochs (default ``2 * epochs``);
+      its views come from ``DigitAugment`` for digit images (``image``), gaussian noise otherwise.
+    - ``"scmil"``: attention MIL with ``fit_scmil`` for ``2 * epochs`` epochs.
+    """
+    import copy
+
+    from .models import INSModel
+    from .train import fit_ins, fit_mhim, fit_scmil
+
+    if method not in HARD_INSTANCE_METHODS:
+        raise ValueError(f"method must be one of {HARD_INSTANCE_METHODS}, got {method!r}")
+    features = bags.bags_train[0].shape[-1]
+    if method == "ins":
+        model = INSModel(features, embedding_dim=embedding_dim, hidden=tuple(hidden), seed=seed)
+        fit_ins(model, bags, epochs=ins_epochs or 2 * epochs, lr=lr, seed=seed, verbose=False,
+                augment=None if image else _noise_augment)
+        return model.eval()
+    model = MILModel(features, "attention", embedding_dim=embedding_dim, hidden=tuple(hidden), seed=seed)
+    if method == "scmil":
+        fit_scmil(model, bags, epochs=2 * epochs, lr=lr, seed=seed, verbose=False)
+        return model.eval()
+    fit_bags(model, bags, epochs=epochs, lr=lr, seed=seed, verbose=False)
+    if method == "attention":
+        fit_bags(model, bags, epochs=epochs, lr=lr, seed=seed + 1000, verbose=False)
+        return model.eval()
+    student = copy.deepcopy(model)
+    fit_mhim(student, bags, teacher=model, epochs=epochs, lr=lr, seed=seed + 1000, verbose=False)
+    return student.eval()
+
+
+def hard_instance_scores(model, bags, split: str = "test") -> dict[str, float]:
+    """Bag AUC, localisation AUC of the instance scores over all keys, the easy keys only and the hard keys
+    only (``bags.meta["hard_*"]``: each compared with the bag's non-key instances), and the attention entropy
+    where the model has attention (:func:`analysis.mil_metrics` plus the easy/hard split)."""
+    from .analysis.mil import localisation_auc
+    from .data import pad_bags
+    from .models import predict_bags
+
+    row = {k.replace(f"{split}_", ""): v for k, v in mil_metrics(model, bags, split).items()}
+    hard = bags.meta.get(f"hard_{split}")
+    if hard is not None:
+        _, mask, _, inst = bags.padded(split)
+        _, _, hard_pad = pad_bags(getattr(bags, f"bags_{split}"), [h.long() for h in hard])
+        out = predict_bags(model, bags, split)
+        easy_key = (inst == 1) & (hard_pad == 0)
+        row["loc_auc_easy"] = localisation_auc(out.instance_scores, inst, mask & ~(hard_pad == 1))
+        row["loc_auc_hard"] = localisation_auc(out.instance_scores, inst, mask & ~easy_key)
+    return row
+
+
+def compare_hard_instance_methods(methods: Sequence[str] = HARD_INSTANCE_METHODS, *, seeds: Sequence[int] = (0, 1, 2),
+                                  n_train: int = 120, n_test: int = 80, positive_fraction: float = 0.5,
+                                  keys: tuple[int, int] = (1, 3), hard: float = 0.7, hardness: float = 0.5,
+                                  epochs: int = 6, lr: float = 3e-3, ins_epochs: int | None = None,
+                                  keep: dict | None = None, verbose: bool = True) -> pd.DataFrame:
+    """Notebook 16's comparison: every method of :func:`train_hard_instance_method` on the same digit bags
+    (``data.digit_bags(positive_fraction=..., keys=..., hard=..., seed=seed)``) per seed, scored by
+    :func:`hard_instance_scores`. One row per (method, seed) with ``seconds``; ``keep`` receives
+    ``{(method, seed): (model, bags)}``."""
+    import time
+
+    from .data import digit_bags
+
+    rows = []
+    for seed in tqdm(seeds, desc="hard-instance MIL", disable=not verbose):
+        bags = digit_bags(positive_fraction=positive_fraction, keys=keys, hard=hard, hardness=hardness,
+                          n_train=n_train, n_test=n_test, seed=seed)
+        for method in methods:
+            start = time.perf_counter()
+            model = train_hard_instance_method(method, bags, seed=seed, epochs=epochs, lr=lr, ins_epochs=ins_epochs)
+            rows.append({"method": method, "seed": seed, **hard_instance_scores(model, bags),
+                         "seconds": time.perf_counter() - start})
+            if keep is not None:
+                keep[(method, seed)] = (model, bags)
+    return pd.DataFrame(rows)
+
+
+def mil_unit_tests_of_methods(methods: Sequence[str] = ("mhim", "ins", "scmil"), tests: Sequence[str] | None = None,
+                              *, seeds: Sequence[int] = (0,), n_train: int = 100, n_test: int = 100, dim: int = 16,
+                              epochs: int = 8, lr: float = 3e-3, pass_auc: float = 0.6,
+                              verbose: bool = True) -> pd.DataFrame:
+    """:func:`mil_unit_tests` for the methods of :func:`train_hard_instance_method` (encoder 32 -> 16, like
+    the poolings there; ``epochs`` is each method's half budget). Rows: ``pooling`` (the method), ``test``,
+    ``seed``, ``train_auc``, ``test_auc``, ``passed``, so ``viz.unit_test_table`` draws them. INS is scored
+    twice, with its official mean bag score (``"ins"``) and with the max (``"ins (max)"``, the same model).
+    """
+    import copy
+
+    rows = []
+    jobs = [(t, s, m) for t in (tests or MIL_UNIT_TESTS) for s in seeds for m in methods]
+    for test, seed, method in tqdm(jobs, desc="MIL unit tests", disable=not verbose):
+        bags = mil_unit_test(test, dim=dim, n_train=n_train, n_test=n_test, seed=seed)
+        model = train_hard_instance_method(method, bags, seed=seed, epochs=epochs, lr=lr, embedding_dim=16,
+                                           hidden=(32,), image=False)
+        variants = [(method, model)]
+        if method == "ins":  # the same instance classifier, bag score = max instead of the official mean
+            variants.append(("ins (max)", copy.copy(model)))
+            variants[-1][1].bag_score = "max"
+        for label, m in variants:
+            test_auc = mil_metrics(m, bags, "test")["test_auc"]
+            rows.append({"pooling": label, "test": test, "seed": seed,
+                         "train_auc": mil_metrics(m, bags, "train")["train_auc"], "test_auc": test_auc,
+                         "passed": test_auc >= pass_auc})
+    return pd.DataFrame(rows)

@@ -89,6 +89,20 @@ CALLS.update({  # proxies and geometry (notebook 12)
                                                torch.arange(4), method="pca"),
     "poincare_disk": lambda: viz.poincare_disk(torch.rand(6, 2), torch.tensor([0, 0, 0, 1, 1, 1]), radius=2.0),
 })
+CALLS.update({  # energy, clustering, generative vs discriminative (notebook 17)
+    "landscape_panels": lambda: viz.landscape_panels(analysis.gaussian_mean_landscape([0.0, 1.0, 2.0], 2.0,
+                                                                                      points=2001)),
+    "theta_trajectories": lambda: viz.theta_trajectories(
+        {"nce": pd.DataFrame({"step": [0, 1, 2], "theta": [0.0, 0.5, 0.9]})}, 1.0),
+    "energy_contours": lambda: viz.energy_contours(lambda u: -(u ** 2).sum(1), torch.randn(20, 2), resolution=10),
+    "soft_assignment_figure": lambda: viz.soft_assignment_figure([0.0, 1.0], np.eye(2), np.eye(2), points=[0.2]),
+    "learning_curves": lambda: viz.learning_curves(pd.DataFrame(
+        {"m": [10, 10, 20, 20], "seed": [0, 1, 0, 1], "nb_error": [0.3, 0.32, 0.2, 0.22],
+         "lr_error": [0.4, 0.38, 0.15, 0.17]})),
+    "cluster_scatter": lambda: viz.cluster_scatter(np.random.default_rng(0).normal(size=(12, 2)),
+                                                   np.arange(12) % 3, np.arange(12) % 2),
+    "per_class_bars": lambda: viz.per_class_bars(pd.DataFrame({"ce": [0.9, 0.5]}), [100, 10]),
+})
 
 
 def test_singular_value_spectra_draws_one_line_per_embedding_largest_first():

@@ -100,7 +100,9 @@ def _bag_sizes(rng: np.random.Generator, n: int, mean: float, std: float, low: i
 
 
 def digit_bags(*, target: int = 9, mean_size: float = 10.0, std_size: float = 2.0, min_size: int = 2,
-               max_size: int = 20, n_train: int = 200, n_test: int = 100, seed: int = 0) -> Bags:
+               max_size: int = 20, n_train: int = 200, n_test: int = 100, seed: int = 0,
+               positive_fraction: float | None = None, keys: tuple[int, int] = (1, 2), hard: float = 0.0,
+               hardness: float = 0.5) -> Bags:
     """Bags of 8x8 digits (Ilse et al. 2018's MNIST-bags, on sklearn's digits): a bag is positive iff it
     holds at least one ``target`` digit; its size is ``round(N(mean_size, std_size))`` clipped to
     ``[min_size, max_size]``.
@@ -109,6 +111,13 @@ def digit_bags(*, target: int = 9, mean_size: float = 10.0, std_size: float = 2.
     split, test bags from its test split, so no image is in both. ``instances_*`` mark the target digits
     (the key instances), ``meta["digits_train"/"digits_test"]`` the digit of every instance. About
     1 - 0.9^10 = 65 % of the bags are positive, as in the paper's MNIST-bags.
+
+    ``positive_fraction`` (None: the draw above) fixes the bag labels instead: each bag is positive with that
+    probability (bag-label imbalance, e.g. 0.2), negative bags hold only non-target digits, positive bags
+    ``keys[0]``..``keys[1]`` target digits (uniform) at random places among non-target ones: few key
+    instances. Each key is then *hard* with probability ``hard``: blended with a random non-target digit,
+    ``(1 - hardness) * key + hardness * other``, so it resembles the negatives (a subtle positive).
+    ``meta["hard_train"/"hard_test"]`` mark the hard keys (bool per instance).
     """
     seed = check_int(seed, "seed", low=0)
     check_int(target, "target", low=0)
@@ -119,6 +128,9 @@ def digit_bags(*, target: int = 9, mean_size: float = 10.0, std_size: float = 2.
         raise ValueError(f"max_size must be >= min_size, got {max_size} < {min_size}")
     base = digits(seed=seed)
     rng = np.random.default_rng(seed)
+    if positive_fraction is not None:
+        return _controlled_digit_bags(base, rng, target, mean_size, std_size, min_size, max_size, n_train, n_test,
+                                      positive_fraction, keys, hard, hardness)
     out, meta = {}, {}
     for split, n, X, y in (("train", check_int(n_train, "n_train", low=1), base.X_train, base.y_train),
                            ("test", check_int(n_test, "n_test", low=1), base.X_test, base.y_test)):
@@ -132,6 +144,46 @@ def digit_bags(*, target: int = 9, mean_size: float = 10.0, std_size: float = 2.
     return Bags("digit_bags", *out["train"], *out["test"], meta=meta,
                 description=f"sklearn digits in bags of ~{mean_size:g} (sd {std_size:g}); positive iff a {target} "
                             "is inside")
+
+
+def _controlled_digit_bags(base, rng, target, mean_size, std_size, min_size, max_size, n_train, n_test,
+                           positive_fraction, keys, hard, hardness) -> Bags:
+    """:func:`digit_bags` with a fixed positive fraction, few keys and hard keys (see its docstring)."""
+    positive_fraction = check_number(positive_fraction, "positive_fraction", low=0.0, high=1.0)
+    hard, hardness = check_number(hard, "hard", low=0.0, high=1.0), check_number(hardness, "hardness", 0.0, 1.0)
+    if (not isinstance(keys, (tuple, list)) or len(keys) != 2
+            or not all(isinstance(k, int) and not isinstance(k, bool) for k in keys) or not 1 <= keys[0] <= keys[1]):
+        raise ValueError(f"keys must be a pair of ints 1 <= low <= high, got {keys!r}")
+    out, meta = {}, {}
+    for split, n, X, y in (("train", check_int(n_train, "n_train", low=1), base.X_train, base.y_train),
+                           ("test", check_int(n_test, "n_test", low=1), base.X_test, base.y_test)):
+        sizes = _bag_sizes(rng, n, check_number(mean_size, "mean_size", low=1.0),
+                           check_number(std_size, "std_size", low=0.0), min_size, max_size)
+        key_rows, other_rows = np.flatnonzero(y.numpy() == target), np.flatnonzero(y.numpy() != target)
+        labels = rng.random(n) < positive_fraction
+        bags, inst, digit_ids, hard_marks = [], [], [], []
+        for size, positive in zip(sizes, labels):
+            picks = other_rows[rng.integers(0, len(other_rows), size=size)]
+            is_key = np.zeros(size, dtype=bool)
+            if positive:
+                n_keys = min(int(rng.integers(keys[0], keys[1] + 1)), size)  # a small bag is all keys at most
+                is_key[rng.choice(size, size=n_keys, replace=False)] = True
+                picks[is_key] = key_rows[rng.integers(0, len(key_rows), size=int(is_key.sum()))]
+            is_hard = is_key & (rng.random(size) < hard)
+            x = X[torch.as_tensor(picks)].clone()
+            if is_hard.any():
+                blend = X[torch.as_tensor(other_rows[rng.integers(0, len(other_rows), size=int(is_hard.sum()))])]
+                x[torch.as_tensor(is_hard)] = (1 - hardness) * x[torch.as_tensor(is_hard)] + hardness * blend
+            bags.append(x)
+            inst.append(torch.as_tensor(is_key).long())
+            digit_ids.append(y[torch.as_tensor(picks)])
+            hard_marks.append(torch.as_tensor(is_hard))
+        out[split] = (bags, torch.as_tensor(labels).long(), inst)
+        meta[f"digits_{split}"], meta[f"hard_{split}"] = digit_ids, hard_marks
+    return Bags("digit_bags", *out["train"], *out["test"], meta=meta,
+                description=f"sklearn digits in bags of ~{mean_size:g}; {positive_fraction:.0%} positive with "
+                            f"{keys[0]}-{keys[1]} {target}s, each hard (blended {hardness:g} with a non-{target}) "
+                            f"with probability {hard:g}")
 
 
 MIL_UNIT_TESTS = ("single_concept", "two_concept", "false_frequency")

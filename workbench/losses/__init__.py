@@ -82,7 +82,19 @@ from .metric import (
     OrthogonalProjectionLoss,
     TripletLoss,
 )
-from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
+from .mil import (
+    ACMIL,
+    AEM,
+    AggregateResponseLoss,
+    MHIMConsistency,
+    aem,
+    aggregate_response_loss,
+    branch_diversity,
+    ins_confidence_update,
+    ins_contrastive,
+    ins_partial_loss,
+    mhim_consistency,
+)
 from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
 from .noncontrastive import BYOL, BarlowTwins, SimSiam, VICReg, cross_correlation
 from .pairs import ContrastiveLoss, contrastive_from_similarity
@@ -117,4 +129,5 @@ __all__ = [
     "GroCo", "soft_sort_permutation",
     "SBCL", "DatasetEquity", "Focal", "LogitAdjusted", "dataset_equity", "equity_weights", "focal",
     "logit_adjusted", "prior_offsets", "sbcl_from_similarity",
+    "MHIMConsistency", "ins_confidence_update", "ins_contrastive", "ins_partial_loss", "mhim_consistency",
 ]

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from .._checks import (
     NONNEGATIVE,
+    POSITIVE,
     UNIT,
     check_binary_labels,
     check_float_tensor,
@@ -28,6 +29,7 @@ from .._checks import (
     check_reduction,
     reduce,
 )
+from .distill import check_pair
 from .registry import Paper, Param, register
 
 # --------------------------------------------------------------------------------------------------
@@ -306,3 +308,171 @@ class AggregateResponseLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"rho={self.rho}"
+
+
+# --------------------------------------------------------------------------------------------------
+# MHIM-MIL: consistency between a masked student and its EMA teacher
+# --------------------------------------------------------------------------------------------------
+
+
+def mhim_consistency(student_features: Tensor, teacher_features: Tensor, target: Tensor | None = None, *,
+                     temperature: float = 0.1, student_temperature: float = 1.0, reduction: str = "mean") -> Tensor:
+    r"""MHIM-MIL's consistency loss: soft-target cross-entropy between the student's and the teacher's
+    **bag features** (not their logits), the teacher's sharpened by a low temperature.
+
+    .. math::
+        \ell_b = -\sum_d \operatorname{softmax}(t_b/\tau_t)_d\,\log\operatorname{softmax}(s_b/\tau_s)_d
+
+    Defaults: :math:`\tau_t` = ``temperature`` = 0.1 (official ``--temp_t 0.1``), :math:`\tau_s` =
+    ``student_temperature`` = 1 (``temp_s``), as ``SoftTargetCrossEntropy_v2`` in DearCaat/MHIM-MIL
+    (``modules/mhim*.py``; the teacher's features are detached there, and here: no gradient reaches
+    ``teacher_features``). The student sees the bag with its most-attended instances masked, the teacher the
+    whole bag (:func:`workbench.models.hard_instance_mask`, :func:`workbench.train.fit_mhim`).
+    ``target`` is accepted for the distill kind's signature and validated, but not used.
+
+    Reference (spec wave 2 §5.1): s = [0.5, 1, -0.5, 0.2], t = [0.3, 1.2, -0.4, 0] give 0.823799
+    (:math:`\tau_t` = 0.1) and 1.21495 (:math:`\tau_t` = 1). With :math:`\tau_t = \tau_s` the minimum over s
+    is the teacher's entropy, reached at s = t; with a sharper teacher it pushes s to be sharper than t.
+
+    Reduction: ``"none"`` gives one value per bag [B]; ``"mean"`` averages them over the B bags (official).
+    """
+    temperature = check_in_range(temperature, "temperature", 0.0, float("inf"), low_open=True)
+    student_temperature = check_in_range(student_temperature, "student_temperature", 0.0, float("inf"),
+                                         low_open=True)
+    check_reduction(reduction)
+    check_pair(student_features, teacher_features, target, names=("student_features", "teacher_features"),
+               shape="[B, D]")
+    soft = torch.softmax(teacher_features.detach() / temperature, dim=-1)
+    return reduce(-(soft * torch.log_softmax(student_features / student_temperature, dim=-1)).sum(-1), reduction)
+
+
+@register(
+    "mhim_consistency", family="mil", kind="distill", reduces_over="bag",
+    paper=Paper("Multiple Instance Learning Framework with Masked Hard Instance Mining for Whole Slide Image "
+                "Classification", 2023, "Tang et al."),
+    formula=r"\ell = -\sum_d \mathrm{softmax}(t/\tau_t)_d \log \mathrm{softmax}(s/\tau_s)_d;\;"
+            r"L = \mathrm{CE}(\hat y_s, y) + \alpha\,\ell",
+    params={
+        "temperature": Param(0.1, 0.05, 1.0, "teacher temperature tau_t (official --temp_t 0.1)", log=True,
+                             valid=POSITIVE),
+        "student_temperature": Param(1.0, 0.1, 2.0, "student temperature tau_s (official 1)", log=True,
+                                     valid=POSITIVE),
+        "weight": Param(0.5, 0.0, 2.0, "alpha, weight of the consistency term in the objective (official v2 "
+                                       "README --aux_alpha 0.5; v1 recipes cl_alpha 0.1-0.5)", valid=NONNEGATIVE),
+    },
+)
+class MHIMConsistency(nn.Module):
+    r"""Module form of :func:`mhim_consistency`;
+    ``forward(student_features[B, D], teacher_features[B, D], target[B] or None)``.
+
+    ``objective(out, target)`` is MHIM-MIL's training loss :math:`\mathrm{CE}(\hat y_s, y) + \alpha\,\ell`
+    (official ``main_alpha = 1``, ``aux_alpha``) on a :class:`workbench.models.DistillOutputs`: on the
+    features when both models give them, else on the logits (what a generic student/teacher pair offers).
+    :func:`workbench.train.fit_mhim` trains the MIL version: EMA teacher, masked student, bag features.
+
+    Reduction: ``"none"`` gives one value per bag [B]; ``"mean"`` averages them over the B bags.
+    """
+
+    def __init__(self, temperature: float = 0.1, student_temperature: float = 1.0, weight: float = 0.5,
+                 reduction: str = "mean"):
+        super().__init__()
+        self.temperature = check_in_range(temperature, "temperature", 0.0, float("inf"), low_open=True)
+        self.student_temperature = check_in_range(student_temperature, "student_temperature", 0.0, float("inf"),
+                                                  low_open=True)
+        self.weight = check_in_range(weight, "weight", 0.0, float("inf"))
+        self.reduction = check_reduction(reduction)
+
+    def forward(self, student_features: Tensor, teacher_features: Tensor, target: Tensor | None = None) -> Tensor:
+        return mhim_consistency(student_features, teacher_features, target, temperature=self.temperature,
+                                student_temperature=self.student_temperature, reduction=self.reduction)
+
+    def objective(self, out, target: Tensor) -> Tensor:
+        features = out.features is not None and out.teacher_features is not None
+        s, t = (out.features, out.teacher_features) if features else (out.logits, out.teacher_logits)
+        ce = F.cross_entropy(out.logits, target, reduction="none")
+        per = ce + self.weight * mhim_consistency(s, t, temperature=self.temperature,
+                                                  student_temperature=self.student_temperature, reduction="none")
+        return per.sum() if self.reduction == "sum" else per.mean()
+
+    def extra_repr(self) -> str:
+        return (f"temperature={self.temperature}, student_temperature={self.student_temperature}, "
+                f"weight={self.weight}")
+
+
+# --------------------------------------------------------------------------------------------------
+# INS: instance pseudo-labels (partial-label learning) and the instance contrastive loss
+# --------------------------------------------------------------------------------------------------
+
+
+def ins_partial_loss(logits: Tensor, confidence: Tensor, *, reduction: str = "mean") -> Tensor:
+    r"""INS's (PiCO's) partial-label classification loss on instance logits ``[B, C]`` against the current
+    pseudo-targets ``confidence[B, C]`` (rows on the simplex, zero outside each instance's candidate set):
+
+    .. math:: \ell_i = -\sum_k c_{ik} \log \operatorname{softmax}(o_i)_k
+
+    (official ``utils/utils_loss.py`` ``partial_loss``; "mean" over instances is the official value).
+    Reference (spec wave 2 §5.2): o = [[2, -1], [0, 0.5], [1, 1]], c = [[1, 0], [.5, .5], [.3, .7]] -> 0.488604.
+    """
+    check_reduction(reduction)
+    check_float_tensor(logits, "logits", 2, "[B, C]", nonempty=True)
+    check_float_tensor(confidence, "confidence", 2, f"[B, C] = {list(logits.shape)}")
+    if confidence.shape != logits.shape:
+        raise ValueError(f"confidence must have the shape of logits {tuple(logits.shape)}, got "
+                         f"{tuple(confidence.shape)}")
+    if (confidence < 0).any() or not torch.allclose(confidence.sum(-1), confidence.new_ones(len(confidence)),
+                                                    atol=1e-4):
+        raise ValueError("confidence rows must be probability vectors (non-negative, summing to 1)")
+    return reduce(-(confidence.to(logits.dtype) * torch.log_softmax(logits, -1)).sum(-1), reduction)
+
+
+def ins_confidence_update(confidence: Tensor, prototype_scores: Tensor, candidates: Tensor, phi: float) -> Tensor:
+    r"""INS's pseudo-target update (official ``partial_loss.confidence_update``): the prototype scores
+    restricted to each instance's candidate set pick a class :math:`\hat k_i`, and
+
+    .. math:: c_i \leftarrow \phi\,c_i + (1-\phi)\,\mathrm{onehot}(\hat k_i)
+
+    Instances whose candidate set is one class (those of negative bags: {0}) keep that class exactly
+    (the official code resets them to [1, 0]). Returns the new ``[B, C]`` confidence (no gradient).
+    Reference (spec): c = [.5, .5], phi = 0.95, pseudo label 1 -> [0.475, 0.525].
+    """
+    phi = check_in_range(phi, "phi", 0.0, 1.0)
+    with torch.no_grad():
+        picked = (prototype_scores * candidates).argmax(-1)
+        new = phi * confidence + (1 - phi) * F.one_hot(picked, confidence.shape[-1]).to(confidence.dtype)
+        fixed = candidates.sum(-1) == 1
+        return torch.where(fixed[:, None], candidates.to(confidence.dtype), new)
+
+
+def ins_contrastive(features: Tensor, batch_size: int, labels: Tensor | None = None, *,
+                    temperature: float = 0.07, base_temperature: float = 0.07) -> Tensor:
+    r"""INS's instance contrastive loss (official ``utils/utils_loss.py`` ``SupConLoss``, from PiCO):
+    ``features`` = ``cat(q, k, queue)`` of L2-normalised embeddings, the first ``batch_size`` rows (the
+    queries q) are the anchors.
+
+    - ``labels`` given (pseudo labels of every row): SupCon, positives = rows with the anchor's pseudo
+      label (the anchor itself excluded; its key k always counts),
+      :math:`\ell_i = -\frac{\tau}{\tau_b}\frac{1}{|P(i)|}\sum_{p\in P(i)} \log
+      \frac{e^{q_i\cdot f_p/\tau}}{\sum_{a\ne i} e^{q_i\cdot f_a/\tau}}`.
+    - ``labels=None`` (warm-up): MoCo InfoNCE, positive = the key :math:`k_i`, negatives = the queue.
+
+    Mean over the anchors. Defaults :math:`\tau = \tau_b = 0.07` (official).
+    """
+    temperature = check_in_range(temperature, "temperature", 0.0, float("inf"), low_open=True)
+    base_temperature = check_in_range(base_temperature, "base_temperature", 0.0, float("inf"), low_open=True)
+    check_float_tensor(features, "features", 2, "[M, D]", nonempty=True)
+    M = features.shape[0]
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= M // 2:
+        raise ValueError(f"batch_size must be an int in [1, M / 2] (queries then keys), got {batch_size!r}")
+    q = features[:batch_size]
+    if labels is None:
+        k, queue = features[batch_size:2 * batch_size], features[2 * batch_size:]
+        logits = torch.cat([(q * k).sum(-1, keepdim=True), q @ queue.T], dim=1) / temperature
+        return F.cross_entropy(logits, torch.zeros(batch_size, dtype=torch.long, device=features.device))
+    labels = check_labels(labels, "labels", M)
+    logits = q @ features.T / temperature
+    self_mask = torch.zeros_like(logits, dtype=torch.bool)
+    self_mask[torch.arange(batch_size), torch.arange(batch_size)] = True
+    log_prob = logits - torch.logsumexp(logits.masked_fill(self_mask, float("-inf")), dim=1, keepdim=True)
+    positive = (labels[:batch_size, None] == labels[None, :]) & ~self_mask
+    mean_pos = (log_prob * positive).sum(1) / positive.sum(1)  # the key is always a positive: never 0 / 0
+    return -(temperature / base_temperature) * mean_pos.mean()

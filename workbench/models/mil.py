@@ -27,6 +27,9 @@ class MILOutput:
     ``instance_scores``: ``[B, N]`` how much each instance drives the bag score (attention weight, instance
     logit, or the share of embedding dimensions whose max the instance supplies), for localisation.
     ``branch_logits``: ``[B, K]`` / ``[B, K, C]`` per-branch predictions when K > 1, else None.
+    ``features``: ``[B, M]`` the bag representation the classifier reads (the pooled embedding; None for
+    instance pooling, which classifies instances before pooling), what MHIM-MIL's consistency loss and
+    SC-MIL's SupCon compare.
     """
 
     logits: Tensor
@@ -35,6 +38,7 @@ class MILOutput:
     instance_scores: Tensor
     branch_logits: Tensor | None
     mask: Tensor
+    features: Tensor | None = None
 
 
 class MILModel(nn.Module):
@@ -117,7 +121,7 @@ class MILModel(nn.Module):
                              f"{tuple(mask.shape)}")
         H = self.encoder(x.flatten(0, 1)).view(B, N, -1)  # [B, N, M]
         pad = ~mask
-        attention_logits = attention = branch_logits = None
+        attention_logits = attention = branch_logits = z = None
         if self.pooling in ("attention", "gated"):
             hidden = torch.tanh(self.V(H))
             if self.U is not None:
@@ -130,12 +134,14 @@ class MILModel(nn.Module):
             if self.branches > 1:
                 feats = a @ H  # [B, K, M]
                 branch_logits = self._out(torch.einsum("bkm,kmc->bkc", feats, self.branch_weight) + self.branch_bias)
-            logits = self._out(self.classifier((attention[:, None] @ H)[:, 0]))
+            z = (attention[:, None] @ H)[:, 0]
+            logits = self._out(self.classifier(z))
             scores = attention
         elif self.pooling == "mean":
             attention_logits = torch.zeros(B, 1, N, dtype=H.dtype, device=H.device).masked_fill(pad[:, None], -math.inf)
             attention = mask.to(H.dtype) / mask.sum(1, keepdim=True)
-            logits = self._out(self.classifier((attention[:, None] @ H)[:, 0]))
+            z = (attention[:, None] @ H)[:, 0]
+            logits = self._out(self.classifier(z))
             scores = attention
         elif self.pooling == "max":
             Hm = H.masked_fill(pad[..., None], float("-inf"))
@@ -146,7 +152,7 @@ class MILModel(nn.Module):
             s = self.classifier(H).masked_fill(pad[..., None], float("-inf"))  # [B, N, C]
             logits = self._out(s.max(1).values)
             scores = s.mean(-1).masked_fill(pad, float("-inf")) if self.num_classes > 1 else s[..., 0]
-        return MILOutput(logits, attention_logits, attention, scores, branch_logits, mask)
+        return MILOutput(logits, attention_logits, attention, scores, branch_logits, mask, z)
 
 
 @torch.no_grad()

@@ -14,8 +14,9 @@ from .ssl_recipes import barlip_batch_loss, pretext_batch_loss, rotations
 
 __all__ = [
     "barlip_batch_loss", "cluster_counts", "density_temperatures", "episodic_batch_loss", "fit", "fit_bags",
-    "fit_clustering", "fit_energy", "fit_sbcl", "gaussian_mean_sgd", "History", "kmeans_init",
-    "multi_sample_batch_loss", "opl_batch_loss", "pretext_batch_loss", "pretrain_autoencoder",
+    "fit_clustering", "fit_energy", "fit_ins", "fit_mhim", "fit_sbcl", "fit_scmil", "gaussian_mean_sgd", "History",
+    "kmeans_init", "multi_sample_batch_loss", "opl_batch_loss", "pretext_batch_loss", "pretrain_autoencoder",
     "pseudo_negative_batch_loss", "RECORDABLE", "rotations", "sbcl_clusters",
 ]
+from .mil_hard import fit_ins, fit_mhim, fit_scmil
 from .sbcl import cluster_counts, density_temperatures, fit_sbcl, sbcl_clusters

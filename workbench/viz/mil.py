@@ -11,11 +11,13 @@ from matplotlib.figure import Figure
 from .theme import _axes, _np
 
 
-def bag_attention(images, attention, *, key=None, title: str | None = None, axes=None) -> Figure:
+def bag_attention(images, attention, *, key=None, masked=None, title: str | None = None, axes=None) -> Figure:
     """The instances of one bag as 8x8 images in a row, each with its attention weight as a bar below.
 
-    ``images``: ``[n, 64]`` or ``[n, 1, 8, 8]``; ``attention``: ``[n]`` weights (summing to 1); ``key``:
-    optional ``[n]`` flags of the true key instances, outlined in red.
+    ``images``: ``[n, 64]`` or ``[n, 1, 8, 8]``; ``attention``: ``[n]`` weights (summing to 1), or any
+    instance scores (an instance classifier's probabilities); ``key``: optional ``[n]`` flags of the true
+    key instances, outlined in red; ``masked``: optional ``[n]`` flags of instances hidden from a student
+    (MHIM-MIL), crossed out and their bar hatched.
     """
     imgs, a = _np(images).reshape(len(images), 8, 8), _np(attention).reshape(-1)
     n = len(imgs)
@@ -26,14 +28,19 @@ def bag_attention(images, attention, *, key=None, title: str | None = None, axes
                                  squeeze=False)
     fig = axes[0][0].figure
     flags = np.zeros(n, bool) if key is None else _np(key).astype(bool).reshape(-1)
+    hidden = np.zeros(n, bool) if masked is None else _np(masked).astype(bool).reshape(-1)
     for i in range(n):
         ax = axes[0][i]
         ax.imshow(imgs[i], cmap="gray_r")
         ax.set_xticks([]), ax.set_yticks([])
         for spine in ax.spines.values():
             spine.set(edgecolor="tab:red" if flags[i] else "lightgrey", linewidth=2.5 if flags[i] else 0.8)
+        if hidden[i]:
+            ax.plot([-0.5, 7.5], [-0.5, 7.5], color="black", linewidth=1.5)
+            ax.plot([-0.5, 7.5], [7.5, -0.5], color="black", linewidth=1.5)
         bar = axes[1][i]
-        bar.bar([0], [a[i]], color="tab:red" if flags[i] else "tab:blue")
+        bar.bar([0], [a[i]], color="tab:red" if flags[i] else "tab:blue", hatch="///" if hidden[i] else None,
+                alpha=0.5 if hidden[i] else 1.0)
         bar.set(ylim=(0, max(1e-9, a.max()) * 1.05), xticks=[], yticks=[])
         bar.text(0, a[i], f"{a[i]:.2f}", ha="center", va="bottom", fontsize=7)
         bar.grid(False)
