@@ -37,8 +37,10 @@ NAMES = losses.available()
 # pass (detach_weights=True, as in the paper and PML); Hyp-CE and Hyp-PC rescale the gradient reaching the ball
 # points by the inverse Poincare metric (riemannian=True, the official hyptorch RiemannianGradient). Their own
 # gradient tests are in tests/losses/test_logits.py, test_binary.py, test_proxies.py (Circle with
-# detach_weights=False passes gradcheck) and test_hyperbolic.py (riemannian=False passes gradcheck).
-NO_GRADCHECK = {"aldr_kl", "ensloss", "circle", "hyp_ce", "hyp_pc"}
+# detach_weights=False passes gradcheck) and test_hyperbolic.py (riemannian=False passes gradcheck). SupReMix holds its
+# mixtures fixed (detached, as the code found does); with detach_mixtures=False it passes gradcheck in
+# tests/losses/test_regression_losses.py.
+NO_GRADCHECK = {"aldr_kl", "ensloss", "circle", "hyp_ce", "hyp_pc", "supremix"}
 LABEL_KINDS = ("logits", "margin", "pairs")  # kinds whose second input is integer class labels
 # hard inputs that a loss may refuse with a ValueError naming its labels (a loss undefined without two classes)
 LABEL_CASES = ("one class", "one class, large", "only negatives", "only positives", "no positives")

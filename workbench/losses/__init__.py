@@ -17,9 +17,12 @@ from . import (  # noqa: F401  (registration side effects)
     margin,
     metric,
     mil,
+    multilabel,
     multiview,
     pairs,
     proxies,
+    regression,
+    relevance,
     reweighting,
     robust,
     softmax_pairs,
@@ -63,10 +66,13 @@ from .metric import (
     TripletLoss,
 )
 from .mil import ACMIL, AEM, AggregateResponseLoss, aem, aggregate_response_loss, branch_diversity
+from .multilabel import ZLPR, AsymmetricLoss, MultilabelBCE, asymmetric_loss, zlpr
 from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
 from .pairs import ContrastiveLoss, contrastive_from_similarity
 from .proxies import ProxyAnchor, ProxyNCA, SoftTriple, SubCenterArcFace
 from .registry import FAMILIES, KINDS, REDUCES_OVER, LossInfo, Paper, Param, available, get, info, register
+from .regression import RankNContrast, SupReMix, rank_n_contrast_loss
+from .relevance import SMS, DecoupledSoftmax, decoupled_softmax_loss, sms_loss
 from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
 from .softmax_pairs import CircleLoss, NPairsLoss, circle_from_similarity, npairs_from_similarity
@@ -89,4 +95,6 @@ __all__ = [
     "ensloss_derivatives", "gce", "hard_contrastive_from_similarity", "ldr_kl", "loss_weights", "mae",
     "normface_scale_bound", "ntxent_from_similarity", "pairwise_auc_surrogate", "supcon_from_similarity",
     "uniformity", "z_loss",
+    "ZLPR", "AsymmetricLoss", "DecoupledSoftmax", "MultilabelBCE", "RankNContrast", "SMS", "SupReMix",
+    "asymmetric_loss", "decoupled_softmax_loss", "rank_n_contrast_loss", "sms_loss", "zlpr",
 ]
