@@ -2,7 +2,8 @@
 Nothing here trains (training runs compared over seeds live in ``workbench.experiments``).
 
 One module a concern: ``metrics`` (classification), ``probes``, ``geometry``, ``gradients`` (pair weights
-and loss curves), ``retrieval`` (and few-shot), ``mil``. Where scikit-learn already has the metric it is
+and loss curves), ``retrieval`` (and few-shot), ``mil``, ``labels``
+(several labels per sample, continuous labels). Where scikit-learn already has the metric it is
 used; everything else is written with the formula in the docstring.
 """
 
@@ -32,6 +33,16 @@ from .gradients import (
     weight_curve,
     zscore_curve,
 )
+from .labels import (
+    distance_spearman,
+    mean_absolute_error,
+    multilabel_metrics,
+    multilabel_scores,
+    per_label_auc,
+    precision_at_k,
+    regression_scores,
+    ridge_probe,
+)
 from .metrics import accuracy, binary_metrics, outputs_on_test, topk_accuracy
 from .mil import attention_entropy, bag_auc, key_attention_ratio, localisation_auc, mil_metrics, top_k_attention_mass
 from .probes import knn_probe, linear_probe, projection_head_probes
@@ -57,4 +68,6 @@ __all__ = [
     "similarity_curve", "similarity_distributions", "target_logit_curve", "tolerance", "top_k_attention_mass",
     "topk_accuracy", "uniformity", "utilization", "verification_roc", "view_similarities", "weight_curve",
     "zero_shot_accuracy", "zscore_curve",
+    "distance_spearman", "mean_absolute_error", "multilabel_metrics", "multilabel_scores", "per_label_auc",
+    "precision_at_k", "regression_scores", "ridge_probe",
 ]

@@ -6,7 +6,8 @@ else is generated from a seed. Every function takes ``seed`` and the same seed g
 
 One module a concern: ``containers`` (:class:`Dataset`), ``real``, ``synthetic``, ``variants`` (long tail,
 label noise, one-vs-rest, unseen classes), ``views`` (augmentations), ``paired`` (two modalities),
-``episodes`` (few-shot), ``bags`` (multiple-instance learning) and ``catalogue`` (datasets by name).
+``episodes`` (few-shot), ``multilabel`` (several labels, graded relevance), ``regression``
+(continuous targets), ``bags`` (multiple-instance learning) and ``catalogue`` (datasets by name).
 
 This package is the left end of the data flow (data -> models -> losses -> ...): it imports nothing else
 from ``workbench`` but the shared checks.
@@ -16,8 +17,10 @@ from .bags import MIL_UNIT_TESTS, Bags, aggregate_bags, digit_bags, mil_unit_tes
 from .catalogue import WITH_VIEWS, available, load
 from .containers import Dataset
 from .episodes import episode
+from .multilabel import jaccard_relevance, multilabel_digits, style_relevance
 from .paired import digit_style, paired_digits
 from .real import breast_cancer, digits, wine
+from .regression import diabetes, digit_attribute
 from .synthetic import hierarchical_clusters, moons, sphere_blobs, spirals
 from .variants import label_noise, long_tailed, one_vs_rest, unseen_classes
 from .views import DigitAugment, digit_views, feature_transform
@@ -28,4 +31,5 @@ __all__ = [
     "label_noise",
     "load", "long_tailed", "mil_unit_test", "moons", "one_vs_rest", "pad_bags", "paired_digits",
     "sphere_blobs", "spirals", "unseen_classes", "wine",
+    "diabetes", "digit_attribute", "jaccard_relevance", "multilabel_digits", "style_relevance",
 ]

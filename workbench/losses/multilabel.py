@@ -176,7 +176,7 @@ def _zlpr(logits: Tensor, positive: Tensor) -> Tensor:
 
 @register(
     "zlpr", family="multilabel", kind="multilabel", reduces_over="sample",
-    paper=Paper("ZLPR: A Novel Loss for Multi-label Classification", 2022, "Su, Zhu, Wen, Yao, Guo, Wen, Li"),
+    paper=Paper("ZLPR: A Novel Loss for Multi-label Classification", 2022, "Su et al."),
     formula=r"\ell_i = \log\Big(1 + \sum_{j\in\Omega^-_i} e^{s_{ij}}\Big) + \log\Big(1 + \sum_{k\in\Omega^+_i} "
             r"e^{-s_{ik}}\Big)",
     params={},

@@ -141,7 +141,7 @@ def _supremix(x: Tensor, y: Tensor, temperature: float, window: float, mix_negat
 
 @register(
     "supremix", family="regression", kind="regression", reduces_over="anchor",
-    paper=Paper("Mixup Your Own Pairs (SupReMix)", 2023, "Wu, Dong, Li, Yang, Feng, Tang, Zhou"),
+    paper=Paper("Mixup Your Own Pairs (SupReMix)", 2023, "Wu, Dong et al."),
     formula=r"\ell_i = -\frac{1}{|P_i|+1}\sum_{p\in P_i\cup M^+_i}\log\frac{e^{z_i\cdot z_p/\tau}}{\sum_{a\in A_i\cup "
             r"M^+_i\cup M^-_i} (|y_i-y_a|+1)\,e^{z_i\cdot z_a/\tau}}",
     params={

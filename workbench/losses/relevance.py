@@ -71,7 +71,7 @@ def _decoupled(scores: Tensor, positive: Tensor, decoupled: bool) -> Tensor:
 @register(
     "decoupled_softmax", family="multilabel", kind="crossmodal", reduces_over="sample",
     paper=Paper("Dual-Encoders for Extreme Multi-Label Classification (DEXML)", 2024,
-                "Gupta, Saini, Ghosh, Jain, Dhillon"),
+                "Gupta et al."),
     formula=r"\ell_i = \frac{1}{|P_i|}\sum_{j\in P_i} -\log\frac{e^{s_{ij}}}{e^{s_{ij}} + \sum_{k\notin P_i} "
             r"e^{s_{ik}}},\; s_{ij} = \cos(x_i, y_j)/\tau",
     params={"temperature": Param(0.05, 0.01, 1.0, "τ (DEXML configs: 0.05)", log=True, valid=POSITIVE)},
