@@ -34,6 +34,7 @@ from .gradients import (
     zscore_curve,
 )
 from .labels import (
+    asl_gradient_curve,
     distance_spearman,
     mean_absolute_error,
     multilabel_metrics,
@@ -68,6 +69,6 @@ __all__ = [
     "similarity_curve", "similarity_distributions", "target_logit_curve", "tolerance", "top_k_attention_mass",
     "topk_accuracy", "uniformity", "utilization", "verification_roc", "view_similarities", "weight_curve",
     "zero_shot_accuracy", "zscore_curve",
-    "distance_spearman", "mean_absolute_error", "multilabel_metrics", "multilabel_scores", "per_label_auc",
-    "precision_at_k", "regression_scores", "ridge_probe",
+    "asl_gradient_curve", "distance_spearman", "mean_absolute_error", "multilabel_metrics", "multilabel_scores",
+    "per_label_auc", "precision_at_k", "regression_scores", "ridge_probe",
 ]

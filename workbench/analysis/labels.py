@@ -8,11 +8,16 @@ scikit-learn and scipy compute what they already have.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from .._checks import check_int
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _np(t: Tensor) -> np.ndarray:
@@ -119,3 +124,28 @@ def regression_scores(train_outputs: Tensor, y_train: Tensor, test_outputs: Tens
     if test_outputs.shape[1] == 1:
         out["mae_direct"] = mean_absolute_error(test_outputs[:, 0], y_test)
     return out
+
+
+def asl_gradient_curve(*, gamma_neg: float = 4.0, gamma_pos: float = 1.0, clip: float = 0.05,
+                       points: int = 199) -> pd.DataFrame:
+    """ASL on one label as a function of the predicted probability p = sigmoid(z): the loss and the size of its
+    gradient in the logit, |dL/dz|, for a negative (target 0) and a positive (target 1), with binary
+    cross-entropy (``multilabel_bce``) beside it. Columns ``p``, ``negative ASL``, ``negative BCE``, ``positive ASL``,
+    ``positive BCE`` (gradients) and the same with `` loss`` appended. Computed by autograd through the losses."""
+    import pandas as pd
+
+    from .. import losses
+
+    p = torch.linspace(0.005, 0.995, points, dtype=torch.float64)
+    columns = {"p": p.numpy()}
+    asl = losses.get("asymmetric", gamma_neg=gamma_neg, gamma_pos=gamma_pos, clip=clip, reduction="none")
+    bce = losses.get("multilabel_bce", reduction="none")
+    for side, target in (("negative", 0), ("positive", 1)):
+        y = torch.full((points, 1), target)
+        for name, loss in (("ASL", asl), ("BCE", bce)):
+            z = torch.logit(p)[:, None].requires_grad_(True)
+            value = loss(z, y)
+            (grad,) = torch.autograd.grad(value.sum(), z)
+            columns[f"{side} {name}"] = grad[:, 0].abs().numpy()
+            columns[f"{side} {name} loss"] = value.detach().numpy()
+    return pd.DataFrame(columns)
