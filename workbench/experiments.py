@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
+from torch import nn
 from tqdm.auto import tqdm
 
 from .analysis.mil import mil_metrics
 from .data import MIL_UNIT_TESTS, Dataset, mil_unit_test
+from .losses import decoupled_softmax_scores
 from .losses import get as get_loss
 from .models import MIL_POOLINGS, MLP, MILModel, classifier
 from .train import fit, fit_bags
@@ -121,3 +123,32 @@ def train_teacher(data: Dataset, *, hidden: Sequence[int] = (256, 128), embeddin
     fit(teacher, get_loss("cross_entropy"), data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
         record=(), verbose=verbose)
     return teacher.eval().requires_grad_(False)
+
+
+# --- several labels, continuous labels (issue 18) ------------------------------------------------------------
+
+class LabelRetrievalLoss(nn.Module):
+    """DEXML's decoupled softmax (or, ``decoupled=False``, the multi-positive softmax) on the cosine scores of a
+    :class:`models.LabelDualEncoder` against all labels, divided by ``temperature``. Kind ``multilabel``, so
+    :func:`workbench.train.fit` trains it on multi-hot targets and reports mAP and P@1 of the scores."""
+
+    kind = "multilabel"
+
+    def __init__(self, decoupled: bool = True, temperature: float = 0.05):
+        super().__init__()
+        self.decoupled, self.temperature = decoupled, temperature
+        self.name = "decoupled_softmax" if decoupled else "multi_positive_softmax"
+
+    def forward(self, scores, targets):
+        return decoupled_softmax_scores(scores / self.temperature, targets, decoupled=self.decoupled)
+
+
+class L1Regression(nn.Module):
+    """The plain regression baseline for kind ``regression``: ``mean |f(x)_0 - y|`` on a model whose first
+    output is the prediction (an encoder with ``embedding_dim=1``); fit reports its ridge-probe MAE."""
+
+    kind = "regression"
+    name = "l1_regression"
+
+    def forward(self, outputs, targets):
+        return (outputs[:, 0] - targets).abs().mean()

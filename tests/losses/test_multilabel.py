@@ -170,3 +170,16 @@ def test_sms_one_pair_is_zero():
     x = torch.randn(1, 3, dtype=torch.float64, requires_grad=True)
     value = losses.get("sms")(x, torch.randn(1, 3, dtype=torch.float64))
     assert value.item() == 0
+
+
+def test_decoupled_softmax_scores_matches_the_module_and_checks_its_inputs():
+    x, y = queries_with_scores([1.0, 2 / 3, 0.5 / 3, 1 / 3, -1 / 3])
+    relevance = torch.eye(5, dtype=torch.float64)
+    relevance[0, 1] = 1.0
+    scores = F.normalize(x, dim=1) @ F.normalize(y, dim=1).T * 3
+    module = losses.get("decoupled_softmax", temperature=1 / 3, reduction="none")(x, y, relevance)
+    assert torch.allclose(losses.decoupled_softmax_scores(scores, relevance, reduction="none"), module)
+    with pytest.raises(ValueError, match="relevance"):
+        losses.decoupled_softmax_scores(scores, relevance[:, :3])
+    with pytest.raises(ValueError, match="scores"):
+        losses.decoupled_softmax_scores(scores[:0], relevance[:0])

@@ -72,7 +72,7 @@ from .pairs import ContrastiveLoss, contrastive_from_similarity
 from .proxies import ProxyAnchor, ProxyNCA, SoftTriple, SubCenterArcFace
 from .registry import FAMILIES, KINDS, REDUCES_OVER, LossInfo, Paper, Param, available, get, info, register
 from .regression import RankNContrast, SupReMix, rank_n_contrast_loss
-from .relevance import SMS, DecoupledSoftmax, decoupled_softmax_loss, sms_loss
+from .relevance import SMS, DecoupledSoftmax, decoupled_softmax_loss, decoupled_softmax_scores, sms_loss
 from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
 from .softmax_pairs import CircleLoss, NPairsLoss, circle_from_similarity, npairs_from_similarity
@@ -96,5 +96,5 @@ __all__ = [
     "normface_scale_bound", "ntxent_from_similarity", "pairwise_auc_surrogate", "supcon_from_similarity",
     "uniformity", "z_loss",
     "ZLPR", "AsymmetricLoss", "DecoupledSoftmax", "MultilabelBCE", "RankNContrast", "SMS", "SupReMix",
-    "asymmetric_loss", "decoupled_softmax_loss", "rank_n_contrast_loss", "sms_loss", "zlpr",
+    "asymmetric_loss", "decoupled_softmax_loss", "decoupled_softmax_scores", "rank_n_contrast_loss", "sms_loss", "zlpr",
 ]

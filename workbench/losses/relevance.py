@@ -54,6 +54,23 @@ def decoupled_softmax_loss(x: Tensor, y: Tensor, relevance: Tensor | None = None
     return reduce(_decoupled(_cosines(x, y) / temperature, positive, decoupled), check_reduction(reduction))
 
 
+def decoupled_softmax_scores(scores: Tensor, relevance: Tensor, *, decoupled: bool = True,
+                             reduction: str = "mean") -> Tensor:
+    """The decoupled softmax on given scores ``[B, L]`` (already divided by τ) against *all* L labels, as DEXML
+    trains it: ``relevance[B, L]`` (> 0 marks a positive; 0/1 multi-hot targets work). Same per-query value as
+    :class:`DecoupledSoftmax`; ``decoupled=False`` puts every label in the denominator."""
+    check_float_tensor(scores, "scores", 2, "[B, L]", nonempty=True)
+    check_flag(decoupled, "decoupled")
+    if not isinstance(relevance, Tensor) or tuple(relevance.shape) != tuple(scores.shape):
+        raise ValueError(f"relevance must be a tensor of shape {tuple(scores.shape)} like scores, got "
+                         f"{getattr(relevance, 'shape', type(relevance).__name__)}")
+    if relevance.is_floating_point() and not torch.isfinite(relevance).all():
+        raise ValueError("relevance must be finite")
+    if (relevance < 0).any():
+        raise ValueError("relevance must be >= 0")
+    return reduce(_decoupled(scores, relevance > 0, decoupled), check_reduction(reduction))
+
+
 def _decoupled(scores: Tensor, positive: Tensor, decoupled: bool) -> Tensor:
     """Per query: the mean over its positives j of -log e^{s_ij} / (e^{s_ij} + Σ_{k ∉ P_i} e^{s_ik}) (decoupled) or
     of -log softmax_j(s_i) (every label in the denominator)."""

@@ -17,6 +17,7 @@ from .heads import (
     multi_sample_dropout_classifier,
     with_projection,
 )
+from .labels import LabelDualEncoder
 from .mil import MIL_POOLINGS, MILModel, MILOutput, predict_bags
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "ProjectionHead", "SmallCNN", "WithHead", "classifier", "embed", "for_kind", "multi_sample_dropout_classifier",
     "pca_encoder", "predict_bags", "seeded", "with_projection",
 ]
+__all__ += ["LabelDualEncoder"]
 __all__ += ["DistillOutputs", "DualHead", "StudentTeacher", "dual_head_classifier", "teacher_class_means"]
