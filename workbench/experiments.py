@@ -14,7 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .analysis.mil import mil_metrics
-from .data import MIL_UNIT_TESTS, Dataset, mil_unit_test
+from .data import MIL_UNIT_TESTS, Dataset, digit_style, mil_unit_test, style_relevance
 from .losses import decoupled_softmax_scores
 from .losses import get as get_loss
 from .models import MIL_POOLINGS, MLP, MILModel, classifier
@@ -152,3 +152,22 @@ class L1Regression(nn.Module):
 
     def forward(self, outputs, targets):
         return (outputs[:, 0] - targets).abs().mean()
+
+
+def style_relevance_step(bandwidth: float = 1.0):
+    """A ``fit`` batch loss for cross-modal losses that take a relevance matrix (``sms``, ``decoupled_softmax``) on
+    :func:`data.paired_digits`: the batch's graded relevance is :func:`data.style_relevance` of the digits' classes
+    and their :func:`data.digit_style` (from the 64 pixels, standardised within the batch)."""
+
+    def step(model, loss, x, y, generator):
+        return loss(*model(x), relevance=pixel_style_relevance(x, y, bandwidth).to(x.dtype))
+    return step
+
+
+def pixel_style_relevance(x, y, bandwidth: float = 1.0):
+    """:func:`data.style_relevance` of paired-digit rows ``x`` (pixels first) with classes ``y``."""
+    import torch
+
+    style = torch.as_tensor(digit_style(x[:, :64].detach().cpu().numpy()), dtype=torch.float32)
+    style = (style - style.mean(0)) / style.std(0).clamp(min=1e-6)
+    return style_relevance(y.cpu(), style, bandwidth=bandwidth).to(x.device)

@@ -54,3 +54,11 @@ def test_regression_scores_read_a_linear_target():
     out = analysis.regression_scores(emb[:60], y[:60], emb[60:], y[60:])
     assert out["mae"] < 0.05 and out["spearman"] > 0.3
     assert analysis.mean_absolute_error(torch.tensor([1.0, 3.0]), torch.tensor([2.0, 1.0])) == 1.5
+
+
+def test_ndcg_by_hand():
+    rel = torch.tensor([[3.0, 0.0, 1.0]])
+    assert analysis.ndcg_at_k(torch.tensor([[0.9, 0.5, 0.1]]), rel, 3) == pytest.approx(
+        (3 + 0 + 1 / 2) / (3 + 1 / math.log2(3)))
+    assert analysis.ndcg_at_k(torch.tensor([[0.9, 0.1, 0.5]]), rel, 2) == pytest.approx(1.0)
+    assert analysis.ndcg_at_k(torch.tensor([[0.9, 0.1, 0.5]]), torch.zeros(1, 3), 2) == 0.0

@@ -39,6 +39,7 @@ from .labels import (
     mean_absolute_error,
     multilabel_metrics,
     multilabel_scores,
+    ndcg_at_k,
     per_label_auc,
     precision_at_k,
     regression_scores,
@@ -70,5 +71,5 @@ __all__ = [
     "topk_accuracy", "uniformity", "utilization", "verification_roc", "view_similarities", "weight_curve",
     "zero_shot_accuracy", "zscore_curve",
     "asl_gradient_curve", "distance_spearman", "mean_absolute_error", "multilabel_metrics", "multilabel_scores",
-    "per_label_auc", "precision_at_k", "regression_scores", "ridge_probe",
+    "ndcg_at_k", "per_label_auc", "precision_at_k", "regression_scores", "ridge_probe",
 ]

@@ -149,3 +149,20 @@ def asl_gradient_curve(*, gamma_neg: float = 4.0, gamma_pos: float = 1.0, clip: 
             columns[f"{side} {name}"] = grad[:, 0].abs().numpy()
             columns[f"{side} {name} loss"] = value.detach().numpy()
     return pd.DataFrame(columns)
+
+
+def ndcg_at_k(scores: Tensor, relevance: Tensor, k: int = 10) -> float:
+    """Normalised discounted cumulative gain of ranking each row's M candidates by ``scores`` [N, M] against
+    graded ``relevance`` [N, M] (>= 0): ``DCG@k = Σ_{r<=k} rel_r / log2(r + 1)`` over the top-k by score, divided
+    by the DCG of the ideal order, averaged over rows (a row without relevant candidates counts 0)."""
+    if not isinstance(scores, Tensor) or scores.dim() != 2:
+        raise ValueError(f"scores must be a tensor [N, M], got {getattr(scores, 'shape', type(scores))}")
+    if not isinstance(relevance, Tensor) or relevance.shape != scores.shape or (relevance < 0).any():
+        raise ValueError(f"relevance must be a tensor >= 0 of shape {tuple(scores.shape)}")
+    k = check_int(k, "k", low=1, high=scores.shape[1])
+    rel = relevance.detach().double().cpu()
+    order = scores.detach().cpu().argsort(1, descending=True)[:, :k]
+    discount = 1 / torch.log2(torch.arange(2, k + 2, dtype=torch.float64))
+    dcg = (rel.gather(1, order) * discount).sum(1)
+    ideal = (rel.sort(1, descending=True).values[:, :k] * discount).sum(1)
+    return float(torch.where(ideal > 0, dcg / ideal.clamp(min=1e-300), 0.0).mean())
