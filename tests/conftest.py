@@ -57,7 +57,7 @@ class WithTeacher(torch.nn.Module):
 
 # Random losses draw from their own generator; restarting it at every call makes value and gradient
 # checks exact.
-RANDOM = {"metrix", "elasticface_arc", "elasticface_cos"}
+RANDOM = {"metrix", "elasticface_arc", "elasticface_cos", "supremix"}
 
 
 class Reseeded(torch.nn.Module):

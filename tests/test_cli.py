@@ -154,8 +154,8 @@ def test_every_trainable_kind_trains_from_the_command_line(tmp_path, capsys):
         assert (out / "history.csv").exists() and (out / "curves.png").read_bytes()[:8] == PNG
         assert "wrote history.csv" in capsys.readouterr().out
         trained.add(kind)
-    assert trained == {"logits", "binary", "margin", "pairs", "views", "crossmodal", "distill", "attention",
-                       "aggregate"}
+    assert trained == {"logits", "binary", "multilabel", "margin", "pairs", "views", "crossmodal", "distill",
+                       "regression", "attention", "aggregate"}
 
 
 @pytest.mark.parametrize("args, words", [

@@ -37,3 +37,18 @@ def test_mil_unit_tests_table_has_a_row_per_pooling_test_and_seed():
     assert dict(zip(frame["pooling"], frame["passed"])) == {"instance": True, "mean": False}
     mean = frame.set_index("pooling").loc["mean"]
     assert mean["train_auc"] > 0.9 and mean["test_auc"] < 0.5  # mean pooling learns "poison => negative"
+
+
+def test_style_relevance_step_feeds_sms_a_graded_relevance_matrix():
+    import torch
+
+    from workbench import data, experiments, losses, models
+    paired = data.paired_digits(seed=0)
+    x, y = paired.X_train[:32], paired.y_train[:32]
+    r = experiments.pixel_style_relevance(x, y)
+    assert r.shape == (32, 32) and torch.allclose(r.diagonal(), torch.ones(32))
+    assert (r[y[:, None] != y[None, :]] == 0).all() and ((r > 0) & (r < 1)).any()  # graded within a class
+    model = models.for_kind("crossmodal", 64, 10, 8, (16,), seed=0, data=paired)
+    step = experiments.style_relevance_step()
+    value = step(model, losses.get("sms"), x, y, torch.Generator())
+    assert value.item() == losses.get("sms")(*model(x), relevance=r).item()

@@ -1,5 +1,7 @@
 """The explorers driven headless (their shared base and the four explorers) and the sliders."""
 
+import math
+
 import ipywidgets as W
 import numpy as np
 import pytest
@@ -381,3 +383,24 @@ def test_long_tail_explorer_redraws_per_class_accuracy():
     assert heights[6:9] == pytest.approx(expected)  # third method's bars (pandas draws column by column)
     explorer.sliders["gamma"].value = 2.0
     assert explorer.message.value == ""
+
+
+def test_asl_explorer_shows_the_negatives_gradient_shrinking_with_gamma_neg():
+    explorer = widgets.ASLExplorer(gamma_neg=0.0, gamma_pos=0.0, clip=0.0)
+    # gamma 0, clip 0: ASL is BCE, a negative keeps its whole gradient
+    assert explorer.kept[0.1] == pytest.approx(1.0, rel=1e-6) and explorer.kept[0.5] == pytest.approx(1.0, rel=1e-6)
+    png = bytes(explorer.image.value)
+    explorer.sliders["gamma_neg"].value = 4.0
+    # by hand, clip 0: L = -p^4 log(1 - p), dL/dz = p (1 - p) (4 p^3 (-log(1 - p)) + p^4 / (1 - p)), BCE's is p
+    def kept(p):
+        return (1 - p) * (4 * p ** 3 * -math.log(1 - p) + p ** 4 / (1 - p))
+    assert explorer.kept[0.1] == pytest.approx(kept(0.1), rel=1e-6) and kept(0.1) < 1e-3
+    assert explorer.kept[0.5] == pytest.approx(kept(0.5), rel=1e-6)
+    explorer.sliders["clip"].value = 0.2
+    assert explorer.kept[0.1] == 0.0  # p below the clip: no loss, no gradient
+    assert bytes(explorer.image.value) != png
+    assert "&lt;" not in explorer.caption.value or "$" in explorer.caption.value  # MathJax text, HTML-escaped
+    width, height = widgets.png_size(bytes(explorer.image.value))
+    assert (width, height) == (2 * css_px(explorer.image.layout.width), 2 * css_px(explorer.image.layout.height))
+    with pytest.raises(ValueError, match="gamma_neg"):
+        widgets.ASLExplorer(gamma=1.0)

@@ -129,12 +129,15 @@ def cmd_train(args) -> int:
                         seed=args.seed, record=("embeddings", "grad_norm"), probe=base.probe,
                         supervised=_supervised(loss), verbose=not args.quiet)
     history.to_csv(out / "history.csv")
-    _save(viz.training_curves(history, ("loss", "test_acc", "grad_norm")), out / "curves.png")
-    _save(viz.embedding_snapshots(history, method=args.projection), out / "embeddings.png")
-    scored = "accuracy" if kind.predict is not None else f"{base.probe} probe accuracy"
-    print(f"{args.loss} on {ds.name}: test {scored} {history.last['test_acc']:.3f} after {recipe['epochs']} epochs "
-          f"(lr {recipe['lr']:g}, batch {recipe['batch_size']}, dim {recipe['dim']}); wrote history.csv, curves.png, "
-          f"embeddings.png to {out}/")
+    _save(viz.training_curves(history, ("loss", kind.headline, "grad_norm")), out / "curves.png")
+    wrote = "history.csv, curves.png"
+    if ds.y_test.dim() == 1 and not ds.y_test.is_floating_point():  # coloured by class: class ids only
+        _save(viz.embedding_snapshots(history, method=args.projection), out / "embeddings.png")
+        wrote += ", embeddings.png"
+    scored = ("accuracy" if kind.predict is not None else f"{base.probe} probe accuracy") \
+        if kind.evaluate is None else kind.headline.removeprefix("test_")
+    print(f"{args.loss} on {ds.name}: test {scored} {history.last[kind.headline]:.3f} after {recipe['epochs']} "
+          f"epochs (lr {recipe['lr']:g}, batch {recipe['batch_size']}, dim {recipe['dim']}); wrote {wrote} to {out}/")
     return 0
 
 

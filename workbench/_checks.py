@@ -10,8 +10,9 @@ The vocabulary:
 - flags and choices: :func:`check_flag` (only a real ``bool``), :func:`check_choice`.
 - tensors: :func:`check_float_tensor` (floating point, the expected rank, no NaN, no ±inf, optionally
   non-empty), :func:`check_labels` (integer labels of any integer dtype, returned as ``torch.long``),
-  :func:`check_binary_labels` (0/1 targets), :func:`check_index` (sample ids), :func:`check_mask` (boolean
-  masks), :func:`check_paired` (two inputs that go together: same rows, same features, same dtype),
+  :func:`check_binary_labels` (0/1 targets), :func:`check_multilabel_targets` (multi-hot [B, C]),
+  :func:`check_index` (sample ids), :func:`check_mask` (boolean masks), :func:`check_paired` (two inputs that
+  go together: same rows, same features, same dtype),
   :func:`check_not_float16` (for the few losses that refuse float16 rather than return inf or NaN).
 - :func:`check_reduction` and :func:`reduce`.
 """
@@ -240,6 +241,21 @@ def check_binary_labels(target: Tensor, name: str, n: int) -> Tensor:
     if n and not ((target == 0) | (target == 1)).all():
         raise ValueError(f"{name} must hold binary labels in {{0, 1}}, got values {target.unique().tolist()[:5]}")
     return target
+
+
+def check_multilabel_targets(targets: Tensor, name: str, shape: tuple[int, int]) -> Tensor:
+    """Multi-hot targets of exactly ``shape`` ``[B, C]`` holding only 0 and 1 (any integer, bool or float dtype),
+    returned as given."""
+    if not isinstance(targets, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of 0/1 targets [B, C], got {type(targets).__name__}")
+    if tuple(targets.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape [{shape[0]}, {shape[1]}] (one 0/1 target per logit), got shape "
+                         f"{tuple(targets.shape)}")
+    if targets.is_complex() or (targets.is_floating_point() and torch.isnan(targets).any()):
+        raise ValueError(f"{name} must hold 0/1 targets, got NaN or complex values")
+    if targets.numel() and not ((targets == 0) | (targets == 1)).all():
+        raise ValueError(f"{name} must hold multi-hot targets in {{0, 1}}, got values {targets.unique().tolist()[:5]}")
+    return targets
 
 
 def check_index(index: Tensor, n: int, *, distinct: bool = False, num_samples: int | None = None) -> Tensor:

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
+from torch import nn
 from tqdm.auto import tqdm
 
 from .analysis.mil import mil_metrics
-from .data import MIL_UNIT_TESTS, Dataset, mil_unit_test
+from .data import MIL_UNIT_TESTS, Dataset, digit_style, mil_unit_test, style_relevance
+from .losses import decoupled_softmax_scores
 from .losses import get as get_loss
 from .models import MIL_POOLINGS, MLP, MILModel, classifier
 from .train import fit, fit_bags
@@ -340,3 +342,51 @@ def mil_unit_tests_of_methods(methods: Sequence[str] = ("mhim", "ins", "scmil"),
                          "train_auc": mil_metrics(m, bags, "train")["train_auc"], "test_auc": test_auc,
                          "passed": test_auc >= pass_auc})
     return pd.DataFrame(rows)
+
+
+# --- several labels, continuous labels (issue 18) ------------------------------------------------------------
+
+class LabelRetrievalLoss(nn.Module):
+    """DEXML's decoupled softmax (or, ``decoupled=False``, the multi-positive softmax) on the cosine scores of a
+    :class:`models.LabelDualEncoder` against all labels, divided by ``temperature``. Kind ``multilabel``, so
+    :func:`workbench.train.fit` trains it on multi-hot targets and reports mAP and P@1 of the scores."""
+
+    kind = "multilabel"
+
+    def __init__(self, decoupled: bool = True, temperature: float = 0.05):
+        super().__init__()
+        self.decoupled, self.temperature = decoupled, temperature
+        self.name = "decoupled_softmax" if decoupled else "multi_positive_softmax"
+
+    def forward(self, scores, targets):
+        return decoupled_softmax_scores(scores / self.temperature, targets, decoupled=self.decoupled)
+
+
+class L1Regression(nn.Module):
+    """The plain regression baseline for kind ``regression``: ``mean |f(x)_0 - y|`` on a model whose first
+    output is the prediction (an encoder with ``embedding_dim=1``); fit reports its ridge-probe MAE."""
+
+    kind = "regression"
+    name = "l1_regression"
+
+    def forward(self, outputs, targets):
+        return (outputs[:, 0] - targets).abs().mean()
+
+
+def style_relevance_step(bandwidth: float = 1.0):
+    """A ``fit`` batch loss for cross-modal losses that take a relevance matrix (``sms``, ``decoupled_softmax``) on
+    :func:`data.paired_digits`: the batch's graded relevance is :func:`data.style_relevance` of the digits' classes
+    and their :func:`data.digit_style` (from the 64 pixels, standardised within the batch)."""
+
+    def step(model, loss, x, y, generator):
+        return loss(*model(x), relevance=pixel_style_relevance(x, y, bandwidth).to(x.dtype))
+    return step
+
+
+def pixel_style_relevance(x, y, bandwidth: float = 1.0):
+    """:func:`data.style_relevance` of paired-digit rows ``x`` (pixels first) with classes ``y``."""
+    import torch
+
+    style = torch.as_tensor(digit_style(x[:, :64].detach().cpu().numpy()), dtype=torch.float32)
+    style = (style - style.mean(0)) / style.std(0).clamp(min=1e-6)
+    return style_relevance(y.cpu(), style, bandwidth=bandwidth).to(x.device)

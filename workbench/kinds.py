@@ -68,6 +68,10 @@ class Kind:
         structural: constructor arguments a loss of this kind needs from the data
             (``num_classes``, ``embedding_dim``), as ``{argument: "classes" or "dim"}``.
         recipe: the default :class:`Recipe`.
+        evaluate: where neither ``predict`` nor a class probe fits (several labels, continuous labels): the name
+            of a function in :mod:`workbench.analysis`, ``f(train_outputs, y_train, test_outputs, y_test) ->
+            dict``, that ``fit`` reports after every epoch as ``test_<key>`` columns.
+        headline: the History column the progress bar and the command line report.
     """
 
     name: str
@@ -82,6 +86,8 @@ class Kind:
     requires: tuple[str, ...] = ()
     structural: dict[str, str] = field(default_factory=dict)
     recipe: Recipe = Recipe()
+    evaluate: str | None = None
+    headline: str = "test_acc"
 
     def example_inputs(self, *, batch: int = 6, classes: int = 3, dim: int = 4, dtype: torch.dtype = torch.float64,
                        seed: int = 0, scale: float = 1.0) -> tuple:
@@ -243,7 +249,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          step=_plain_step, predict=_argmax, curve="margin"),
     Kind("binary", "(logits[B], target[B] in {0, 1})", _binary_inputs, "scalar", "breast_cancer", "fit",
          step=_binary_step, predict=_sign, recipe=Recipe(lr=1e-3)),
-    Kind("multilabel", "(logits[B, C], targets[B, C] in {0, 1})", _multilabel_inputs, "multilabel", None, None),
+    Kind("multilabel", "(logits[B, C], targets[B, C] in {0, 1})", _multilabel_inputs, "multilabel",
+         "multilabel_digits", "fit", step=_plain_step, evaluate="multilabel_scores", headline="test_map"),
     Kind("margin", "(embeddings[B, D], labels[B]); owns .weight[C, D]; .logits(embeddings, labels)",
          _embedding_inputs, "encoder", "digits", "fit", step=_plain_step, predict=_margin_free_argmax,
          requires=("logits",), structural={"num_classes": "classes", "embedding_dim": "dim"}),
@@ -257,7 +264,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("distill", "(student_logits[B, C], teacher_logits[B, C], target[B] or None); feature losses (nd) take "
          "features [B, D] in the first two places", _distill_inputs, "classifier", "digits", "fit",
          step=_distill_step, predict=_argmax, requires=("objective",)),
-    Kind("regression", "(embeddings[B, D], targets[B] float)", _regression_inputs, "encoder", None, None),
+    Kind("regression", "(embeddings[B, D], targets[B] float)", _regression_inputs, "encoder", "digit_attribute",
+         "fit", step=_plain_step, evaluate="regression_scores", headline="test_mae",
+         recipe=Recipe(batch_size=64)),  # the contrastive regression losses cost O(B^3) memory
     Kind("clustering", "(embeddings[B, D], target[B, K] or None); owns .weight[K, D]; target: the fixed "
          "auxiliary distribution (None: computed from the batch, detached)", _clustering_inputs, "encoder",
          "digits", None,

@@ -492,3 +492,37 @@ class LongTailExplorer(Explorer):
     def render(self) -> bytes:
         return figure_png(long_tail_figure(self.focal_logits, self.ce_logits, self.target, self.counts,
                                            gamma=self.sliders["gamma"].value, tau=self.sliders["tau"].value))
+
+
+class ASLExplorer(Explorer):
+    """Move ASL's ``gamma_neg``, ``gamma_pos`` and ``clip`` and watch the gradient a negative and a positive label
+    get, against the predicted probability, beside binary cross-entropy (``viz.asl_gradient_figure``). The caption
+    reports the share of a negative's BCE gradient that ASL keeps at p = 0.1 and p = 0.5.
+
+    >>> explorer = ASLExplorer()
+    >>> explorer.sliders["gamma_neg"].value = 0.0     # redraws, as a user's release of the slider would
+    >>> explorer.kept                                  # {p: ASL gradient / BCE gradient} for a negative
+    """
+
+    def __init__(self, **values):
+        entry = losses.info("asymmetric")
+        self.caption = W.HTMLMath(formula_html(entry.formula))
+        self.label = W.HTML()
+        super().__init__(header=[self.caption], footer=[self.label])
+        self._set_sliders({k: entry.params[k] for k in ("gamma_neg", "gamma_pos", "clip")})
+        for key, value in values.items():
+            if key not in self.sliders:
+                raise ValueError(f"ASLExplorer takes gamma_neg, gamma_pos and clip, got {key!r}")
+            self.sliders[key].value = value
+        self.kept: dict[float, float] = {}
+        self.update()
+
+    def render(self) -> bytes:
+        frame = analysis.asl_gradient_curve(**self.params)
+        self.kept = {}
+        for p in (0.1, 0.5):
+            row = frame.iloc[int((frame["p"] - p).abs().idxmin())]
+            self.kept[p] = float(row["negative ASL"] / row["negative BCE"])
+        self.label.value = ("a negative keeps " + ", ".join(f"<b>{100 * v:.1f}%</b> of its BCE gradient at p = {p:g}"
+                                                           for p, v in self.kept.items()))
+        return figure_png(viz.asl_gradient_figure(frame))

@@ -42,9 +42,10 @@ NAMES = losses.available()
 # Their own gradient tests are in tests/losses/test_logits.py, test_binary.py, test_proxies.py (Circle with
 # detach_weights=False passes gradcheck), test_hyperbolic.py (riemannian=False passes gradcheck),
 # test_clustering_losses.py (DEC and DEPICT with a given target pass gradcheck) and test_self_supervised.py
-# (stop_gradient=False, stop_grad=False and DCL pass gradcheck).
+# (stop_gradient=False, stop_grad=False and DCL pass gradcheck). SupReMix holds its mixtures fixed (detached, as
+# the code found does); with detach_mixtures=False it passes gradcheck in tests/losses/test_regression_losses.py.
 NO_GRADCHECK = {"aldr_kl", "ensloss", "circle", "hyp_ce", "hyp_pc", "dec", "depict", "simsiam", "byol", "dclw",
-                "groco"}
+                "groco", "supremix"}
 LABEL_KINDS = ("logits", "margin", "pairs")  # kinds whose second input is integer class labels
 # hard inputs that a loss may refuse with a ValueError naming its labels (a loss undefined without two classes)
 LABEL_CASES = ("one class", "one class, large", "only negatives", "only positives", "no positives")

@@ -65,6 +65,7 @@ CALLS.update({  # classification and imbalanced-binary experiments
         "acc", "noise"),
     "roc_curves": lambda: viz.roc_curves({"x": (torch.tensor([0.1, 0.9, 0.4, 0.6]), torch.tensor([0, 1, 0, 1]))}),
     "line_panel": lambda: viz.line_panel(analysis.amplifier_curve([1, 30]), "p"),
+    "asl_gradient_figure": lambda: viz.asl_gradient_figure(analysis.asl_gradient_curve(points=21)),
     "histograms": lambda: viz.histograms({"a": torch.randn(50), "b": torch.randn(50) + 1}),
     "grouped_bars": lambda: viz.grouped_bars(pd.DataFrame({"ce": [1.0, 2.0], "z": [1.0, 1.0]}, index=["x", "5x"])),
 })

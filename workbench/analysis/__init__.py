@@ -4,6 +4,9 @@ Nothing here trains (training runs compared over seeds live in ``workbench.exper
 One module a concern: ``metrics`` (classification), ``probes``, ``geometry``, ``gradients`` (pair weights
 and loss curves), ``retrieval`` (and few-shot), ``mil``, ``representations`` (how two trained networks agree).
 Where scikit-learn already has the metric it is used; everything else is written with the formula in the docstring.
+and loss curves), ``retrieval`` (and few-shot), ``mil``, ``labels``
+(several labels per sample, continuous labels). Where scikit-learn already has the metric it is
+used; everything else is written with the formula in the docstring.
 """
 
 from ..losses.multiview import alignment, uniformity  # defined beside the align_uniform loss that uses them
@@ -40,6 +43,18 @@ from .gradients import (
     weight_curve,
     zscore_curve,
 )
+from .labels import (
+    asl_gradient_curve,
+    distance_spearman,
+    mean_absolute_error,
+    multilabel_metrics,
+    multilabel_scores,
+    ndcg_at_k,
+    per_label_auc,
+    precision_at_k,
+    regression_scores,
+    ridge_probe,
+)
 from .long_tail import (
     balanced_accuracy,
     class_priors,
@@ -75,18 +90,20 @@ from .retrieval import (
 )
 
 __all__ = [
-    "accuracy", "alignment", "amplifier_curve", "angular_stats", "attention_entropy", "bag_auc", "balanced_accuracy",
-    "binary_metrics", "cka", "class_priors", "class_similarity_stats", "cluster_likelihoods", "cluster_to_class",
-    "clustering_accuracy", "clustering_nmi", "contingency", "contrastive_metrics", "correlation_weights",
-    "cross_correlation", "dec_target_along", "effective_rank", "expected_squared_distance", "few_shot_accuracy",
-    "frechet_predict", "gaussian_mean_landscape", "gaussian_nb_probe", "gpw_dependence", "graph_distances",
-    "importance_weight_relative_variance", "invariance_table", "key_attention_ratio", "knn_probe", "linear_probe",
-    "localisation_auc", "loss_seconds", "map_at_r", "margin_curve", "match_units", "mil_metrics", "nmi",
-    "on_dominant_subcenter", "outputs_on_test", "pair_weights", "penalty_entropy", "per_class_accuracy",
-    "per_class_values", "posthoc_logit_adjustment", "projection_head_probes", "prototype_accuracy",
-    "proxy_weight_curve", "proxy_weights", "recall_at_k", "relative_penalty", "relative_representation",
-    "retrieval_metrics", "sample_gradient_norms", "similarity_curve", "similarity_distributions",
-    "singular_value_spectrum", "stitching_accuracy", "target_logit_curve", "tolerance", "top_k_attention_mass",
-    "topk_accuracy", "transductive_accuracy", "transductive_kmeans", "uniformity", "unit_correlations", "utilization",
+    "accuracy", "alignment", "amplifier_curve", "angular_stats", "asl_gradient_curve", "attention_entropy", "bag_auc",
+    "balanced_accuracy", "binary_metrics", "cka", "class_priors", "class_similarity_stats", "cluster_likelihoods",
+    "cluster_to_class", "clustering_accuracy", "clustering_nmi", "contingency", "contrastive_metrics",
+    "correlation_weights", "cross_correlation", "dec_target_along", "distance_spearman", "effective_rank",
+    "expected_squared_distance", "few_shot_accuracy", "frechet_predict", "gaussian_mean_landscape",
+    "gaussian_nb_probe", "gpw_dependence", "graph_distances", "importance_weight_relative_variance",
+    "invariance_table", "key_attention_ratio", "knn_probe", "linear_probe", "localisation_auc", "loss_seconds",
+    "map_at_r", "margin_curve", "match_units", "mean_absolute_error", "mil_metrics", "multilabel_metrics",
+    "multilabel_scores", "ndcg_at_k", "nmi", "on_dominant_subcenter", "outputs_on_test", "pair_weights",
+    "penalty_entropy", "per_class_accuracy", "per_class_values", "per_label_auc", "posthoc_logit_adjustment",
+    "precision_at_k", "projection_head_probes", "prototype_accuracy", "proxy_weight_curve", "proxy_weights",
+    "recall_at_k", "regression_scores", "relative_penalty", "relative_representation", "retrieval_metrics",
+    "ridge_probe", "sample_gradient_norms", "similarity_curve", "similarity_distributions", "singular_value_spectrum",
+    "stitching_accuracy", "target_logit_curve", "tolerance", "top_k_attention_mass", "topk_accuracy",
+    "transductive_accuracy", "transductive_kmeans", "uniformity", "unit_correlations", "utilization",
     "verification_roc", "view_similarities", "weight_curve", "zero_shot_accuracy", "zscore_curve",
 ]

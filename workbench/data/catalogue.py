@@ -6,8 +6,10 @@ from collections.abc import Callable
 
 from .bags import Bags, aggregate_bags, digit_bags
 from .containers import Dataset
+from .multilabel import multilabel_digits
 from .paired import paired_digits
 from .real import breast_cancer, digits, wine
+from .regression import diabetes, digit_attribute
 from .synthetic import hierarchical_clusters, moons, sphere_blobs, spirals
 from .views import digit_views
 
@@ -21,6 +23,9 @@ _LOADERS: dict[str, Callable[..., Dataset]] = {
     "hierarchical_clusters": hierarchical_clusters,
     "digit_views": digit_views,
     "paired_digits": paired_digits,
+    "multilabel_digits": multilabel_digits,
+    "diabetes": diabetes,
+    "digit_attribute": digit_attribute,
 }
 # The augmented version of a dataset, for losses that need views of each sample (kind views).
 WITH_VIEWS = {"digits": "digit_views"}

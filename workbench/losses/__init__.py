@@ -21,10 +21,13 @@ from . import (  # noqa: F401  (registration side effects)
     margin,
     metric,
     mil,
+    multilabel,
     multiview,
     noncontrastive,
     pairs,
     proxies,
+    regression,
+    relevance,
     reweighting,
     robust,
     sbcl,
@@ -95,11 +98,14 @@ from .mil import (
     ins_partial_loss,
     mhim_consistency,
 )
+from .multilabel import ZLPR, AsymmetricLoss, MultilabelBCE, asymmetric_loss, zlpr
 from .multiview import DHEL, MVDHEL, AlignUniform, MVInfoNCE, alignment, uniformity
 from .noncontrastive import BYOL, BarlowTwins, SimSiam, VICReg, cross_correlation
 from .pairs import ContrastiveLoss, contrastive_from_similarity
 from .proxies import ProxyAnchor, ProxyNCA, SoftTriple, SubCenterArcFace
 from .registry import FAMILIES, KINDS, REDUCES_OVER, LossInfo, Paper, Param, available, get, info, register
+from .regression import RankNContrast, SupReMix, rank_n_contrast_loss
+from .relevance import SMS, DecoupledSoftmax, decoupled_softmax_loss, decoupled_softmax_scores, sms_loss
 from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
 from .sbcl import SBCL, sbcl_from_similarity
@@ -130,4 +136,6 @@ __all__ = [
     "SBCL", "DatasetEquity", "Focal", "LogitAdjusted", "dataset_equity", "equity_weights", "focal",
     "logit_adjusted", "prior_offsets", "sbcl_from_similarity",
     "MHIMConsistency", "ins_confidence_update", "ins_contrastive", "ins_partial_loss", "mhim_consistency",
+    "ZLPR", "AsymmetricLoss", "DecoupledSoftmax", "MultilabelBCE", "RankNContrast", "SMS", "SupReMix",
+    "asymmetric_loss", "decoupled_softmax_loss", "decoupled_softmax_scores", "rank_n_contrast_loss", "sms_loss", "zlpr",
 ]

@@ -18,14 +18,15 @@ from .heads import (
     multi_sample_dropout_classifier,
     with_projection,
 )
+from .labels import LabelDualEncoder
 from .mil import MIL_POOLINGS, MILModel, MILOutput, predict_bags
 from .mil_hard import INSModel, ema_update, hard_instance_mask
 from .siamese import Siamese, predictor_head
 
 __all__ = [
     "Autoencoder", "classifier", "DistillOutputs", "dual_head_classifier", "DualEncoder", "DualHead", "ema_update",
-    "embed", "for_kind", "hard_instance_mask", "INSModel", "L2Normalize", "MIL_POOLINGS", "MILModel", "MILOutput",
-    "MLP", "multi_sample_dropout_classifier", "MultiSampleDropout", "pca_encoder", "predict_bags", "predictor_head",
-    "ProjectionHead", "seeded", "Siamese", "SmallCNN", "StudentTeacher", "teacher_class_means", "with_projection",
-    "WithHead",
+    "embed", "for_kind", "hard_instance_mask", "INSModel", "L2Normalize", "LabelDualEncoder", "MIL_POOLINGS",
+    "MILModel", "MILOutput", "MLP", "multi_sample_dropout_classifier", "MultiSampleDropout", "pca_encoder",
+    "predict_bags", "predictor_head", "ProjectionHead", "seeded", "Siamese", "SmallCNN", "StudentTeacher",
+    "teacher_class_means", "with_projection", "WithHead",
 ]

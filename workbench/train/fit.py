@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .. import kinds
+from .. import analysis, kinds
 from .._checks import check_flag, check_int
 from ..analysis.probes import knn_probe, linear_probe
 from ..data import Dataset
@@ -37,6 +37,10 @@ def _evaluate(model: nn.Module, loss: nn.Module, kind: kinds.Kind | None, data: 
     model.eval()
     x_train, x_test = data.X_train.to(device), data.X_test.to(device)
     y_train, y_test = data.y_train.to(device), data.y_test.to(device)
+    if kind is not None and kind.evaluate is not None:  # several or continuous labels: the kind's own scores
+        scores = getattr(analysis, kind.evaluate)(model(x_train).cpu(), y_train.cpu(), model(x_test).cpu(),
+                                                 y_test.cpu())
+        return {f"test_{key}": value for key, value in scores.items()}
     if kind is not None and kind.predict is not None:
         return {"train_acc": _acc(kind.predict(model, loss, x_train), y_train),
                 "test_acc": _acc(kind.predict(model, loss, x_test), y_test)}
@@ -109,7 +113,8 @@ def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, l
             row["grad_norm"] = grad_norm
         rows.append(row)
         _take_snapshots(snapshots, model, data, device, n_views)
-        bar.set_postfix(loss=f"{row['loss']:.3f}", test_acc=f"{row['test_acc']:.3f}")
+        headline = kind.headline if kind is not None else "test_acc"
+        bar.set_postfix({"loss": f"{row['loss']:.3f}", headline: f"{row[headline]:.3f}"})
     frame = pd.DataFrame(rows).set_index("epoch")
     return History(frame, snapshots, data.y_test.clone() if snapshots else None)
 

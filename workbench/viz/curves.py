@@ -155,3 +155,18 @@ def proxy_weight_curves(curves: Mapping[str, Mapping[str, pd.DataFrame]], *, axe
     axes[1].set(xlabel="cosine s to another proxy", ylabel="|dL/ds| (push)", title="negative: pushed from a proxy")
     legend_outside(axes[1])
     return finish(fig)
+
+
+def asl_gradient_figure(frame: pd.DataFrame, *, title: str = "") -> Figure:
+    """Two panels from ``analysis.asl_gradient_curve``: |dL/dz| of a negative and of a positive label against the
+    predicted probability p, ASL (solid) beside BCE (dashed)."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.0))
+    for ax, side in zip(axes, ("negative", "positive")):
+        ax.plot(frame["p"], frame[f"{side} ASL"], label="ASL")
+        ax.plot(frame["p"], frame[f"{side} BCE"], ls="--", color="grey", label="BCE")
+        target = int(side == "positive")
+        ax.set(xlabel="predicted probability p", ylabel="|dL/dz|", title=f"a {side} label (target {target})")
+    legend_outside(axes[1])
+    if title:
+        fig.suptitle(title)
+    return finish(fig)
