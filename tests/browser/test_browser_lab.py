@@ -214,3 +214,88 @@ def test_widget_notebooks_are_found():
     # the scan must find the explorers the tour and the margin notebook are known to have
     names = [p.name for p in NOTEBOOKS]
     assert TOUR in names and len(names) >= 2, names
+
+
+# ---- the tour as a slideshow (jupyterlab-rise)
+
+# Console errors the RISE view is known to log, none of them a defect of this project: it asks for the optional
+# custom style sheets rise.css and <notebook>.css (404 when absent), and reveal.js's theme imports web fonts
+# (unreachable offline). The widget manager's failure in that view is jupyterlab-contrib/rise#119 (see below).
+RISE_EXPECTED = ("rise.css", "00_tour.css", "net::ERR_NAME_NOT_RESOLVED", "net::ERR_INTERNET_DISCONNECTED")
+RISE_119 = ("Shared module @jupyterlab/console doesn't exist", "Maximum call stack size exceeded")
+
+
+def present_slide(frame) -> dict:
+    return frame.evaluate("""() => {
+      const all = [...document.querySelectorAll('.reveal .slides section')];
+      const here = all.filter(s => s.classList.contains('present'));
+      const deepest = here[here.length - 1];
+      return {index: all.indexOf(deepest), text: deepest ? deepest.innerText.slice(0, 400) : '',
+              fragments: deepest ? deepest.querySelectorAll('.fragment.visible').length : 0,
+              explorer: deepest ? deepest.innerText.includes('widgets.LossExplorer') : false,
+              images: deepest ? deepest.querySelectorAll('.widget-image').length : 0};
+    }""")
+
+
+def step(slide: dict) -> tuple[int, int]:
+    """Where the slideshow is: the slide, and how many of its fragments are shown."""
+    return slide["index"], slide["fragments"]
+
+
+def test_tour_opens_as_a_slideshow_and_advances(lab, page, screenshots):
+    name = TOUR
+    nb = labdriver.read_notebook(lab.root / name)
+    pd.open_notebook(page, lab, name, len(nb["cells"]))
+    pd.run_cells(page, labdriver.cells_for_widgets(nb))  # the explorer live in the kernel
+    pd.save(page)
+    assert not page.errors, f"console errors before the slideshow: {page.errors}"
+    page.locator(pd.CELLS).nth(0).click(position={"x": 30, "y": 8})
+    page.keyboard.press("Escape")
+    page.keyboard.press("Alt+r")  # RISE: render as slideshow (jupyterlab-rise's shortcut)
+    page.wait_for_function("[...document.querySelectorAll('iframe')].some(f => f.src.includes('/rise/'))",
+                           timeout=60_000)
+    handle = next(h for h in page.query_selector_all("iframe") if "/rise/" in (h.get_attribute("src") or ""))
+    frame = handle.content_frame()
+    frame.wait_for_selector(".reveal.ready", timeout=120_000)
+    frame.wait_for_selector(".reveal .slides section.present", timeout=60_000)
+    slides = frame.evaluate("document.querySelectorAll('.reveal .slides section').length")
+    assert slides >= 5, f"only {slides} slides"
+    seen = [present_slide(frame)]
+    page.screenshot(path=str(screenshots / "00_tour_slide0.png"))
+    frame.locator(".reveal").first.click(position={"x": 5, "y": 5})  # keyboard focus in the slideshow
+    for k in range(1, 4):  # a few steps forward: each key press shows a new slide or the next fragment of one
+        frame.locator("body").press("Space")  # next: down through subslides, then right
+        deadline = time.monotonic() + 10
+        now = present_slide(frame)
+        while step(now) == step(seen[-1]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = present_slide(frame)
+        seen.append(now)
+        page.screenshot(path=str(screenshots / f"00_tour_slide{k}.png"))
+    steps = [step(s) for s in seen]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps), f"the slideshow did not advance: {steps}"
+    assert len({s["index"] for s in seen}) >= 2, f"never left the first slide: {steps}"
+    # on to the explorer's slide, then move its slider there
+    for _ in range(4 * slides):  # slides and their fragments
+        if present_slide(frame)["explorer"]:
+            break
+        frame.locator("body").press("Space")  # next: down through subslides, then right
+        time.sleep(0.3)
+    slide = present_slide(frame)
+    assert slide["explorer"], f"the explorer's slide was not reached: {slide}"
+    page.screenshot(path=str(screenshots / "00_tour_explorer_slide.png"))
+    unexpected = [e for e in page.errors if not any(s in e for s in RISE_EXPECTED + RISE_119)]
+    assert not unexpected, f"console errors in the slideshow: {unexpected}"
+    if slide["images"] == 0 and "VBox(children=" in slide["text"] and any(
+            RISE_119[0] in e for e in page.errors):
+        pytest.xfail("the widget shows as text on its slide: jupyterlab-rise does not load the ipywidgets 8 manager "
+                     "(jupyterlab-contrib/rise#119, open; 'Shared module @jupyterlab/console' in the console)")
+    images = ".reveal .slides section.present .widget-image"
+    assert frame.locator(images).count() > 0, f"no explorer image on the explorer's slide: {slide}"
+    box = frame.locator(images).first.locator("xpath=..")
+    before = pd.look(frame, 0, images)["hash"]
+    handle = box.locator(".widget-slider .noUi-handle").first
+    latency = pd.timed(frame, 0, lambda: pd.drag_slider(page, handle), images)
+    assert latency is not None and pd.look(frame, 0, images)["hash"] != before, "the image did not change"
+    report(f"tour slideshow: {slides} slides, advanced through {steps}; explorer slide: new image in "
+           f"{latency:.0f} ms")
