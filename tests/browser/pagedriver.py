@@ -77,13 +77,17 @@ PROSE = """() => {
     walk(n); parts.push('\\n'); });
   return parts.join('');
 }"""
-RAW_TEX = re.compile(r"\$[^$\n]{0,80}\$?|\\(frac|sum|log|exp|tau|ell|theta|alpha|beta|sigma|mathrm|mathbf|left|"
-                     r"right|cdot|operatorname|sqrt|big|text|hat|bar|tilde|lambda|mu|nabla|partial|in|le|ge)\b")
+RAW_TEX = re.compile(r"\$[^$\n]{0,80}\$?|\\[A-Za-z]{2,}")  # a dollar, or a TeX command such as \frac
+
+
+def find_raw_tex(text: str) -> list[str]:
+    """Snippets of ``text`` that look like TeX a person should never see: a `$`, or a TeX command."""
+    return [m.group(0) for m in RAW_TEX.finditer(text)]
 
 
 def raw_tex(page) -> list[str]:
     """Snippets of raw TeX visible in the prose of the page."""
-    return [m.group(0) for m in RAW_TEX.finditer(page.evaluate(PROSE))]
+    return find_raw_tex(page.evaluate(PROSE))
 
 
 def wait_idle(page, timeout_ms: float = 180_000) -> None:

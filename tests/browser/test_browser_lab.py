@@ -201,6 +201,8 @@ def test_notebook_widgets_in_the_browser(lab, page, screenshots, name):
     while (raw := pd.raw_tex(page)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not raw, f"{name}: raw TeX visible in the page: {raw[:10]}"
+    if any("$" in labdriver.source(c) for c in nb["cells"] if c["cell_type"] == "markdown"):
+        assert page.locator("mjx-container").count() > 0, f"{name}: the markdown has formulas, MathJax typeset none"
     page.locator(pd.CELLS).nth(0).scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / f"{Path(name).stem}.png"))
     assert not page.errors, f"{name}: browser console errors: {page.errors}"
@@ -208,6 +210,12 @@ def test_notebook_widgets_in_the_browser(lab, page, screenshots, name):
            + ", ".join(f"{what} {ms:.0f} ms" for what, ms in measured))
     (screenshots / f"{Path(name).stem}.json").write_text(json.dumps(
         {"opened_s": opened, "ran_s": ran, "cells": cells, "latency_ms": dict(measured)}, indent=1))
+
+
+def test_raw_tex_is_found_and_prose_is_not():
+    assert pd.find_raw_tex(r"the loss $\ell = \frac{1}{n}$ falls") == [r"$\ell = \frac{1}{n}$"]
+    assert pd.find_raw_tex(r"a slope of \frac12") == [r"\frac"]
+    assert pd.find_raw_tex("The loss falls as τ grows (ℓ ≤ log n), see eq. 3.") == []
 
 
 def test_widget_notebooks_are_found():
