@@ -161,7 +161,7 @@ def check_explorers(page, name: str, screenshots: Path) -> list[str]:
         dropdown = box.locator(":scope > .widget-dropdown select")
         if dropdown.count():
             options = dropdown.locator("option").all_text_contents()
-            current = dropdown.input_value()
+            current = dropdown.evaluate("s => s.selectedOptions[0].textContent")
             pick = next(o for o in options if o != current)
             interactions.append((f"dropdown -> {pick}", lambda pick=pick, menu=dropdown: menu.select_option(pick)))
         for what, act in interactions:
