@@ -1,6 +1,8 @@
 # Loss Lab: two commands (plus make mutation, for developers).
 #   make lab    set up .venv on first use, then JupyterLab on notebooks/ (127.0.0.1, token on)
-#   make test   set up .venv on first use, then unit tests and every notebook under nbval
+#   make test   set up .venv on first use, then unit tests, every notebook under nbval and, when a Chromium or
+#               Chrome is found, the browser tests (tests/browser: JupyterLab and the widgets in a real browser)
+#   make test-browser   the browser tests alone (needs chromium, or LOSSLAB_BROWSER=/path/to/chrome)
 #   make mutation  (not part of make test) mutation testing on a seeded sample of mutants, prints caught/total
 #   make notebooks-sync   kernel and slide metadata of every notebook, and its text twin NN_name.py (jupytext)
 #   make notebook-from-text NB=00_tour   rebuild notebooks/00_tour.ipynb from its edited twin 00_tour.py
@@ -12,7 +14,7 @@ LAB_ARGS ?=
 # Notebooks and unit tests run in parallel, one notebook per worker (nbval needs --dist loadscope).
 TEST_WORKERS ?= 2
 
-.PHONY: lab test mutation setup clean notebooks-sync notebook-from-text
+.PHONY: lab lab-args test test-browser browser-status mutation setup clean notebooks-sync notebook-from-text
 
 setup: $(STAMP)
 
@@ -30,11 +32,26 @@ $(STAMP): pyproject.toml
 # Authentication stays on: JupyterLab generates a token and prints the URL that carries it.
 # Containers and CI machines often run as root, which JupyterLab refuses without --allow-root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+# The one place the server's flags live: the browser tests start JupyterLab with them (make -s lab-args).
+LAB_SERVER_ARGS := --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab $(LAB_SERVER_ARGS) --ServerApp.root_dir=notebooks $(LAB_ARGS)
 
+lab-args:
+	@echo $(LAB_SERVER_ARGS)
+
+# The browser tests (tests/browser, marker `browser`) skip when no Chromium or Chrome is found, unless
+# LOSSLAB_REQUIRE_BROWSER=1 (.ci/run sets it), which turns a missing browser into a failure. The status line
+# is printed before and after the run, so that a skip is not lost in pytest's output.
+BROWSER_STATUS = $(PY) tests/browser/labdriver.py --status
 test: $(STAMP)
-	MPLBACKEND=Agg $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --nbval-lax --nbval-current-env
+	@$(BROWSER_STATUS); \
+	MPLBACKEND=Agg $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --nbval-lax --nbval-current-env; rc=$$?; \
+	$(BROWSER_STATUS); exit $$rc
+
+test-browser: $(STAMP)
+	@$(BROWSER_STATUS)
+	MPLBACKEND=Agg $(PY) -m pytest -m browser tests/browser $(BROWSER_TEST_ARGS)
 
 # mutmut's mutants of workbench/losses, analysis and train on a seeded sample (benchmarks/mutation.py: the whole
 # set takes hours on 2 cores). Larger or other draws: make mutation MUTATION_ARGS="--sample 300 --seed 1".

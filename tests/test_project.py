@@ -57,7 +57,10 @@ def test_setup_pins_torch_to_the_cpu_build_only_in_the_makefile():
 
 
 def test_lab_binds_localhost_and_keeps_the_token():
-    lab_recipe = (ROOT / "Makefile").read_text().split("\nlab:", 1)[1].split("\n\n", 1)[0]
+    makefile = (ROOT / "Makefile").read_text()
+    # the server's flags live in LAB_SERVER_ARGS (the browser tests start JupyterLab with them too)
+    server_args = re.search(r"^LAB_SERVER_ARGS\s*:?=(.*)$", makefile, flags=re.M).group(1)
+    lab_recipe = makefile.split("\nlab:", 1)[1].split("\n\n", 1)[0].replace("$(LAB_SERVER_ARGS)", server_args)
     assert "--ServerApp.ip=127.0.0.1" in lab_recipe and "$(LAB_ARGS)" in lab_recipe
     assert not re.search(r"token\s*=\s*['\"]{0,2}\s*(\s|$)", lab_recipe), "authentication must stay on"
     assert "password" not in lab_recipe and "disable_check_xsrf" not in lab_recipe

@@ -1,0 +1,309 @@
+"""JupyterLab and the widgets in a real browser (Playwright driving Chromium or Chrome): what a person sees.
+
+One JupyterLab, started with ``make lab``'s flags on a free port in a temporary copy of notebooks/ (the committed
+notebooks are never touched), serves every test of this module; it is stopped through its process group.
+
+Time: every notebook already runs top to bottom under nbval in ``make test``, so running all of them again in
+the browser would double that part of the run. Here the tour (00) runs all its cells in the page (it is also the
+slideshow test); every other notebook with widgets opens with its committed outputs and runs, through the page,
+only the cells its explorers need (``labdriver.cells_for_widgets``: the set-up cell, the widget cells and the
+cells that define what they use). ``LOSSLAB_BROWSER_ALL_CELLS=1`` runs all cells of every one (README: timings).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import tempfile
+import time
+import urllib.parse
+import warnings
+from pathlib import Path
+
+import labdriver
+import pagedriver as pd
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = labdriver.ROOT
+NOTEBOOKS = labdriver.widget_notebooks(ROOT / "notebooks")
+TOUR = "00_tour.ipynb"
+ALL_CELLS = os.environ.get("LOSSLAB_BROWSER_ALL_CELLS", "") not in ("", "0")
+# The issue's bar: a new image within a second of the interaction. LOSSLAB_LATENCY_LIMIT_MS raises it on a machine
+# known to be overloaded (say so when you do); the default is what CI asserts.
+LATENCY_LIMIT_MS = float(os.environ.get("LOSSLAB_LATENCY_LIMIT_MS", "1000"))
+
+
+class BrowserReport(UserWarning):
+    """What the browser tests measured (latencies, screenshot folder): shown in pytest's warnings summary."""
+
+
+def report(message: str) -> None:
+    warnings.warn(message, BrowserReport, stacklevel=2)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    reason = labdriver.missing()
+    if reason is not None:
+        if labdriver.required():
+            pytest.fail(f"{labdriver.REQUIRE_ENV} is set and {reason}")
+        pytest.skip(reason)
+    tmp = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "notebooks", tmp / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    start = time.perf_counter()
+    server = labdriver.Lab(tmp / "notebooks", tmp / "state")
+    server.root = tmp / "notebooks"
+    server.started_s = time.perf_counter() - start
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=labdriver.find_browser())
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots():
+    folder = os.environ.get(labdriver.SCREENSHOTS_ENV)
+    path = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="losslab-screenshots-"))
+    path.mkdir(parents=True, exist_ok=True)
+    report(f"browser tests: screenshots in {path}")
+    return path
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page (1400x1000 CSS pixels, device pixel ratio 1) whose console errors are collected."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: page.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(f"page error: {e}"))
+    yield page
+    context.close()
+
+
+# ---- security
+
+
+def get(url: str) -> tuple[int, str]:
+    """Status and Location of a GET, redirects not followed."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+    response = conn.getresponse()
+    location = response.getheader("Location") or ""
+    conn.close()
+    return response.status, location
+
+
+def test_server_needs_the_token_and_listens_on_localhost_only(lab):
+    import psutil
+
+    assert lab.base.startswith("http://127.0.0.1:"), lab.base
+    assert get(f"{lab.base}/api/contents")[0] == 403  # no token, no API
+    assert get(f"{lab.base}/api/contents?token={lab.token}")[0] == 200
+    status, location = get(f"{lab.base}/lab")
+    assert status == 302 and "/login" in location, (status, location)
+    port = int(lab.base.rsplit(":", 1)[1])
+    server = psutil.Process(lab.proc.pid)
+    listening = [c.laddr for proc in (server, *server.children(recursive=True))
+                 for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    assert port in {addr.port for addr in listening}
+    assert {addr.ip for addr in listening} == {"127.0.0.1"}, listening  # the server and its kernels
+
+
+# ---- notebooks with widgets
+
+
+def saved_errors(path: Path, cells) -> list[str]:
+    """Error outputs, and cells left without an execution count, among ``cells`` of the saved notebook."""
+    nb = labdriver.read_notebook(path)
+    problems = []
+    for i in cells:
+        cell = nb["cells"][i]
+        problems += [f"cell {i}: {o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", [])
+                     if o["output_type"] == "error"]
+        if cell.get("execution_count") is None:
+            problems.append(f"cell {i} did not run")
+    return problems
+
+
+def check_explorers(page, name: str, screenshots: Path) -> list[str]:
+    """Move a slider and a dropdown of every explorer on the page; assert the image changes within the limit and
+    is shown as drawn. Returns the measured latencies, for the report."""
+    count = page.locator(pd.IMAGES).count()
+    assert count > 0, f"{name}: no explorer image on the page"
+    measured = []
+    for i in range(count):
+        img = page.locator(pd.IMAGES).nth(i)
+        box = img.locator("xpath=..")
+        img.scroll_into_view_if_needed()
+        seen = pd.look(page, i)
+        # shown at its natural size or sharper: never upscaled, never stretched
+        (nw, nh), (w, h) = seen["natural"], seen["shown"]
+        assert w > 0 and nw >= w and nh >= h, f"{name} explorer {i}: {nw}x{nh} image shown at {w:.0f}x{h:.0f}"
+        assert abs(nw / nh - w / h) < 0.02 * nw / nh, f"{name} explorer {i}: aspect {nw}x{nh} shown {w:.0f}x{h:.0f}"
+        # nothing drawn touches the image's edge: axis labels, ticks and legends are inside the image
+        assert seen["edge"] == 0, f"{name} explorer {i}: {seen['edge']} drawn pixels on the image's 2-pixel border"
+        handle = box.locator(".widget-slider .noUi-handle").first
+        interactions = [("slider", lambda handle=handle: pd.drag_slider(page, handle))]
+        dropdown = box.locator(":scope > .widget-dropdown select")
+        if dropdown.count():
+            options = dropdown.locator("option").all_text_contents()
+            current = dropdown.evaluate("s => s.selectedOptions[0].textContent")
+            pick = next(o for o in options if o != current)
+            interactions.append((f"dropdown -> {pick}", lambda pick=pick, menu=dropdown: menu.select_option(pick)))
+        for what, act in interactions:
+            before = pd.look(page, i)["hash"]
+            latency = pd.timed(page, i, act)
+            assert latency is not None, f"{name} explorer {i}: no new image after the {what}"
+            after = pd.look(page, i)
+            assert after["hash"] != before, f"{name} explorer {i}: the image did not change after the {what}"
+            assert after["edge"] == 0, f"{name} explorer {i}: drawn pixels on the border after the {what}"
+            measured.append((f"explorer {i} {what}", latency))
+        box.screenshot(path=str(screenshots / f"{Path(name).stem}_explorer{i}.png"))
+    slow = [f"{what}: {ms:.0f} ms" for what, ms in measured if ms > LATENCY_LIMIT_MS]
+    assert not slow, f"{name}: new image later than {LATENCY_LIMIT_MS} ms after the interaction: {slow}"
+    return measured
+
+
+@pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS])
+def test_notebook_widgets_in_the_browser(lab, page, screenshots, name):
+    path = lab.root / name
+    nb = labdriver.read_notebook(path)
+    code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+    cells = code if (ALL_CELLS or name == TOUR) else labdriver.cells_for_widgets(nb)
+    start = time.perf_counter()
+    pd.open_notebook(page, lab, name, len(nb["cells"]))
+    opened = time.perf_counter() - start
+    if cells == code:
+        pd.run_all(page)
+    else:
+        pd.run_cells(page, cells)
+    ran = time.perf_counter() - start - opened
+    pd.save(page)
+    problems = saved_errors(path, cells)
+    assert not problems, f"{name}: {problems}"
+    measured = check_explorers(page, name, screenshots)
+    # formulas typeset by MathJax: no raw TeX left in the visible prose (MathJax typesets asynchronously)
+    deadline = time.monotonic() + 30
+    while (raw := pd.raw_tex(page)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not raw, f"{name}: raw TeX visible in the page: {raw[:10]}"
+    if any("$" in labdriver.source(c) for c in nb["cells"] if c["cell_type"] == "markdown"):
+        assert page.locator("mjx-container").count() > 0, f"{name}: the markdown has formulas, MathJax typeset none"
+    page.locator(pd.CELLS).nth(0).scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / f"{Path(name).stem}.png"))
+    assert not page.errors, f"{name}: browser console errors: {page.errors}"
+    report(f"{name}: opened in {opened:.1f} s, ran {len(cells)}/{len(code)} code cells in {ran:.1f} s; "
+           + ", ".join(f"{what} {ms:.0f} ms" for what, ms in measured))
+    (screenshots / f"{Path(name).stem}.json").write_text(json.dumps(
+        {"opened_s": opened, "ran_s": ran, "cells": cells, "latency_ms": dict(measured)}, indent=1))
+
+
+def test_raw_tex_is_found_and_prose_is_not():
+    assert pd.find_raw_tex(r"the loss $\ell = \frac{1}{n}$ falls") == [r"$\ell = \frac{1}{n}$"]
+    assert pd.find_raw_tex(r"a slope of \frac12") == [r"\frac"]
+    assert pd.find_raw_tex("The loss falls as τ grows (ℓ ≤ log n), see eq. 3.") == []
+
+
+def test_widget_notebooks_are_found():
+    # the scan must find the explorers the tour and the margin notebook are known to have
+    names = [p.name for p in NOTEBOOKS]
+    assert TOUR in names and len(names) >= 2, names
+
+
+# ---- the tour as a slideshow (jupyterlab-rise)
+
+# Console errors the RISE view is known to log, none of them a defect of this project: it asks for the optional
+# custom style sheets rise.css and <notebook>.css (404 when absent), and reveal.js's theme imports web fonts
+# (unreachable offline). The widget manager's failure in that view is jupyterlab-contrib/rise#119 (see below).
+RISE_EXPECTED = ("rise.css", "00_tour.css", "net::ERR_NAME_NOT_RESOLVED", "net::ERR_INTERNET_DISCONNECTED")
+RISE_119 = ("Shared module @jupyterlab/console doesn't exist", "Maximum call stack size exceeded")
+
+
+def present_slide(frame) -> dict:
+    return frame.evaluate("""() => {
+      const all = [...document.querySelectorAll('.reveal .slides section')];
+      const here = all.filter(s => s.classList.contains('present'));
+      const deepest = here[here.length - 1];
+      return {index: all.indexOf(deepest), text: deepest ? deepest.innerText.slice(0, 400) : '',
+              fragments: deepest ? deepest.querySelectorAll('.fragment.visible').length : 0,
+              explorer: deepest ? deepest.innerText.includes('widgets.LossExplorer') : false,
+              images: deepest ? deepest.querySelectorAll('.widget-image').length : 0};
+    }""")
+
+
+def step(slide: dict) -> tuple[int, int]:
+    """Where the slideshow is: the slide, and how many of its fragments are shown."""
+    return slide["index"], slide["fragments"]
+
+
+def test_tour_opens_as_a_slideshow_and_advances(lab, page, screenshots):
+    name = TOUR
+    nb = labdriver.read_notebook(lab.root / name)
+    pd.open_notebook(page, lab, name, len(nb["cells"]))
+    pd.run_cells(page, labdriver.cells_for_widgets(nb))  # the explorer live in the kernel
+    pd.save(page)
+    assert not page.errors, f"console errors before the slideshow: {page.errors}"
+    page.locator(pd.CELLS).nth(0).click(position={"x": 30, "y": 8})
+    page.keyboard.press("Escape")
+    page.keyboard.press("Alt+r")  # RISE: render as slideshow (jupyterlab-rise's shortcut)
+    page.wait_for_function("[...document.querySelectorAll('iframe')].some(f => f.src.includes('/rise/'))",
+                           timeout=60_000)
+    handle = next(h for h in page.query_selector_all("iframe") if "/rise/" in (h.get_attribute("src") or ""))
+    frame = handle.content_frame()
+    frame.wait_for_selector(".reveal.ready", timeout=120_000)
+    frame.wait_for_selector(".reveal .slides section.present", timeout=60_000)
+    slides = frame.evaluate("document.querySelectorAll('.reveal .slides section').length")
+    assert slides >= 5, f"only {slides} slides"
+    seen = [present_slide(frame)]
+    page.screenshot(path=str(screenshots / "00_tour_slide0.png"))
+    frame.locator(".reveal").first.click(position={"x": 5, "y": 5})  # keyboard focus in the slideshow
+    for k in range(1, 4):  # a few steps forward: each key press shows a new slide or the next fragment of one
+        frame.locator("body").press("Space")  # next: down through subslides, then right
+        deadline = time.monotonic() + 10
+        now = present_slide(frame)
+        while step(now) == step(seen[-1]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = present_slide(frame)
+        seen.append(now)
+        page.screenshot(path=str(screenshots / f"00_tour_slide{k}.png"))
+    steps = [step(s) for s in seen]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps), f"the slideshow did not advance: {steps}"
+    assert len({s["index"] for s in seen}) >= 2, f"never left the first slide: {steps}"
+    # on to the explorer's slide, then move its slider there
+    for _ in range(4 * slides):  # slides and their fragments
+        if present_slide(frame)["explorer"]:
+            break
+        frame.locator("body").press("Space")  # next: down through subslides, then right
+        time.sleep(0.3)
+    slide = present_slide(frame)
+    assert slide["explorer"], f"the explorer's slide was not reached: {slide}"
+    page.screenshot(path=str(screenshots / "00_tour_explorer_slide.png"))
+    unexpected = [e for e in page.errors if not any(s in e for s in RISE_EXPECTED + RISE_119)]
+    assert not unexpected, f"console errors in the slideshow: {unexpected}"
+    if slide["images"] == 0 and "VBox(children=" in slide["text"] and any(
+            RISE_119[0] in e for e in page.errors):
+        pytest.xfail("the widget shows as text on its slide: jupyterlab-rise does not load the ipywidgets 8 manager "
+                     "(jupyterlab-contrib/rise#119, open; 'Shared module @jupyterlab/console' in the console)")
+    images = ".reveal .slides section.present .widget-image"
+    assert frame.locator(images).count() > 0, f"no explorer image on the explorer's slide: {slide}"
+    box = frame.locator(images).first.locator("xpath=..")
+    before = pd.look(frame, 0, images)["hash"]
+    handle = box.locator(".widget-slider .noUi-handle").first
+    latency = pd.timed(frame, 0, lambda: pd.drag_slider(page, handle), images)
+    assert latency is not None and pd.look(frame, 0, images)["hash"] != before, "the image did not change"
+    report(f"tour slideshow: {slides} slides, advanced through {steps}; explorer slide: new image in "
+           f"{latency:.0f} ms")
