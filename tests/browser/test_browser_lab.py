@@ -37,12 +37,11 @@ ALL_CELLS = os.environ.get("LOSSLAB_BROWSER_ALL_CELLS", "") not in ("", "0")
 LATENCY_LIMIT_MS = float(os.environ.get("LOSSLAB_LATENCY_LIMIT_MS", "1000"))
 
 
-class BrowserReport(UserWarning):
-    """What the browser tests measured (latencies, screenshot folder): shown in pytest's warnings summary."""
-
-
 def report(message: str) -> None:
-    warnings.warn(message, BrowserReport, stacklevel=2)
+    """What the browser tests measured (latencies, screenshot folder), shown in pytest's warnings summary. A plain
+    UserWarning: pytest-xdist's controller re-imports a warning's class by module name, and this test module is not
+    importable there (a custom class here crashes the worker that sends it)."""
+    warnings.warn(f"browser report: {message}", UserWarning, stacklevel=2)
 
 
 @pytest.fixture(scope="module")
