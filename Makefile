@@ -27,6 +27,9 @@ $(STAMP): pyproject.toml
 	# LibAUC's loss module is the reference of iSogCLR's test; its package metadata pulls torchvision and
 	# graph libraries the loss never imports (and PyPI's torchvision breaks this torch), so no dependencies.
 	$(PY) -m pip install --quiet --no-deps libauc==2.0.1
+	# lightly's loss files are the reference of Barlow Twins', VICReg's and DCL's tests; its package metadata
+	# pulls torchvision and lightning, which the loss files never import: no dependencies either.
+	$(PY) -m pip install --quiet --no-deps lightly==1.6.0
 	touch $(STAMP)
 
 # Authentication stays on: JupyterLab generates a token and prints the URL that carries it.

@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import symtable
 import sys
@@ -114,6 +115,19 @@ class Lab:
         self.base, self.token = url.groups()
         # keep reading, so that a full pipe never blocks the server
         threading.Thread(target=lambda: [self.log.append(line) for line in self.proc.stdout], daemon=True).start()
+        # The URL can be printed a moment before the port accepts connections (seen once in CI under load): wait
+        # until it does, so that the first request of a test is not refused.
+        host, port = self.base.rsplit("//", 1)[1].rsplit(":", 1)
+        while True:
+            try:
+                socket.create_connection((host, int(port)), timeout=2).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"JupyterLab printed {self.base} but does not accept connections there:\n"
+                                       + "".join(self.log[-30:])) from None
+                time.sleep(0.2)
 
     def url(self, path: str, query: str = "") -> str:
         return f"{self.base}/{path.lstrip('/')}?{query + '&' if query else ''}token={self.token}"
