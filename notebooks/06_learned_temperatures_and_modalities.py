@@ -51,7 +51,7 @@ import torch
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from workbench import analysis, data, losses, models, train, viz, widgets
+from workbench import analysis, data, experiments, losses, models, train, viz, widgets
 
 # Tiny models train fastest on one thread, and one thread makes runs bit-identical across machines.
 torch.set_num_threads(1)
@@ -60,15 +60,10 @@ SEEDS = (0, 1, 2)
 TAU = 0.2   # NT-Xent's temperature in notebook 05, kept for the projection-head run
 
 
-def run(name, params, ds=views, n_views=2, supervised=False, epochs=10, model=None, seed=0):
-    # One training run with the settings of notebook 05; returns (model, loss, test embeddings, metrics).
-    model = model or models.MLP(64, 32, hidden=(128,), seed=seed)
-    loss = losses.get(name, **params)
-    hist = train.fit(model, loss, ds, epochs=epochs, lr=3e-3, batch_size=128, seed=seed, n_views=n_views,
-                     supervised=supervised, record=(), verbose=False)
-    with torch.no_grad():
-        z = model(ds.X_test)
-    return model, loss, z, {"knn_acc": hist.last["test_acc"], **analysis.contrastive_metrics(z, ds.y_test)}
+def run(name, params, ds=views, **settings):
+    # One training run with this lesson's settings (MLP 64-128-32, Adam 3e-3, batch 128, 10 epochs):
+    # (model, loss, test embeddings, metrics), from experiments.contrastive_run.
+    return experiments.contrastive_run(name, params, ds, **settings)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · iSogCLR: a learned temperature per sample, on long-tailed digits

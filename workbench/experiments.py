@@ -73,6 +73,25 @@ def compare_losses(make_loss, make_data, make_model, score, *, seeds: Sequence[i
     return pd.DataFrame(rows)
 
 
+def contrastive_run(name: str, params: dict, data: Dataset, *, n_views: int = 2, supervised: bool = False,
+                    epochs: int = 10, model=None, seed: int = 0):
+    """One contrastive training run as notebooks 05 and 06 compare them: an MLP 64 -> 128 -> 32 (or ``model``)
+    trained with the registered loss ``name(**params)`` on ``data``'s views (Adam 3e-3, batch 128), then measured
+    on the test split. Returns ``(model, loss, test embeddings, metrics)``, the metrics being the kNN accuracy
+    that ``fit`` records and :func:`workbench.analysis.contrastive_metrics`."""
+    import torch
+
+    from .analysis.geometry import contrastive_metrics
+
+    model = model or MLP(64, 32, hidden=(128,), seed=seed)
+    loss = get_loss(name, **params)
+    history = fit(model, loss, data, epochs=epochs, lr=3e-3, batch_size=128, seed=seed, n_views=n_views,
+                  supervised=supervised, record=(), verbose=False)
+    with torch.no_grad():
+        z = model(data.X_test)
+    return model, loss, z, {"knn_acc": history.last["test_acc"], **contrastive_metrics(z, data.y_test)}
+
+
 def summarise(frame: pd.DataFrame, metric: str, by: Sequence[str] = ("loss",)) -> pd.DataFrame:
     """Mean and standard deviation of ``metric`` over seeds, one row per ``by`` group."""
     return frame.groupby(list(by), sort=False)[metric].agg(["mean", "std"]).reset_index()
