@@ -52,3 +52,15 @@ def test_style_relevance_step_feeds_sms_a_graded_relevance_matrix():
     step = experiments.style_relevance_step()
     value = step(model, losses.get("sms"), x, y, torch.Generator())
     assert value.item() == losses.get("sms")(*model(x), relevance=r).item()
+
+
+def test_laso_comparison_scores_three_operations_for_three_methods():
+    from workbench import train
+
+    ds = data.multilabel_digits(n_train=120, n_test=80, seed=0)
+    model = models.for_kind("multilabel", ds.X_train.shape[1], 10, 8, (16,), seed=0)
+    train.fit(model, losses.get("multilabel_bce"), ds, epochs=1, batch_size=32, verbose=False)
+    table = experiments.laso_comparison(model, ds, seed=0, pairs=64, test_pairs=60, epochs=1, batch_size=32)
+    assert len(table) == 9 and set(table["method"]) == {"LaSO", "feature arithmetic", "label arithmetic"}
+    assert set(table["operation"]) == {"union", "intersection", "subtraction"}
+    assert table["mAP"].between(0, 1).all()

@@ -39,6 +39,8 @@ def check_reduction(reduction: str) -> str:
 
 def _is_real(value) -> bool:
     """A real number that is not a bool (numpy and 0-dim torch numbers count; strings and bools do not)."""
+    if type(value) in (float, int):  # the common case, answered before the slower checks (bool is not int here)
+        return True
     if isinstance(value, (bool, str, bytes)) or type(value).__name__ == "bool_":
         return False
     if isinstance(value, Tensor):

@@ -7,6 +7,7 @@ prints it before and after the run) and exits 0 either way.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -100,6 +101,7 @@ class Lab:
         news.parent.mkdir(parents=True, exist_ok=True)
         news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
         self.log: list[str] = []
+        self._pending: list[threading.Thread] = []  # shut_down_kernels still at work
         self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env=env, start_new_session=True)
         url, deadline = None, time.monotonic() + timeout
@@ -132,8 +134,34 @@ class Lab:
     def url(self, path: str, query: str = "") -> str:
         return f"{self.base}/{path.lstrip('/')}?{query + '&' if query else ''}token={self.token}"
 
+    def shut_down_kernels(self) -> None:
+        """Shut down every kernel the server runs now (through its REST API, with the token), as File > Shut Down
+        All Kernels would: they are listed at once and the shut-down requests go from a background thread (a kernel
+        takes 2-3 s to stop), so a kernel started meanwhile is not among them; ``stop`` waits for the thread."""
+        kernels = [kernel["id"] for kernel in json.loads(self._request("GET", "/api/kernels")[1])]
+        thread = threading.Thread(target=self._delete_kernels, args=(kernels,), daemon=True)
+        thread.start()
+        self._pending.append(thread)
+
+    def _delete_kernels(self, kernels: list[str]) -> None:
+        for kernel in kernels:
+            status, _ = self._request("DELETE", f"/api/kernels/{kernel}")
+            assert status == 204, f"shutting down kernel {kernel}: HTTP {status}"
+
+    def _request(self, method: str, path: str) -> tuple[int, bytes]:
+        host, port = self.base.rsplit("//", 1)[1].rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            conn.request(method, path, headers={"Authorization": f"token {self.token}"})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
     def stop(self) -> None:
         """SIGTERM to the server's process group (the server and its kernels), SIGKILL if it lingers."""
+        for thread in self._pending:
+            thread.join(timeout=60)
         if self.proc.poll() is not None:
             return
         os.killpg(self.proc.pid, signal.SIGTERM)

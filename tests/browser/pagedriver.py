@@ -7,6 +7,7 @@ Everything the tests look at is read from the page's DOM: ``.jp-Notebook .jp-Cel
 from __future__ import annotations
 
 import re
+import time
 
 CELLS = ".jp-Notebook .jp-Cell"
 # the kernel's status, in the notebook's toolbar and in the status bar
@@ -100,6 +101,39 @@ def open_notebook(page, lab, name: str, cell_count: int) -> None:
     """Open ``name`` in JupyterLab (alone: ``reset`` drops the notebooks a previous page left in the workspace) and
     wait until all its cells are in the page and its kernel is idle."""
     page.goto(lab.url(f"lab/tree/{name}", "reset"))
+    _wait_open(page, cell_count)
+
+
+def open_from_file_browser(page, name: str, cell_count: int) -> None:
+    """In a JupyterLab page already loaded, open ``name`` alone (every other tab closed) by a double click in the file
+    browser, as a person moves from one notebook to the next: no reload of JupyterLab (``open_notebook`` reloads it,
+    7-13 s a time on 2 cores). Waits as ``open_notebook`` does."""
+    close_all_tabs(page)
+    item = page.locator(".jp-DirListing-item", has=page.locator(".jp-DirListing-itemText", has_text=re.compile(
+        f"^{re.escape(name)}$")))
+    item.scroll_into_view_if_needed()
+    item.dblclick()
+    _wait_open(page, cell_count)
+
+
+def close_all_tabs(page) -> None:
+    """File > Close All Tabs, when a notebook is open; a notebook left with unsaved changes (a test that failed
+    half-way) is closed without saving."""
+    if not page.locator(".jp-Notebook").count():
+        return
+    menu(page, "File", "Close All Tabs")
+    discard = page.locator(".jp-Dialog button", has_text=re.compile(r"^(Discard|Don't Save)$"))
+    deadline = time.monotonic() + 60
+    while page.locator(".jp-Notebook").count() and time.monotonic() < deadline:
+        if discard.count():
+            discard.first.click()
+        time.sleep(0.1)
+    assert not page.locator(".jp-Notebook").count(), "File > Close All Tabs left a notebook open"
+
+
+def _wait_open(page, cell_count: int) -> None:
+    """Wait until the notebook's ``cell_count`` cells are in the page and its kernel is idle; select its first cell
+    in command mode."""
     page.wait_for_function(f"document.querySelectorAll('{CELLS}').length === {cell_count}", timeout=120_000)
     wait_idle(page)
     # select the first cell in command mode: a click in its prompt column (left of any link in a markdown cell,
@@ -131,10 +165,15 @@ def run_cells(page, indices, timeout_ms: float = 180_000) -> None:
     wait_idle(page)
 
 
+def menu(page, top: str, item: str) -> None:
+    """Click ``top`` in JupyterLab's menu bar, then ``item`` in the menu it opens (labels matched whole)."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(top)}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")).click()
+
+
 def run_all(page, timeout_ms: float = 600_000) -> None:
     """Run > Run All Cells from the menu bar, then wait until no cell is queued and the kernel is idle."""
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    menu(page, "Run", "Run All Cells")
     page.wait_for_function(f"[...document.querySelectorAll('{CELLS} .jp-InputPrompt')].every("
                            "p => !p.textContent.includes('*'))", timeout=timeout_ms, polling=500)
     wait_idle(page)

@@ -1,13 +1,12 @@
 """JupyterLab and the widgets in a real browser (Playwright driving Chromium or Chrome): what a person sees.
 
-One JupyterLab, started with ``make lab``'s flags on a free port in a temporary copy of notebooks/ (the committed
-notebooks are never touched), serves every test of this module; it is stopped through its process group.
+One JupyterLab per test worker, started with ``make lab``'s flags on a free port in a temporary copy of notebooks/
+(the committed notebooks are never touched), serves the tests; it is stopped through its process group.
 
-Time: every notebook already runs top to bottom under nbval in ``make test``, so running all of them again in
-the browser would double that part of the run. Here the tour (00) runs all its cells in the page (it is also the
-slideshow test); every other notebook with widgets opens with its committed outputs and runs, through the page,
-only the cells its explorers need (``labdriver.cells_for_widgets``: the set-up cell, the widget cells and the
-cells that define what they use). ``LOSSLAB_BROWSER_ALL_CELLS=1`` runs all cells of every one (README: timings).
+Every notebook with widgets runs top to bottom in the page, its error outputs and console errors are checked, and
+its kernel is shut down after it. That is also what nbval checks (``--nbval-lax``), so when these tests run, nbval
+leaves those notebooks to them (``conftest.py``): each notebook runs once per ``make test``. The notebooks are
+split into two halves, two test classes, which pytest-xdist's ``--dist loadscope`` can give to its two workers.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import http.client
 import json
 import os
 import shutil
+import statistics
 import tempfile
 import time
 import urllib.parse
@@ -31,10 +31,13 @@ pytestmark = pytest.mark.browser
 ROOT = labdriver.ROOT
 NOTEBOOKS = labdriver.widget_notebooks(ROOT / "notebooks")
 TOUR = "00_tour.ipynb"
-ALL_CELLS = os.environ.get("LOSSLAB_BROWSER_ALL_CELLS", "") not in ("", "0")
 # The issue's bar: a new image within a second of the interaction. LOSSLAB_LATENCY_LIMIT_MS raises it on a machine
 # known to be overloaded (say so when you do); the default is what CI asserts.
 LATENCY_LIMIT_MS = float(os.environ.get("LOSSLAB_LATENCY_LIMIT_MS", "1000"))
+# An interaction whose new image comes later than that is tried twice more, and the median of the three decides. The
+# other test worker runs a notebook on the same 2 cores meanwhile: one redraw slowed by it is not what a student
+# sees, and an explorer that is slow every time still fails. Every try is reported.
+LATENCY_TRIES = 3
 
 
 def report(message: str) -> None:
@@ -80,14 +83,29 @@ def screenshots():
     return path
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh page (1400x1000 CSS pixels, device pixel ratio 1) whose console errors are collected."""
+def new_page(browser):
+    """A fresh page (1400x1000 CSS pixels, device pixel ratio 1) whose console errors are collected in ``errors``."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.errors = []
     page.on("console", lambda m: page.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: page.errors.append(f"page error: {e}"))
+    return context, page
+
+
+@pytest.fixture
+def page(browser):
+    context, page = new_page(browser)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="class")
+def lab_page(lab, browser):
+    """One JupyterLab page for a class of tests, which open one notebook after another in it (file browser)."""
+    context, page = new_page(browser)
+    page.goto(lab.url("lab", "reset"))
+    page.wait_for_selector(".jp-DirListing-item", timeout=120_000)
     yield page
     context.close()
 
@@ -138,9 +156,9 @@ def saved_errors(path: Path, cells) -> list[str]:
     return problems
 
 
-def check_explorers(page, name: str, screenshots: Path) -> list[str]:
+def check_explorers(page, name: str, screenshots: Path) -> list[tuple[str, float, list[float]]]:
     """Move a slider and a dropdown of every explorer on the page; assert the image changes within the limit and
-    is shown as drawn. Returns the measured latencies, for the report."""
+    is shown as drawn. Returns, per interaction, what was done, the latency that decides and every try's (ms)."""
     count = page.locator(pd.IMAGES).count()
     assert count > 0, f"{name}: no explorer image on the page"
     measured = []
@@ -159,42 +177,70 @@ def check_explorers(page, name: str, screenshots: Path) -> list[str]:
         interactions = [("slider", lambda handle=handle: pd.drag_slider(page, handle))]
         dropdown = box.locator(":scope > .widget-dropdown select")
         if dropdown.count():
-            options = dropdown.locator("option").all_text_contents()
-            current = dropdown.evaluate("s => s.selectedOptions[0].textContent")
-            pick = next(o for o in options if o != current)
-            interactions.append((f"dropdown -> {pick}", lambda pick=pick, menu=dropdown: menu.select_option(pick)))
+            interactions.append(("dropdown", lambda menu=dropdown: pick_another(menu)))
         for what, act in interactions:
-            before = pd.look(page, i)["hash"]
-            latency = pd.timed(page, i, act)
-            assert latency is not None, f"{name} explorer {i}: no new image after the {what}"
-            after = pd.look(page, i)
-            assert after["hash"] != before, f"{name} explorer {i}: the image did not change after the {what}"
-            assert after["edge"] == 0, f"{name} explorer {i}: drawn pixels on the border after the {what}"
-            measured.append((f"explorer {i} {what}", latency))
+            tries = [interact(page, name, i, what, act)]
+            if tries[0][1] > LATENCY_LIMIT_MS:
+                tries += [interact(page, name, i, what, act) for _ in range(LATENCY_TRIES - 1)]
+            measured.append((f"explorer {i} {tries[0][0]}", statistics.median(ms for _, ms in tries),
+                             [ms for _, ms in tries]))
         box.screenshot(path=str(screenshots / f"{Path(name).stem}_explorer{i}.png"))
-    slow = [f"{what}: {ms:.0f} ms" for what, ms in measured if ms > LATENCY_LIMIT_MS]
-    assert not slow, f"{name}: new image later than {LATENCY_LIMIT_MS} ms after the interaction: {slow}"
+    slow = [f"{what}: {tries_text(tries)}" for what, ms, tries in measured if ms > LATENCY_LIMIT_MS]
+    assert not slow, (f"{name}: new image later than {LATENCY_LIMIT_MS:.0f} ms after the interaction (the median of "
+                      f"{LATENCY_TRIES} tries): {slow}")
     return measured
 
 
-@pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS])
-def test_notebook_widgets_in_the_browser(lab, page, screenshots, name):
+def interact(page, name: str, i: int, what: str, act) -> tuple[str, float]:
+    """Do ``act()`` on explorer ``i``; assert the image changed and stays inside its border. Returns what was done
+    and the milliseconds to the new image."""
+    before = pd.look(page, i)["hash"]
+    done = []
+    latency = pd.timed(page, i, lambda: done.append(act()))
+    label = f"{what} -> {done[0]}" if done[0] else what
+    assert latency is not None, f"{name} explorer {i}: no new image after the {label}"
+    after = pd.look(page, i)
+    assert after["hash"] != before, f"{name} explorer {i}: the image did not change after the {label}"
+    assert after["edge"] == 0, f"{name} explorer {i}: drawn pixels on the border after the {label}"
+    return label, latency
+
+
+def tries_text(tries: list[float]) -> str:
+    return " / ".join(f"{ms:.0f}" for ms in tries) + " ms"
+
+
+def pick_another(menu) -> str:
+    """Pick an option of the dropdown ``menu`` other than the one shown; returns its text."""
+    options = menu.locator("option").all_text_contents()
+    current = menu.evaluate("s => s.selectedOptions[0].textContent")
+    pick = next(o for o in options if o != current)
+    menu.select_option(pick)
+    return pick
+
+
+def notebook_runs_and_its_widgets_work(lab, page, screenshots, name):
     path = lab.root / name
     nb = labdriver.read_notebook(path)
-    code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
-    cells = code if (ALL_CELLS or name == TOUR) else labdriver.cells_for_widgets(nb)
-    start = time.perf_counter()
-    pd.open_notebook(page, lab, name, len(nb["cells"]))
-    opened = time.perf_counter() - start
-    if cells == code:
-        pd.run_all(page)
-    else:
-        pd.run_cells(page, cells)
-    ran = time.perf_counter() - start - opened
+    cells = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+    page.errors.clear()  # the page served the class's previous notebooks
+    phases = {}  # seconds each step took, for the report
+    clock = time.perf_counter()
+
+    def lap(phase):
+        nonlocal clock
+        phases[phase] = time.perf_counter() - clock
+        clock += phases[phase]
+
+    pd.open_from_file_browser(page, name, len(nb["cells"]))
+    lap("opened")
+    pd.run_all(page)
+    lap("ran")
     pd.save(page)
     problems = saved_errors(path, cells)
     assert not problems, f"{name}: {problems}"
+    lap("saved")
     measured = check_explorers(page, name, screenshots)
+    lap("explorers")
     # formulas typeset by MathJax: no raw TeX left in the visible prose (MathJax typesets asynchronously)
     deadline = time.monotonic() + 30
     while (raw := pd.raw_tex(page)) and time.monotonic() < deadline:
@@ -205,10 +251,26 @@ def test_notebook_widgets_in_the_browser(lab, page, screenshots, name):
     page.locator(pd.CELLS).nth(0).scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / f"{Path(name).stem}.png"))
     assert not page.errors, f"{name}: browser console errors: {page.errors}"
-    report(f"{name}: opened in {opened:.1f} s, ran {len(cells)}/{len(code)} code cells in {ran:.1f} s; "
-           + ", ".join(f"{what} {ms:.0f} ms" for what, ms in measured))
+    lap("typeset")
+    pd.close_all_tabs(page)  # before its kernel goes: the page serves the next notebook
+    lab.shut_down_kernels()  # a kernel left running holds its memory until the server stops
+    lap("closed")
+    report(f"{name}: ran its {len(cells)} code cells; " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items())
+           + "; " + ", ".join(f"{what} {tries_text(tries)}" for what, _, tries in measured))
     (screenshots / f"{Path(name).stem}.json").write_text(json.dumps(
-        {"opened_s": opened, "ran_s": ran, "cells": cells, "latency_ms": dict(measured)}, indent=1))
+        {"seconds": phases, "cells": cells, "latency_ms": {what: tries for what, _, tries in measured}}, indent=1))
+
+
+class TestNotebooksFirstHalf:
+    @pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS[0::2]])
+    def test_notebook_runs_and_its_widgets_work(self, lab, lab_page, screenshots, name):
+        notebook_runs_and_its_widgets_work(lab, lab_page, screenshots, name)
+
+
+class TestNotebooksSecondHalf:
+    @pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS[1::2]])
+    def test_notebook_runs_and_its_widgets_work(self, lab, lab_page, screenshots, name):
+        notebook_runs_and_its_widgets_work(lab, lab_page, screenshots, name)
 
 
 def test_raw_tex_is_found_and_prose_is_not():
@@ -226,10 +288,16 @@ def test_widget_notebooks_are_found():
 # ---- the tour as a slideshow (jupyterlab-rise)
 
 # Console errors the RISE view is known to log, none of them a defect of this project: it asks for the optional
-# custom style sheets rise.css and <notebook>.css (404 when absent), and reveal.js's theme imports web fonts
-# (unreachable offline). The widget manager's failure in that view is jupyterlab-contrib/rise#119 (see below).
-RISE_EXPECTED = ("rise.css", "00_tour.css", "net::ERR_NAME_NOT_RESOLVED", "net::ERR_INTERNET_DISCONNECTED")
-RISE_119 = ("Shared module @jupyterlab/console doesn't exist", "Maximum call stack size exceeded")
+# custom style sheets rise.css and <notebook>.css (404 when absent), reveal.js's theme imports web fonts
+# (unreachable offline), and its own bundle of the Jupyter web components overflows the stack while it resolves
+# their design tokens (a RangeError that jupyterlab-rise 0.43.1 logs whether the widget manager loads or not;
+# the slides work).
+RISE_EXPECTED = ("rise.css", "00_tour.css", "net::ERR_NAME_NOT_RESOLVED", "net::ERR_INTERNET_DISCONNECTED",
+                 "Maximum call stack size exceeded")
+# jupyterlab-contrib/rise#119: the RISE view shares no @jupyterlab/console, which the widget manager of
+# jupyterlab_widgets >= 3.0.11 imports, so the manager fails to load there and every widget shows as text.
+# The lab extra keeps jupyterlab_widgets below 3.0.11 (pyproject.toml); this error means that bound is not in effect.
+RISE_119 = "Shared module @jupyterlab/console doesn't exist"
 
 
 def present_slide(frame) -> dict:
@@ -291,14 +359,29 @@ def test_tour_opens_as_a_slideshow_and_advances(lab, page, screenshots):
     slide = present_slide(frame)
     assert slide["explorer"], f"the explorer's slide was not reached: {slide}"
     page.screenshot(path=str(screenshots / "00_tour_explorer_slide.png"))
-    unexpected = [e for e in page.errors if not any(s in e for s in RISE_EXPECTED + RISE_119)]
+    manager = [e for e in page.errors if RISE_119 in e]
+    assert not manager, ("the widget manager did not load in the slideshow (jupyterlab-contrib/rise#119): is "
+                         f"jupyterlab_widgets < 3.0.11 installed (pyproject.toml's lab extra)? {manager}")
+    unexpected = [e for e in page.errors if not any(s in e for s in RISE_EXPECTED)]
     assert not unexpected, f"console errors in the slideshow: {unexpected}"
-    if slide["images"] == 0 and "VBox(children=" in slide["text"] and any(
-            RISE_119[0] in e for e in page.errors):
-        pytest.xfail("the widget shows as text on its slide: jupyterlab-rise does not load the ipywidgets 8 manager "
-                     "(jupyterlab-contrib/rise#119, open; 'Shared module @jupyterlab/console' in the console)")
+    # Run the explorer's cell on its slide (select it, Shift+Enter), as a presenter does. The slideshow reloads the
+    # notebook from disk, and this test ran only the explorer's cells in the lab (the others keep their committed
+    # outputs), so the saved notebook is not signed and its outputs are untrusted there: JupyterLab shows an
+    # untrusted widget view as its text fallback, "VBox(children=...)". An output made in this view is trusted.
+    # (After Run All in the lab, the save signs the notebook and the saved widget renders as it is; run_all takes
+    # the whole tour's time, so the test takes the presenter's other path.)
+    cell = frame.locator(".reveal .slides section.present .jp-CodeCell").filter(has_text="widgets.LossExplorer")
+    cell.first.locator(".jp-InputPrompt").click()
+    page.keyboard.press("Shift+Enter")  # RISE: run the cell, and select the next one if it is on the slide
     images = ".reveal .slides section.present .widget-image"
-    assert frame.locator(images).count() > 0, f"no explorer image on the explorer's slide: {slide}"
+    try:
+        frame.wait_for_selector(images, timeout=60_000)
+    except Exception:
+        slide = present_slide(frame)
+        page.screenshot(path=str(screenshots / "00_tour_explorer_slide_failed.png"))
+        raise AssertionError(f"no explorer image on the explorer's slide after running its cell: {slide}; "
+                             f"console errors: {page.errors}") from None
+    page.screenshot(path=str(screenshots / "00_tour_explorer_slide_live.png"))
     box = frame.locator(images).first.locator("xpath=..")
     before = pd.look(frame, 0, images)["hash"]
     handle = box.locator(".widget-slider .noUi-handle").first

@@ -36,7 +36,7 @@ def test_classes_of_a_group_are_closer_than_classes_of_different_groups():
     ({"group_spread": float("nan")}, "group_spread"), ({"class_spread": True}, "class_spread"), ({"seed": -1}, "seed"),
 ])
 def test_confusable_classes_refuses_bad_arguments(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
         data.confusable_classes(**kwargs)
 
 

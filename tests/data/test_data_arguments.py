@@ -16,7 +16,7 @@ BUILDERS = [data.digits, data.breast_cancer, data.wine, data.sphere_blobs, data.
                                         ("test_size", 0.0), ("test_size", 1.0), ("test_size", math.nan),
                                         ("test_size", True)])
 def test_builders_name_a_bad_seed_or_test_size(builder, arg, value):
-    with pytest.raises(ValueError, match=arg):
+    with pytest.raises(ValueError, match=rf"\b{arg}\b"):
         builder(**{arg: value})
 
 
@@ -33,7 +33,7 @@ def test_bag_builders_name_a_bad_seed(builder, value):
     (data.label_noise, "rate", math.nan), (data.label_noise, "seed", True),
     (data.one_vs_rest, "imbalance", -2.0), (data.unseen_classes, "seen", 0), (data.unseen_classes, "seen", True)])
 def test_variants_name_the_bad_argument(variant, arg, value):
-    with pytest.raises(ValueError, match=arg):
+    with pytest.raises(ValueError, match=rf"\b{arg}\b"):
         variant(data.digits(seed=0), **{arg: value})
 
 
@@ -41,7 +41,7 @@ def test_variants_name_the_bad_argument(variant, arg, value):
                                         ("queries", -1)])
 def test_episode_names_the_bad_argument(arg, value):
     X, y = torch.randn(40, 3), torch.arange(40) % 4
-    with pytest.raises(ValueError, match=arg):
+    with pytest.raises(ValueError, match=rf"\b{arg}\b"):
         data.episode(X, y, **{arg: value})
 
 

@@ -411,9 +411,9 @@ def test_mask_zeroes_about_the_requested_fraction():
     [({"shift": -1}, "shift"), ({"noise": -0.1}, "noise"), ({"mask": 1.0}, "mask")],
 )
 def test_augment_rejects_bad_arguments(kwargs, arg):
-    with pytest.raises(ValueError, match=arg):
+    with pytest.raises(ValueError, match=rf"\b{arg}\b"):
         data.DigitAugment(**kwargs)
-    with pytest.raises(ValueError, match=arg):
+    with pytest.raises(ValueError, match=rf"\b{arg}\b"):
         data.digit_views(**kwargs)
 
 
@@ -446,7 +446,7 @@ def test_augment_rejects_non_digit_shapes():
     ],
 )
 def test_bad_arguments_raise_value_error_naming_the_argument(call, arg):
-    with pytest.raises(ValueError, match=arg):
+    with pytest.raises(ValueError, match=rf"\b{arg}\b"):
         call()
 
 

@@ -227,7 +227,9 @@ def test_binary_targets_are_checked(name):
 @pytest.mark.parametrize("name, bad", [("anyloss", {"metric": "auc"}), ("anyloss", {"L": 0.0}),
                                        ("anyloss", {"eps": -1.0}),
                                        ("ensloss", {"clip": 0.5}), ("auc_margin", {"margin": -1.0}),
-                                       ("auc_margin", {"imratio": 1.5}), ("mw", {"scale": 0.0})])
+                                       ("auc_margin", {"imratio": 1.5}),
+                                       ("auc_margin", {"imratio": 1.0}), ("auc_margin", {"imratio": 0.0}),
+                                       ("mw", {"scale": 0.0})])
 def test_bad_binary_parameters_are_rejected_by_name(name, bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         losses.get(name, **bad)

@@ -195,6 +195,8 @@ def test_bad_inputs_are_refused(name):
             loss(bad_x, y[: len(bad_x)])
     with pytest.raises(ValueError, match="num_classes"):
         loss(x, y + 3)
+    with pytest.raises(ValueError, match=r"\blabels\b"):  # both need the class labels
+        loss(x, None)
 
 
 @pytest.mark.parametrize("name", ["hyp_ce", "hyp_pc"])

@@ -241,3 +241,12 @@ def test_normalised_heads_ignore_the_norm_and_joint_rotations(seed, name, scale)
     with torch.no_grad():
         loss.weight.copy_(loss.weight @ rotation)
     assert torch.allclose(loss(x @ rotation, y), before, atol=1e-8)
+
+
+def test_arc_margin_gradient_is_finite_in_float16_at_a_cosine_of_one():
+    # A float16 cosine rounds to exactly 1 for a sample on its class centre; a floor of 1e-12 under sin θ is 0 in
+    # float16 and sqrt's infinite slope there made the gradient NaN (seen for subcenter_arcface under one seed).
+    cosine = torch.tensor([[1.0, 0.2], [0.3, -0.1]], dtype=torch.float16, requires_grad=True)
+    out = arc_margin(cosine, torch.tensor([0, 1]), 0.5)
+    out.sum().backward()
+    assert torch.isfinite(out).all() and torch.isfinite(cosine.grad).all()

@@ -81,3 +81,15 @@ def test_gaussian_mean_race_table():
     table = experiments.gaussian_mean_race(4.0, noise_std=3.0, seeds=(0,), steps=60)
     assert set(table.objective) == {"nce", "compositional_nll"} and len(table) == 2
     assert table.set_index("objective").first_within["compositional_nll"] < 30
+
+
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_the_decoder_trains_only_with_a_reconstruction_weight(weight):
+    # DEPICT's code adds the decoder's reconstruction error (weight 1); DEC trains the encoder alone
+    X, _ = blobs()
+    ae = models.Autoencoder(4, 3, (16,), seed=0)
+    before = [p.detach().clone() for p in ae.decoder.parameters()]
+    fit_clustering(ae, losses.get("dec", num_clusters=3, embedding_dim=3), X, epochs=1, batch_size=32,
+                   reconstruction_weight=weight, seed=0)
+    moved = [not torch.equal(a, p) for a, p in zip(before, ae.decoder.parameters())]
+    assert all(moved) if weight else not any(moved)

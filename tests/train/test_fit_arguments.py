@@ -19,7 +19,7 @@ def blobs():
 
 @pytest.mark.parametrize("arg, value", BAD + [("n_views", 1), ("n_views", 2.0), ("supervised", "no")])
 def test_fit_names_the_bad_argument(blobs, arg, value):
-    with pytest.raises(ValueError, match=arg):
+    with pytest.raises(ValueError, match=rf"\b{arg}\b"):
         train.fit(models.MLP(4, 3, seed=0), losses.get("cross_entropy"), blobs, **{arg: value})
 
 
@@ -30,6 +30,6 @@ def bags():
 
 @pytest.mark.parametrize("arg, value", BAD + [("padded", 0)])
 def test_fit_bags_names_the_bad_argument(bags, arg, value):
-    with pytest.raises(ValueError, match=arg):
+    with pytest.raises(ValueError, match=rf"\b{arg}\b"):
         train.fit_bags(models.MLP(8, 1, hidden=(), seed=0), bags, loss=losses.get("aggregate_response"),
                        **{arg: value})

@@ -28,11 +28,18 @@ def test_fit_bags_is_deterministic_and_learns_digit_bags():
 
 
 def test_fit_bags_regression_from_aggregate_responses():
+    # from three seeded starts (the model's initial weights came from the global RNG before, so the test depended
+    # on the tests run before it) to the same fit, with at most half the starts' mean instance error
     bags = data.aggregate_bags(n_train=60, n_test=30, seed=0)
-    model = torch.nn.Linear(8, 1)
-    h = train.fit_bags(model, bags, loss=losses.get("aggregate_response", rho=0.0), epochs=30, lr=3e-2,
-                       metrics=analysis.mil_metrics, verbose=False)
-    assert h["test_instance_mse"].iloc[-1] < 0.5 * h["test_instance_mse"].iloc[0]
+    first, last = [], []
+    for seed in range(3):
+        with torch.random.fork_rng():  # the global RNG of the other tests is left as it was
+            torch.manual_seed(seed)
+            model = torch.nn.Linear(8, 1)
+        h = train.fit_bags(model, bags, loss=losses.get("aggregate_response", rho=0.0), epochs=30,
+                           lr=3e-2, metrics=analysis.mil_metrics, verbose=False)
+        first.append(h["test_instance_mse"].iloc[0]), last.append(h["test_instance_mse"].iloc[-1])
+    assert max(last) - min(last) < 0.01 and max(last) < 0.5 * sum(first) / 3, (first, last)
 
 
 def test_fit_bags_rejects_mismatched_losses():

@@ -6,13 +6,9 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import mhim_first_batch
 
 from workbench import analysis, data, losses, models, train
-
-
-@pytest.fixture(scope="module")
-def bags():
-    return data.digit_bags(positive_fraction=0.5, keys=(1, 3), n_train=80, n_test=40, seed=0)
 
 
 def test_fit_mhim_is_seeded_and_learns(bags):
@@ -24,25 +20,10 @@ def test_fit_mhim_is_seeded_and_learns(bags):
     assert a["test_auc"].iloc[-1] > 0.8
 
 
-def test_fit_mhim_student_sees_only_the_kept_instances(bags, monkeypatch):
-    # Record what the student receives: every mask it gets hides the teacher's most attended instance
-    # when high_random = 1 and high = 1/n_min (the top ceil(n h) instances all masked).
-    seen = []
-    student = models.MILModel(64, seed=0)
-    teacher = copy.deepcopy(student)
-    forward = student.forward
-
-    def spy(X, mask=None, generator=None):
-        seen.append((X, mask))
-        return forward(X, mask, generator)
-
-    monkeypatch.setattr(student, "forward", spy)
-    train.fit_mhim(student, bags, teacher=teacher, epochs=1, batch_size=80, high=0.01, high_random=1.0,
-                   momentum=1.0, verbose=False)
-    X, keep = seen[0]
-    order = torch.randperm(80, generator=torch.Generator().manual_seed(0))  # the first batch = every bag
-    _, mask, _, _ = bags.padded("train", order)
-    teacher.eval()
+def test_fit_mhim_student_sees_only_the_kept_instances(bags):
+    # every mask the student gets hides the teacher's most attended instance when high_random = 1 and high = 1/n_min
+    # (the top ceil(n h) instances all masked)
+    X, keep, mask, teacher = mhim_first_batch(bags)
     with torch.no_grad():
         top = teacher(X, mask).attention.argmax(1)  # momentum 1: the teacher never moved
     assert ((mask & ~keep).sum(1) == 1).all()  # exactly ceil(n * 0.01) = 1 per bag

@@ -69,6 +69,10 @@ CALLS.update({  # classification and imbalanced-binary experiments
     "histograms": lambda: viz.histograms({"a": torch.randn(50), "b": torch.randn(50) + 1}),
     "grouped_bars": lambda: viz.grouped_bars(pd.DataFrame({"ce": [1.0, 2.0], "z": [1.0, 1.0]}, index=["x", "5x"])),
 })
+CALLS.update({  # dual adversarial training: generated samples next to their seeds
+    "image_rows": lambda: viz.image_rows({"seed": torch.rand(3, 64), "sample": torch.rand(3, 1, 8, 8)},
+                                         columns=[0, 1, 2], title="t"),
+})
 CALLS.update({  # mil
     "bag_attention": lambda: viz.bag_attention(torch.rand(5, 64), torch.softmax(torch.randn(5), 0),
                                                key=torch.tensor([0, 1, 0, 0, 0])),
@@ -368,11 +372,14 @@ def test_embedding_scatter_rejects_1d_and_colours_many_classes():
 
 def test_bag_attention_draws_every_instance_with_its_weight():
     a = torch.tensor([0.1, 0.6, 0.3])
-    fig = viz.bag_attention(torch.rand(3, 64), a, key=torch.tensor([0, 1, 0]))
-    assert len(fig.axes) == 6
-    heights = [ax.patches[0].get_height() for ax in fig.axes[3:]]
-    np.testing.assert_allclose(heights, a.numpy(), rtol=1e-6)
-    assert fig.axes[1].spines["top"].get_edgecolor()[:3] != fig.axes[0].spines["top"].get_edgecolor()[:3]
+    fig = viz.bag_attention(torch.rand(3, 64), a, key=torch.tensor([0, 1, 0]), masked=torch.tensor([1, 0, 0]))
+    images, bars = fig.axes
+    assert images.images[0].get_array().shape == (8, 3 * 9 - 1)  # the three 8x8 images, a blank column between
+    np.testing.assert_allclose([p.get_height() for p in bars.patches], a.numpy(), rtol=1e-6)
+    frames = [p.get_edgecolor()[:3] for p in images.patches]
+    assert frames[1] != frames[0] == frames[2]  # only the key instance is outlined in red
+    assert [p.get_hatch() for p in bars.patches] == ["///", None, None]  # the masked one is hatched
+    assert len(images.lines) == 2  # and crossed out
     with pytest.raises(ValueError, match="one weight per image"):
         viz.bag_attention(torch.rand(3, 64), torch.ones(2))
 

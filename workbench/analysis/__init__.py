@@ -88,6 +88,7 @@ from .retrieval import (
     verification_roc,
     zero_shot_accuracy,
 )
+from .robustness import nearest_distance, robust_accuracy
 
 __all__ = [
     "accuracy", "alignment", "amplifier_curve", "angular_stats", "asl_gradient_curve", "attention_entropy", "bag_auc",
@@ -98,12 +99,13 @@ __all__ = [
     "gaussian_nb_probe", "gpw_dependence", "graph_distances", "importance_weight_relative_variance",
     "invariance_table", "key_attention_ratio", "knn_probe", "linear_probe", "localisation_auc", "loss_seconds",
     "map_at_r", "margin_curve", "match_units", "mean_absolute_error", "mil_metrics", "multilabel_metrics",
-    "multilabel_scores", "ndcg_at_k", "nmi", "on_dominant_subcenter", "outputs_on_test", "pair_weights",
-    "penalty_entropy", "per_class_accuracy", "per_class_values", "per_label_auc", "posthoc_logit_adjustment",
-    "precision_at_k", "projection_head_probes", "prototype_accuracy", "proxy_weight_curve", "proxy_weights",
-    "recall_at_k", "regression_scores", "relative_penalty", "relative_representation", "retrieval_metrics",
-    "ridge_probe", "sample_gradient_norms", "similarity_curve", "similarity_distributions", "singular_value_spectrum",
-    "stitching_accuracy", "target_logit_curve", "tolerance", "top_k_attention_mass", "topk_accuracy",
-    "transductive_accuracy", "transductive_kmeans", "uniformity", "unit_correlations", "utilization",
-    "verification_roc", "view_similarities", "weight_curve", "zero_shot_accuracy", "zscore_curve",
+    "multilabel_scores", "ndcg_at_k", "nearest_distance", "nmi", "on_dominant_subcenter", "outputs_on_test",
+    "pair_weights", "penalty_entropy", "per_class_accuracy", "per_class_values", "per_label_auc",
+    "posthoc_logit_adjustment", "precision_at_k", "projection_head_probes", "prototype_accuracy",
+    "proxy_weight_curve", "proxy_weights", "recall_at_k", "regression_scores", "relative_penalty",
+    "relative_representation", "retrieval_metrics", "ridge_probe", "robust_accuracy", "sample_gradient_norms",
+    "similarity_curve", "similarity_distributions", "singular_value_spectrum", "stitching_accuracy",
+    "target_logit_curve", "tolerance", "top_k_attention_mass", "topk_accuracy", "transductive_accuracy",
+    "transductive_kmeans", "uniformity", "unit_correlations", "utilization", "verification_roc", "view_similarities",
+    "weight_curve", "zero_shot_accuracy", "zscore_curve",
 ]

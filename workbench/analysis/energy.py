@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .._checks import POSITIVE, REAL
+from .._checks import POSITIVE, REAL, check_int
 
 
 def _normal_logpdf(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
@@ -40,6 +40,7 @@ def gaussian_mean_landscape(thetas: Sequence[float] | np.ndarray, mu: float, *, 
     mu = REAL.check(mu, "mu")
     noise_mean = REAL.check(noise_mean, "noise_mean")
     noise_std = POSITIVE.check(noise_std, "noise_std")
+    points = check_int(points, "points", low=2)  # the trapezoid rule needs two nodes
     c = -0.5 * math.log(2 * math.pi) if c is None else REAL.check(c, "c")
     rows = []
     for theta in np.asarray(thetas, dtype=float).ravel():

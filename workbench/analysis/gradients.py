@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from .._checks import check_int, check_number
 from ..losses.binary import amplified
 from ..losses.noncontrastive import cross_correlation
 from ..losses.similarity import cosine_similarity_matrix, pair_masks, views_to_rows
@@ -75,6 +76,7 @@ def margin_curve(loss: nn.Module, margins: Sequence[float] | np.ndarray, num_cla
     other logit; negative m means a misclassified sample. Each margin is its own one-sample batch, so
     the curve does not depend on the loss's reduction.
     """
+    num_classes = check_int(num_classes, "num_classes", low=2)  # a margin needs another class
     m = torch.as_tensor(np.asarray(margins, dtype=np.float64)).requires_grad_(True)
     logits = torch.cat([m[:, None], torch.zeros(len(m), num_classes - 1, dtype=torch.float64)], dim=1)
     target = torch.zeros(1, dtype=torch.long)
@@ -111,6 +113,7 @@ def similarity_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray
     positive pairs ``other``. ``grad`` is dL/ds.
     """
     _check_sweep(loss, which, "similarity_curve")
+    other = check_number(other, "other")
     labels = torch.tensor([0, 0, 1, 1])
     positive, negative = pair_masks(labels)
     varied = positive if which == "positive" else negative
@@ -130,6 +133,8 @@ def weight_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray, wh
     of the GPW framework a loss's weights use (:func:`gpw_dependence`).
     """
     _check_sweep(loss, which, "weight_curve")
+    positive, negative = check_number(positive, "positive"), check_number(negative, "negative")
+    per_class = check_int(per_class, "per_class", low=2)  # pair (0, 1) is a positive
     labels = torch.arange(2).repeat_interleave(per_class)
     pos_mask, neg_mask = pair_masks(labels)
     base = torch.where(pos_mask, positive, torch.where(neg_mask, negative, 1.0)).double()
@@ -148,6 +153,7 @@ def gpw_dependence(loss: nn.Module, similarities: Sequence[float] | np.ndarray |
     similarity, "N" when it changes with the other negatives' similarity, "P" when it changes with
     the other positives'. Returns ``{"negative": {...}, "positive": {...}}``.
     """
+    tol = check_number(tol, "tol", low=0.0)
     similarities = np.linspace(-0.2, 0.9, 12) if similarities is None else similarities
     out = {}
     for which in ("negative", "positive"):
@@ -180,7 +186,7 @@ def penalty_entropy(negatives: Tensor, temperature: float) -> Tensor:
 
 def amplifier_curve(Ls: Sequence[float], points: int = 101) -> pd.DataFrame:
     """AnyLoss's amplifying sigmoid A(p) = sigmoid(L (p - 1/2)) on a grid of probabilities, one column per L."""
-    p = torch.linspace(0, 1, points, dtype=torch.float64)
+    p = torch.linspace(0, 1, check_int(points, "points", low=2), dtype=torch.float64)
     logits = torch.logit(p)  # amplified() takes logits; p = 0 and 1 become -inf and +inf, which sigmoid maps back
     return pd.DataFrame({"p": p.numpy(), **{f"L={L:g}": amplified(logits, float(L)).numpy() for L in Ls}})
 
@@ -209,6 +215,7 @@ def target_logit_curve(head: nn.Module, angles_deg: Sequence[float] | np.ndarray
     """The target logit of a margin head as a function of the angle θ_y between embedding and class weight
     (unit-norm embedding, other classes orthogonal), next to the margin-free ``s·cos θ``. The head is
     evaluated in eval mode (ElasticFace then uses its mean margin)."""
+    num_classes = check_int(num_classes, "num_classes", low=1)
     theta = torch.deg2rad(torch.as_tensor(np.asarray(angles_deg, dtype=np.float64)))
     cosine = torch.zeros(len(theta), num_classes, dtype=torch.float64)
     cosine[:, 0] = torch.cos(theta)
@@ -268,9 +275,8 @@ def proxy_weight_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarr
         raise ValueError(f"which must be 'positive' or 'negative', got {which!r}")
     if getattr(loss, "num_classes", None) != 2:
         raise ValueError("proxy_weight_curve needs a loss built with num_classes=2")
-    per_class = int(per_class)
-    if per_class < 1:
-        raise ValueError(f"per_class must be an integer >= 1, got {per_class}")
+    per_class = check_int(per_class, "per_class", low=1)
+    positive, negative = check_number(positive, "positive"), check_number(negative, "negative")
     loss = copy.deepcopy(loss).double()  # float64 curves, the caller's module untouched
     labels = torch.arange(2).repeat_interleave(per_class)
     own = torch.nn.functional.one_hot(labels, 2).bool()

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import check_int
+from .._checks import check_int, check_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,6 +66,7 @@ def multilabel_metrics(scores: Tensor, targets: Tensor, *, threshold: float = 0.
     from sklearn.metrics import average_precision_score, f1_score
 
     _check_scores(scores, targets)
+    threshold = check_number(threshold, "threshold")
     s, y = _np(scores), _np(targets).astype(int)
     has = y.sum(0) > 0
     pred = (s > threshold).astype(int)
@@ -104,7 +105,7 @@ def ridge_probe(train_embeddings: Tensor, train_targets: Tensor, test_embeddings
     embeddings: how linearly readable the target is from an embedding trained without a regression head."""
     from sklearn.linear_model import Ridge
 
-    model = Ridge(alpha=alpha).fit(_np(train_embeddings), _np(train_targets))
+    model = Ridge(alpha=check_number(alpha, "alpha", low=0.0)).fit(_np(train_embeddings), _np(train_targets))
     return torch.as_tensor(model.predict(_np(test_embeddings)), dtype=torch.float64)
 
 
@@ -136,7 +137,7 @@ def asl_gradient_curve(*, gamma_neg: float = 4.0, gamma_pos: float = 1.0, clip: 
 
     from .. import losses
 
-    p = torch.linspace(0.005, 0.995, points, dtype=torch.float64)
+    p = torch.linspace(0.005, 0.995, check_int(points, "points", low=2), dtype=torch.float64)
     columns = {"p": p.numpy()}
     asl = losses.get("asymmetric", gamma_neg=gamma_neg, gamma_pos=gamma_pos, clip=clip, reduction="none")
     bce = losses.get("multilabel_bce", reduction="none")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._checks import check_float_tensor, check_int, check_labels, check_nonnegative
+from .._checks import check_float_tensor, check_int, check_labels, check_nonnegative, check_number
 from ..losses.long_tail import prior_offsets
 
 
@@ -52,7 +52,7 @@ def few_shot_accuracy(pred: Tensor, target: Tensor, class_counts, *, share: floa
     """Accuracy on the test rows of the rarest classes: those whose training count is in the lowest ``share``
     of the classes (at least one class), the "few-shot" split of long-tail benchmarks, scaled to C classes."""
     counts = torch.as_tensor(list(class_counts), dtype=torch.float64)
-    k = max(1, int(round(share * len(counts))))
+    k = max(1, int(round(check_number(share, "share", low=0.0, high=1.0) * len(counts))))
     rare = torch.argsort(counts, stable=True)[:k]
     target = check_labels(target, "target", len(target), len(counts))
     keep = torch.isin(target, rare)

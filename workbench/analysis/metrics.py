@@ -6,6 +6,8 @@ import torch
 from sklearn.metrics import accuracy_score
 from torch import Tensor, nn
 
+from .._checks import check_number
+
 
 def accuracy(logits_or_pred: Tensor, target: Tensor) -> float:
     """Top-1 accuracy from logits ``[N, C]`` (argmax) or from predicted labels ``[N]``."""
@@ -15,7 +17,7 @@ def accuracy(logits_or_pred: Tensor, target: Tensor) -> float:
 
 def topk_accuracy(logits: Tensor, target: Tensor, k: int = 1) -> float:
     """Fraction of rows whose target is among the ``k`` largest logits."""
-    if logits.dim() != 2 or not 1 <= k <= logits.shape[1]:
+    if logits.dim() != 2 or isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= logits.shape[1]:
         raise ValueError(f"logits must be [N, C] with 1 <= k <= C, got shape {tuple(logits.shape)} and k={k}")
     top = logits.topk(k, dim=1).indices
     return float((top == target[:, None]).any(dim=1).double().mean())
@@ -27,7 +29,7 @@ def binary_metrics(scores: Tensor, target: Tensor, threshold: float = 0.0) -> di
     ROC AUC."""
     from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
     s, y = scores.detach().cpu().double().numpy(), target.cpu().numpy()
-    pred = (s > threshold).astype(int)
+    pred = (s > check_number(threshold, "threshold")).astype(int)
     return {"f1": float(f1_score(y, pred, zero_division=0)),
             "balanced_accuracy": float(balanced_accuracy_score(y, pred)), "roc_auc": float(roc_auc_score(y, s))}
 

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .._checks import check_int
 from ..losses.mil import attention_inputs, branch_diversity, masked_log_softmax, negative_entropy
 from ..models.mil import predict_bags
 
@@ -34,8 +35,7 @@ def top_k_attention_mass(attention_logits: Tensor, mask: Tensor | None = None, k
     """Share of the attention on each bag's ``k`` most attended instances, ``[B]`` (mean over branches):
     near 1 when attention has collapsed onto k instances, k / n for uniform attention."""
 
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    k = check_int(k, "k", low=1)
     logits, real, batched = attention_inputs(attention_logits.detach(), mask)
     a = masked_log_softmax(logits, real).exp()
     mass = a.topk(min(k, a.shape[-1]), dim=-1).values.sum(-1).mean(-1)

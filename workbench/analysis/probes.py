@@ -10,10 +10,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from torch import Tensor, nn
 
+from .._checks import check_int, check_number
+
 
 def knn_probe(train_emb: Tensor, train_y: Tensor, test_emb: Tensor, test_y: Tensor, k: int = 5) -> float:
     """Accuracy of a k-nearest-neighbour classifier (cosine distance) fitted on the train embeddings."""
-    knn = KNeighborsClassifier(n_neighbors=min(k, len(train_y)), metric="cosine")
+    knn = KNeighborsClassifier(n_neighbors=min(check_int(k, "k", low=1), len(train_y)), metric="cosine")
     knn.fit(train_emb.detach().cpu().double().numpy(), train_y.cpu().numpy())
     return float(knn.score(test_emb.detach().cpu().double().numpy(), test_y.cpu().numpy()))
 
@@ -59,7 +61,7 @@ def gaussian_nb_probe(train_emb, train_y, test_emb, test_y, *, var_smoothing: fl
     classes = np.unique(y)
     means = np.stack([X[y == k].mean(0) for k in classes])
     priors = np.array([(y == k).mean() for k in classes])
-    variances = np.stack([X[y == k].var(0) for k in classes]) + var_smoothing
+    variances = np.stack([X[y == k].var(0) for k in classes]) + check_number(var_smoothing, "var_smoothing", low=0.0)
     pooled = priors @ variances
     scores = np.log(priors) - 0.5 * (((T[:, None, :] - means[None]) ** 2) / pooled).sum(-1)
     return float((classes[scores.argmax(1)] == ty).mean())

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._checks import check_int
 from ..data import episode
 from ..losses.similarity import cosine_similarity_matrix
 
@@ -90,13 +91,14 @@ def nmi(embeddings: Tensor, labels: Tensor, seed: int = 0) -> float:
     from sklearn.metrics import normalized_mutual_info_score
     z = F.normalize(embeddings.detach().double(), dim=1).numpy()
     y = labels.cpu().numpy()
-    clusters = KMeans(len(np.unique(y)), n_init=5, random_state=seed).fit_predict(z)
+    clusters = KMeans(len(np.unique(y)), n_init=5, random_state=check_int(seed, "seed", low=0)).fit_predict(z)
     return float(normalized_mutual_info_score(y, clusters))
 
 
 def retrieval_metrics(embeddings: Tensor, labels: Tensor, ks: Sequence[int] = (1, 2, 4), seed: int = 0) -> dict:
     """Recall@k (:func:`recall_at_k`), MAP@R and NMI in one dict: ``{"R@1": ..., "MAP@R": ..., "NMI": ...}``."""
     _check_ks(ks, len(labels))
+    seed = check_int(seed, "seed", low=0)
     r = _same_class_counts(labels)
     order = _nearest(embeddings, max(max(ks), int(r.max())))  # one ranking serves both
     out = {f"R@{k}": v for k, v in _recall_from(order, labels, ks).items()}
@@ -110,8 +112,9 @@ def prototype_accuracy(embeddings: Tensor, labels: Tensor, *, n_way: int = 5, sh
     """Few-shot accuracy: mean over random N-way K-shot episodes (:func:`workbench.data.episode`) of
     nearest-prototype classification (ProtoNet: prototype = mean support embedding, squared Euclidean
     distance on L2-normalised embeddings). Episodes are drawn with a generator seeded by ``seed``."""
+    episodes = check_int(episodes, "episodes", low=1)
     z = F.normalize(embeddings.detach().double(), dim=1)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_int(seed, "seed", low=0))
     correct = []
     for _ in range(episodes):
         x, y = episode(z, labels, n_way=n_way, shot=shot, queries=queries, generator=g)
@@ -126,8 +129,9 @@ def verification_roc(embeddings: Tensor, labels: Tensor, *, pairs: int = 2000, s
     """Face-verification style ROC on random pairs (half same-class, half different-class): the score of a
     pair is its cosine similarity. Returns ``{"fpr", "tpr", "auc"}`` (scikit-learn's roc_curve / AUC)."""
     from sklearn.metrics import roc_auc_score, roc_curve
+    pairs = check_int(pairs, "pairs", low=2)  # half same-class, half different-class
     z = F.normalize(embeddings.detach().double(), dim=1)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_int(seed, "seed", low=0))
     n = len(labels)
     i, j = torch.randint(0, n, (8 * pairs,), generator=g), torch.randint(0, n, (8 * pairs,), generator=g)
     ok = i != j

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import check_int, check_number
+from .._checks import POSITIVE, check_int, check_number
 from .containers import Dataset
 from .real import digits
 
@@ -104,16 +104,19 @@ def feature_transform(views: Tensor, *, extrapolation: float | None = None, inte
     """
     if views.dim() != 3 or views.shape[1] != 2:
         raise ValueError(f"views must have shape [B, 2, D], got {tuple(views.shape)}")
+    # Beta(α, α) needs α > 0
+    extrapolation, interpolation = (None if a is None else POSITIVE.check(a, name) for a, name in (
+        (extrapolation, "extrapolation"), (interpolation, "interpolation")))
     generator = generator or torch.Generator().manual_seed(0)
     z = F.normalize(views.detach().double(), dim=-1)
     b = len(z)
     if extrapolation is not None:
-        lam = 1 + _beta_sample(float(extrapolation), b, generator)[:, None]
+        lam = 1 + _beta_sample(extrapolation, b, generator)[:, None]
         z = F.normalize(torch.stack([lam * z[:, 0] + (1 - lam) * z[:, 1], lam * z[:, 1] + (1 - lam) * z[:, 0]], 1),
                         dim=-1)
     extra = z.new_zeros(0, z.shape[-1])
     if interpolation is not None:
-        lam = _beta_sample(float(interpolation), b, generator)[:, None]
+        lam = _beta_sample(interpolation, b, generator)[:, None]
         perm = torch.randperm(b, generator=generator)
         extra = F.normalize(lam * z[:, 1] + (1 - lam) * z[perm, 1], dim=-1)
     return z, extra

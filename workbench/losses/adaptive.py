@@ -25,6 +25,7 @@ from .._checks import (
     check_reduction,
     reduce,
 )
+from . import distributed
 from .registry import Paper, Param, register
 from .similarity import (
     check_similarity,
@@ -97,6 +98,12 @@ class ISogCLR(nn.Module):
     has τ = ``temperature`` and u = its own batch g (so the gradient is exactly that of F on the batch).
     ``reduction="none"`` gives the per-anchor-row values [B·V].
 
+    ``gather=True``: under torch.distributed, every rank's views, labels and ``index`` are gathered and every rank
+    computes the loss of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`;
+    ``"none"`` gives all N·V rows' values). Every rank then updates the state of every sample of the whole batch
+    the same way, so the per-sample τ and u stay equal across ranks. (We did not check how the authors' code
+    distributes the loss.)
+
     Reduction: ``"none"`` gives one value per anchor row [B·V]; ``"mean"`` averages over all B·V rows (a row
     without negatives counts, with 0).
     """
@@ -105,8 +112,9 @@ class ISogCLR(nn.Module):
 
     def __init__(self, temperature: float = 0.1, rho: float = 0.3, gamma: float = 0.9, beta: float = 0.9,
                  eta: float = 0.01, tau_min: float = 0.05, tau_max: float = 0.7, num_samples: int = 0,
-                 grad_clip: float | None = 3.0, reduction: str = "mean"):
+                 grad_clip: float | None = 3.0, reduction: str = "mean", gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.temperature = check_positive(temperature, "temperature")
         self.rho = check_in_range(rho, "rho", 0.0, math.inf)
         self.gamma = check_in_range(gamma, "gamma", 0.0, 1.0)
@@ -144,9 +152,14 @@ class ISogCLR(nn.Module):
 
     def forward(self, views: Tensor, labels: Tensor | None = None, index: Tensor | None = None) -> Tensor:
         rows, row_labels = views_to_rows(views, labels)
-        row_index = None
         if index is not None:
-            row_index = check_index(index, views.shape[0], distinct=True).repeat_interleave(views.shape[1])
+            index = check_index(index, views.shape[0], distinct=True)
+        if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
+            views, labels, index = distributed.gather_batch(views, labels, index)
+            if index is not None:  # sample ids must differ across ranks too
+                index = check_index(index, views.shape[0], distinct=True)
+            rows, row_labels = views_to_rows(views, labels)
+        row_index = None if index is None else index.repeat_interleave(views.shape[1])
         return self._loss(cosine_similarity_matrix(rows), row_labels, row_index)
 
     def _loss(self, similarity: Tensor, labels: Tensor, row_index: Tensor | None) -> Tensor:
@@ -329,11 +342,18 @@ class AMCL(nn.Module):
     without them every pair takes the temperature of a zero φ-score, (τ_min + τ_max)/2, so the pair-weight
     lens shows the weights at that fixed temperature (if no embedding has fixed d' yet, Ω's (d'/2) log τ, a
     constant there, is left out of the value). Not a per-sample loss: no ``reduction``.
+
+    ``gather=True``: under torch.distributed, every rank's views and labels are gathered and every rank computes
+    the loss of the whole batch, φ's temperatures of every pair included (the whole-batch semantics of
+    :mod:`workbench.losses.distributed`): φ's gradient is then the whole batch's on every rank, and DDP's average
+    keeps it. φ must start equal on every rank (seed the ranks alike before φ's first call, or broadcast it).
+    (We did not check how the authors' code distributes the loss.)
     """
 
     def __init__(self, num_heads: int = 2, head_dim: int | None = None, beta: float = 0.01, topk: int = 100,
-                 tau_min: float = 1e-5, tau_max: float = 2.0, hidden_dim: int | None = None):
+                 tau_min: float = 1e-5, tau_max: float = 2.0, hidden_dim: int | None = None, gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.num_heads, self.topk = check_int(num_heads, "num_heads", 1), check_int(topk, "topk", 1)
         self.head_dim = None if head_dim is None else check_int(head_dim, "head_dim (None: D // num_heads)", 1)
         if hidden_dim is not None:
@@ -383,6 +403,9 @@ class AMCL(nn.Module):
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         rows, row_labels = views_to_rows(views, labels)
+        if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
+            self._parts(rows)  # refuse a wrong width before the gather (a rank that raises would leave the others)
+            rows, row_labels = views_to_rows(*distributed.gather_batch(views, labels))
         parts = self._parts(rows)
         return self._loss(parts @ parts.transpose(1, 2), self._temperatures(parts), row_labels)
 

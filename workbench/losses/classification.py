@@ -5,8 +5,10 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import POSITIVE, Range, check_float_tensor, check_in_range, check_labels, check_positive, check_reduction
+from .._checks import POSITIVE, Range, check_float_tensor, check_labels, check_positive, check_reduction
 from .registry import Paper, Param, register
+
+SMOOTHING = Range(0.0, 1.0, high_open=True)
 
 
 def check_logits_target(logits: Tensor, target: Tensor) -> Tensor:
@@ -33,10 +35,16 @@ def cross_entropy(logits: Tensor, target: Tensor, *, temperature: float = 1.0, l
     ``label_smoothing`` ε moves ε of the target mass uniformly over the C classes (Szegedy et al. 2016).
     Computed with ``log_softmax``, so logits of 1e4 are fine.
     """
-    target = check_logits_target(logits, target)
     check_positive(temperature, "temperature")
-    check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0, high_open=True)
+    SMOOTHING.check(label_smoothing, "label_smoothing")
     check_reduction(reduction)
+    return _cross_entropy(logits, target, temperature, label_smoothing, reduction)
+
+
+def _cross_entropy(logits: Tensor, target: Tensor, temperature: float, label_smoothing: float,
+                   reduction: str) -> Tensor:
+    """:func:`cross_entropy` with its numbers already checked (the module checks them once, in ``__init__``)."""
+    target = check_logits_target(logits, target)
     scaled = logits if temperature == 1 else logits / temperature  # skip a [B, C] copy in the common case
     return F.cross_entropy(scaled, target, label_smoothing=label_smoothing, reduction=reduction)
 
@@ -49,7 +57,7 @@ def cross_entropy(logits: Tensor, target: Tensor, *, temperature: float = 1.0, l
     params={
         "temperature": Param(1.0, 0.05, 10.0, "divides the logits before the softmax", log=True, valid=POSITIVE),
         "label_smoothing": Param(0.0, 0.0, 0.5, "target mass spread uniformly over the classes",
-                                 valid=Range(0.0, 1.0, high_open=True)),
+                                 valid=SMOOTHING),
     },
 )
 class CrossEntropy(nn.Module):
@@ -61,12 +69,11 @@ class CrossEntropy(nn.Module):
     def __init__(self, temperature: float = 1.0, label_smoothing: float = 0.0, reduction: str = "mean"):
         super().__init__()
         self.temperature = check_positive(temperature, "temperature")
-        self.label_smoothing = check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0, high_open=True)
+        self.label_smoothing = SMOOTHING.check(label_smoothing, "label_smoothing")
         self.reduction = check_reduction(reduction)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return cross_entropy(logits, target, temperature=self.temperature,
-                             label_smoothing=self.label_smoothing, reduction=self.reduction)
+        return _cross_entropy(logits, target, self.temperature, self.label_smoothing, self.reduction)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, label_smoothing={self.label_smoothing}"

@@ -126,6 +126,11 @@ class CLIP(_CrossModal):
     ``learn_temperature=True`` learns log(1/τ) as CLIP does (initialised at 1/τ, capped at 100), as an
     ``nn.Parameter`` that ``train.fit`` optimises with the model. ``reduction="none"`` gives [B].
 
+    ``gather=True``: under torch.distributed, every rank's pairs are gathered and every rank computes the loss of
+    the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`; ``"none"`` gives all N
+    pairs' values), as open_clip's ``ClipLoss(local_loss=False, gather_with_grad=True)`` computes the [N, N] logits
+    of the gathered features.
+
     Reduction: ``"none"`` gives one value per matched pair (x_i, y_i) [B]; ``"mean"`` averages over all B.
     """
 
@@ -201,6 +206,9 @@ class CWCL(_CrossModal):
     transfers, and both directions train the same x). What is missing: CWCL's equation for V→U.
     ``reduction="none"`` gives [B].
 
+    ``gather=True``: as :class:`CLIP`, the whole gathered batch on every rank (the targets then come from every
+    rank's frozen modality).
+
     Reduction: ``"none"`` gives one value per matched pair (x_i, y_i) [B]; ``"mean"`` averages over all B.
     """
 
@@ -220,14 +228,17 @@ def siglip_loss(x: Tensor, y: Tensor, *, scale: float = 10.0, bias: float = -10.
     return _siglip(x, y, x.new_tensor(scale), x.new_tensor(bias), check_reduction(reduction))
 
 
-def _siglip(x: Tensor, y: Tensor, scale: Tensor, bias: Tensor, reduction: str) -> Tensor:
+def _siglip(x: Tensor, y: Tensor, scale: Tensor, bias: Tensor, reduction: str, offset: int = 0) -> Tensor:
+    """``offset``: the anchors x are rows ``offset ...`` of a longer y (x_i pairs with y_{offset + i})."""
     # Half precision sums the B log σ terms of a row in float32, the result in the input's dtype; the vectors are
     # normalised in their own dtype (normalize's floor adapts to it, so a zero vector's gradient stays finite).
     half = x.dtype in (torch.float16, torch.bfloat16)
     x_hat, y_hat = normalize(x, dim=1), normalize(y, dim=1)
     wide = x_hat.float() if half else x_hat
     logits = wide @ y_hat.to(wide.dtype).T * scale.to(wide.dtype) + bias.to(wide.dtype)
-    sign = 2 * torch.eye(len(x), dtype=wide.dtype, device=x.device) - 1  # +1 on the matching pairs, -1 elsewhere
+    sign = -torch.ones(len(x), len(y), dtype=wide.dtype, device=x.device)  # +1 on the matching pairs, -1 elsewhere
+    anchors = torch.arange(len(x), device=x.device)
+    sign[anchors, anchors + offset] = 1
     per_anchor = -F.logsigmoid(sign * logits).sum(1)
     return reduce(per_anchor, reduction).to(x.dtype)
 
@@ -256,15 +267,24 @@ class SigLIP(nn.Module):
     ``two_towers`` defaults differ: t 1, no bias; its COCO demo uses t 10, b -2.71). ``learnable=False``
     keeps them fixed. b = -10 keeps the B - 1 negatives of each row from dominating the loss at the start.
     Normalisation is :func:`normalize` (big_vision divides by ‖z‖ + 1e-8: equal to 1e-8 relative). One
-    direction only: the matrix already holds every pair once. Any B >= 1. No ``gather`` (big_vision's chunked
-    variant gives the same value; not needed on one device).
+    direction only: the matrix already holds every pair once. Any B >= 1.
+
+    ``gather=True``: under torch.distributed, this rank's x rows (anchors) against every rank's y (the own-anchor
+    semantics of :mod:`workbench.losses.distributed`: a [n, N] matrix per rank; the value, and the DDP-averaged
+    gradient, of the whole batch; ``"none"`` gives this rank's anchors' values). big_vision@179d020's
+    ``siglip.py`` computes the [N, N] logits of the global (sharded) batch under ``jit``, and leaves the paper's
+    chunked implementation as a TODO; that chunked form (described in the paper: each device scores its images
+    against every device's texts, the text chunks passed from device to device instead of all-gathered) computes
+    per device what this rank computes here.
 
     Reduction: ``"none"`` gives one value per anchor x_i [B] (its sum over the B candidates); ``"mean"``
     averages over the B anchors.
     """
 
-    def __init__(self, scale: float = 10.0, bias: float = -10.0, learnable: bool = True, reduction: str = "mean"):
+    def __init__(self, scale: float = 10.0, bias: float = -10.0, learnable: bool = True, reduction: str = "mean",
+                 gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         log_scale = torch.tensor(math.log(POSITIVE.check(scale, "scale")))
         bias_t = torch.tensor(REAL.check(bias, "bias"))
         self.learnable = check_flag(learnable, "learnable")
@@ -281,7 +301,13 @@ class SigLIP(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         _check_pair(x, y)
-        return _siglip(x, y, self.log_scale.exp(), self.bias, self.reduction)
+        if not distributed.active(self.gather):
+            return _siglip(x, y, self.log_scale.exp(), self.bias, self.reduction)
+        everyone, start = distributed.gather_rows(y)  # this rank's anchors against every rank's y
+        per_anchor = _siglip(x, everyone, self.log_scale.exp(), self.bias, "none", offset=start)
+        if self.reduction == "none":
+            return per_anchor
+        return distributed.combine(per_anchor.sum(), len(per_anchor) if self.reduction == "mean" else None)
 
     def extra_repr(self) -> str:
         return f"scale={self.scale:.4g}, bias={float(self.bias):.4g}, learnable={self.learnable}"

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import POSITIVE, check_reduction, reduce
+from . import distributed
 from .multiview import _self_supervised_rows, instance_views
 from .registry import Paper, Param, register
 from .similarity import check_similarity, masked_logsumexp, normalize
@@ -31,10 +32,11 @@ def _one_way(uv: Tensor, uu: Tensor, weight: Tensor | None, temperature: float) 
 class _Decoupled(nn.Module):
     self_supervised = True
 
-    def __init__(self, temperature: float = 0.1, reduction: str = "mean"):
+    def __init__(self, temperature: float = 0.1, reduction: str = "mean", gather: bool = False):
         super().__init__()
         self.temperature = POSITIVE.check(temperature, "temperature")
         self.reduction = check_reduction(reduction)
+        self.gather = distributed.check_gather(gather)
 
     def _weights(self, positives: Tensor) -> Tensor | None:
         return None
@@ -63,6 +65,7 @@ class _Decoupled(nn.Module):
         if views.shape[0] < 2:
             raise ValueError(f"views must hold B >= 2 instances for {self.name} (its denominator sums over the "
                              f"other instances), got B={views.shape[0]}")
+        (views,) = distributed.whole_batch(self.gather, views)  # the whole gathered batch on every rank
         u, v = normalize(views[:, 0], dim=1), normalize(views[:, 1], dim=1)
         return self._loss(u @ v.T, u @ u.T, v @ v.T)
 
@@ -88,13 +91,17 @@ class DCL(_Decoupled):
     lightly's ``DCLLoss`` (tested). **The loss can be negative** (no positive in the denominator); collapsed
     embeddings give log(2(B-1)). Two views, B >= 2, self-supervised (``labels`` None). The paper claims a
     smaller sensitivity to the batch size than SimCLR's (notebook 13 tests it at digit scale).
+    ``gather=True``: the whole batch of every process under torch.distributed, computed on every rank (the
+    whole-batch semantics of :mod:`workbench.losses.distributed`; ``"none"`` gives all N instances' values).
+    lightly 1.6.0's ``DCLLoss(gather_distributed=True)`` instead computes this rank's anchors against every
+    rank's negatives and averages over this rank's anchors only.
 
     Reduction: ``"none"`` gives one value per instance [B] (its two directions averaged); ``"mean"`` averages
     over the B instances.
     """
 
-    def __init__(self, temperature: float = 0.1, reduction: str = "mean"):
-        super().__init__(temperature, reduction)
+    def __init__(self, temperature: float = 0.1, reduction: str = "mean", gather: bool = False):
+        super().__init__(temperature, reduction, gather)
 
 
 @register(
@@ -113,14 +120,17 @@ class DCLW(_Decoupled):
     an easy, well-aligned positive gets less than 1, a hard one more). The weights are computed without
     gradient, as lightly's ``DCLWLoss`` does (raminnakhli's code keeps the gradient; not offered). Defaults
     τ = 0.1, σ = 0.5 (lightly). Equal to lightly's ``DCLWLoss`` (tested). Can be negative. Two views, B >= 2,
-    self-supervised.
+    self-supervised. ``gather=True``: as :class:`DCL`, the whole gathered batch on every rank; the weights then
+    take the softmax over all N positives of the whole batch, as the single-process loss of that batch does
+    (lightly 1.6.0's ``gather_distributed`` weights each rank's positives among its own).
 
     Reduction: ``"none"`` gives one value per instance [B] (its two directions averaged); ``"mean"`` averages
     over the B instances.
     """
 
-    def __init__(self, temperature: float = 0.1, sigma: float = 0.5, reduction: str = "mean"):
-        super().__init__(temperature, reduction)
+    def __init__(self, temperature: float = 0.1, sigma: float = 0.5, reduction: str = "mean",
+                 gather: bool = False):
+        super().__init__(temperature, reduction, gather)
         self.sigma = POSITIVE.check(sigma, "sigma")
 
     def _weights(self, positives: Tensor) -> Tensor:

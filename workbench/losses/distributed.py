@@ -11,12 +11,21 @@ that the loss is the one of the whole batch. The contract, for every loss that t
   rank's embeddings is ``world_size`` times the single-process gradient of its rows. DistributedDataParallel
   AVERAGES parameter gradients over ranks, which divides that factor out: the model's gradient is the
   single-process gradient on the concatenated batch. (Without DDP, divide by ``world_size`` yourself.)
-  This is the convention of lightly's and solo-learn's ``GatherLayer``. With ``reduction="none"`` nothing is
-  scaled: the gradient of this rank's values reaches every rank's rows, summed over ranks.
+  This is the convention of lightly's and solo-learn's ``GatherLayer``. With a per-anchor loss's
+  ``reduction="none"`` nothing is scaled: the gradient of this rank's values reaches every rank's rows, summed
+  over ranks (a whole-batch loss's ``"none"`` returns the whole batch's values on every rank: scaled as above).
+* the loss's own parameters (learned temperatures, SigLIP's bias, proxies, AMCL's φ) get, averaged over ranks as
+  DDP does, their single-process gradient; they must start equal on every rank. Its buffers (iSogCLR's
+  per-sample state) are updated alike on every rank. Random draws (SupReMix, Metrix) agree across ranks only
+  with a ``generator`` seeded alike on every rank.
 
-Losses computed per anchor (NT-Xent, the hard contrastive loss, SupCon) compute only this rank's anchors
-against all candidates (``[n, N]`` logits instead of ``[N, N]``); the others compute the whole gathered batch on
-every rank (the same numbers everywhere). Every rank must call the loss and ``backward()`` (both communicate).
+Two semantics. *Own anchors*: the losses computed per anchor (NT-Xent, the hard contrastive loss, SupCon, SigLIP,
+DEXML's decoupled softmax, Rank-N-Contrast) compute only this rank's anchors against all candidates (``[n, N]``
+logits instead of ``[N, N]``) and :func:`combine` the ranks' sums. *Whole batch* (:func:`whole_batch`): the others
+compute the whole gathered batch on every rank (the same numbers everywhere), either because a term couples
+the whole batch (batch statistics, per-proxy or per-feature sums, a softmax over all positives, mining) or as
+pytorch-metric-learning's ``DistributedLossWrapper`` does by default for the pair losses. Every rank must call
+the loss and ``backward()`` (both communicate), with the same optional inputs (labels, index, relevance).
 Without an initialised process group, or with one process, ``gather=True`` changes nothing.
 """
 
@@ -26,12 +35,12 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from .._checks import check_flag
+
 
 def check_gather(gather) -> bool:
-    if not isinstance(gather, bool):
-        raise ValueError(f"gather must be a bool (use every process's negatives under torch.distributed), "
-                         f"got {gather!r}")
-    return gather
+    """``gather`` as a real bool (``_checks.check_flag``: 0, 1, None or "yes" are refused)."""
+    return check_flag(gather, "gather (use every process's negatives under torch.distributed)")
 
 
 def world() -> tuple[int, int]:
@@ -90,6 +99,13 @@ def gather_rows(x: Tensor) -> tuple[Tensor, int]:
 def gather_batch(*tensors: Tensor | None) -> tuple[Tensor | None, ...]:
     """Every tensor gathered along dim 0 (labels, indices and embeddings alike); None stays None."""
     return tuple(None if t is None else gather_rows(t)[0] for t in tensors)
+
+
+def whole_batch(gather: bool, *tensors: Tensor | None) -> tuple[Tensor | None, ...]:
+    """The whole-batch semantics: with ``gather`` active, every tensor replaced by every rank's rows concatenated
+    (rank order; None stays None), so that each rank computes the loss of the whole batch; the tensors as given
+    otherwise. Validate the local inputs first: a rank that raises leaves the others waiting in the gather."""
+    return gather_batch(*tensors) if active(gather) else tensors
 
 
 def all_reduce_sum(x: Tensor) -> Tensor:

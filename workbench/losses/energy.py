@@ -171,3 +171,56 @@ class CompositionalNLL(nn.Module):
     def log_partition(self) -> float:
         """The moving-average estimate of :math:`\\log Z(\\theta)` (NaN before the first :meth:`update`)."""
         return float(self.log_u)
+
+
+def dat_bce_loss(log_ratio_data: Tensor, log_ratio_noise: Tensor) -> Tensor:
+    r"""The energy term of dual adversarial training (Yin et al.), the functional form of :class:`DATBCE`:
+    ``BCEWithLogits(cat([s_data, s_adv]), cat([1, 0]))``, the mean over all B + M samples,
+
+    .. math::
+        L = \frac1{B+M}\Big[\sum_{i=1}^{B}\operatorname{softplus}(-s(x_i))
+            + \sum_{j=1}^{M}\operatorname{softplus}(s(\tilde x_j))\Big].
+    """
+    data, noise = check_log_ratios(log_ratio_data, log_ratio_noise)
+    return (F.softplus(-data).sum() + F.softplus(noise).sum()) / (data.shape[0] + noise.shape[0])
+
+
+@register("dat_bce", family="energy", kind="energy",
+          paper=Paper("Joint Discriminative-Generative Modeling via Dual Adversarial Training", 2025,
+                      "Yin et al."),
+          formula=r"\frac1{B+M}\Big[\sum_i \operatorname{softplus}(-s(x_i)) + \sum_j \operatorname{softplus}"
+                  r"(s(\tilde x_j))\Big],\ s(x) = \log\sum_y e^{f_y(x)},\ \tilde x_j = \mathrm{PGD}_T(x^{out}_j)",
+          params={}, reduces_over="batch")
+class DATBCE(nn.Module):
+    r"""The energy objective of dual adversarial training (DAT; official code xuwangyin/DAT@fb2ffc7): binary
+    cross-entropy of real data (target 1) against adversarially generated samples (target 0), with a
+    classifier's log-sum-exp of logits as the logit of the binary task.
+
+    .. math::
+        s(x) = \log\sum_y e^{f_y(x)} = -E(x),\qquad
+        L = \frac1{B+M}\Big[\sum_{i=1}^{B}\operatorname{softplus}\big(-s(x_i)\big)
+            + \sum_{j=1}^{M}\operatorname{softplus}\big(s(\tilde x_j)\big)\Big].
+
+    ``forward(log_ratio_data[B], log_ratio_noise[M])`` (the kind ``energy`` signature) takes the scores
+    :math:`s` of B real samples and of M adversarial samples :math:`\tilde x_j`: out-of-distribution seeds pushed
+    by T steps of L2 PGD *ascent* on the model's score (``workbench.train.pgd_l2``; the recipe is
+    ``workbench.train.fit_dat``). The adversarial samples have no tractable density, so unlike NCE no
+    :math:`\log q` enters: the log ratio of the kind is the score itself (:math:`\log q \equiv 0`), and there
+    is no noise ratio: the mean runs over the B + M concatenated samples, as ``nn.BCEWithLogitsLoss(reduction=
+    "mean")`` does in the official ``rebm/training/metrics.py::compute_ebm_metrics`` (``logsumexp: true`` in
+    every released config; ``r1reg = 0`` there, so no R1 term here). With B = M and :math:`\log q = 0` it is
+    half of :class:`NCE`.
+
+    No hyper-parameter: the attack strength T lives in the recipe (raised whenever the running AUC of real vs
+    adversarial scores reaches ``AUC_th = 0.8``), and the classifier's adversarial cross-entropy is added with
+    weight 1 there (``total_loss = ebm_total_loss + clf_loss`` in ``rebm/training/train.py``).
+    Check (reference losses-wave2.md §6.4): :math:`s_{data} = [2, 0.5]`, :math:`s_{adv} = [-1, 1]` give 0.556882.
+    Practical tip: the scores are unbounded log-sum-exps, so this is computed with softplus (as BCEWithLogits):
+    finite for any finite score.
+
+    Reduction: one mean over the concatenation of data and adversarial samples (B + M values, not one per input
+    row), so it takes no ``reduction`` and returns one scalar for the batch.
+    """
+
+    def forward(self, log_ratio_data: Tensor, log_ratio_noise: Tensor) -> Tensor:
+        return dat_bce_loss(log_ratio_data, log_ratio_noise)

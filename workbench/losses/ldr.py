@@ -175,7 +175,7 @@ class ALDRKL(nn.Module):
     def _lam_old(self, index: Tensor | None, n: int, like: Tensor) -> Tensor:
         if index is None:
             return torch.full((n,), self.lam0, dtype=like.dtype, device=like.device)
-        needed = int(index.max()) + 1 if n else 0
+        needed = int(index.max()) + 1  # n >= 1: an empty batch was refused
         if needed > len(self.lam_state):  # grow the state; new samples start at lam0
             grown = torch.full((needed,), self.lam0, dtype=self.lam_state.dtype, device=self.lam_state.device)
             grown[: len(self.lam_state)] = self.lam_state

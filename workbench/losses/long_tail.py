@@ -78,7 +78,7 @@ def focal(logits: Tensor, target: Tensor, *, gamma: float = 2.0, alpha: Tensor |
     ce = per_sample_ce(logits, target)
     alpha = _class_vector(alpha, "alpha", logits.shape[1], logits)
     easy = (-(-ce).expm1()).clamp_min(torch.finfo(ce.dtype).tiny)  # 1 - p_y, > 0
-    values = ce if gamma == 0 else easy.pow(gamma) * ce
+    values = easy.pow(gamma) * ce  # gamma = 0: easy^0 = 1 exactly (easy > 0), plain cross-entropy
     if alpha is not None:
         values = alpha[target.long()] * values
     return reduce(values, reduction)

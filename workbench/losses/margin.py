@@ -130,7 +130,8 @@ def arc_margin(cosine: Tensor, labels: Tensor, margin: float | Tensor, easy_marg
     trig = torch if isinstance(margin, Tensor) else math  # per-sample margins, or plain floats (faster)
     cos_m, sin_m = trig.cos(margin), trig.sin(margin)
     target = cosine.gather(1, labels[:, None])
-    sine = (1 - target * target).clamp(min=1e-12).sqrt()
+    # the floor keeps sqrt's slope finite at cos = ±1; 1e-12 is 0 in float16, so it is at least the dtype's tiny
+    sine = (1 - target * target).clamp(min=max(1e-12, torch.finfo(target.dtype).tiny)).sqrt()
     shifted = target * cos_m - sine * sin_m
     if easy_margin:
         shifted = torch.where(target > 0, shifted, target)

@@ -30,6 +30,7 @@ from .._checks import (
     check_reduction,
     reduce,
 )
+from . import distributed
 from .registry import Paper, Param, get, register
 from .similarity import (
     check_embeddings,
@@ -143,13 +144,20 @@ class TripletLoss(nn.Module):
     those units still acts on well-separated classes, where PML's 0.05 is met almost at once, and
     non-squared distances keep the pull on close positives (squaring scales it by 2D).
 
+    ``gather=True``: under torch.distributed, every rank's embeddings and labels are gathered and every rank
+    computes the loss of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`;
+    ``"none"`` gives the whole batch's values), as pytorch-metric-learning's ``DistributedLossWrapper`` does by
+    default (``efficient=False``).
+
     Reduction: ``"none"`` gives one value per anchor [B], the sum over its triplets; ``"sum"`` their total;
     ``"mean"`` divides that total by the number of triplets with non-zero loss (so it is not the mean of the
     anchors' values).
     """
 
-    def __init__(self, margin: float = 0.2, mining: str = "all", squared: bool = False, reduction: str = "mean"):
+    def __init__(self, margin: float = 0.2, mining: str = "all", squared: bool = False, reduction: str = "mean",
+                 gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.margin, self.mining = check_nonnegative(margin, "margin"), _check_mining(mining)
         self.squared = check_flag(squared, "squared")
         self.reduction = check_reduction(reduction)
@@ -160,6 +168,7 @@ class TripletLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
+        embeddings, labels = distributed.whole_batch(self.gather, embeddings, labels)
         return _triplet(cosine_similarity_matrix(embeddings), labels, self.margin, self.mining, self.squared,
                         self.reduction)
 
@@ -233,12 +242,18 @@ class LiftedStructureLoss(nn.Module):
     of Hermans et al. (and the one the Multi-Similarity paper's GPW table analyses) is
     :class:`GeneralizedLiftedStructureLoss`.
 
+    ``gather=True``: under torch.distributed, every rank's embeddings and labels are gathered and every rank
+    computes the loss of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`;
+    ``"none"`` gives the whole batch's values), as pytorch-metric-learning's ``DistributedLossWrapper`` does by
+    default (``efficient=False``).
+
     Reduction: ``"none"`` gives the per-pair matrix [B, B] (a term per positive pair, 0 elsewhere); ``"mean"``
     averages over all positive pairs.
     """
 
-    def __init__(self, neg_margin: float = 1.0, pos_margin: float = 0.0, reduction: str = "mean"):
+    def __init__(self, neg_margin: float = 1.0, pos_margin: float = 0.0, reduction: str = "mean", gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.neg_margin, self.pos_margin = _lifted_margins(neg_margin, pos_margin)
         self.reduction = check_reduction(reduction)
 
@@ -248,6 +263,7 @@ class LiftedStructureLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
+        embeddings, labels = distributed.whole_batch(self.gather, embeddings, labels)
         return self.from_similarity(cosine_similarity_matrix(embeddings), labels)
 
     def extra_repr(self) -> str:
@@ -311,13 +327,19 @@ class GeneralizedLiftedStructureLoss(nn.Module):
     became Song et al.'s per-pair loss (:class:`LiftedStructureLoss`). ``reduction="none"`` gives the
     per-anchor losses.
 
+    ``gather=True``: under torch.distributed, every rank's embeddings and labels are gathered and every rank
+    computes the loss of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`;
+    ``"none"`` gives the whole batch's values), as pytorch-metric-learning's ``DistributedLossWrapper`` does by
+    default (``efficient=False``).
+
     Reduction: ``"none"`` gives one value per anchor [B]; ``"mean"`` averages over all B anchors (an anchor
     without a positive or a negative counts, with 0).
     """
 
     def __init__(self, neg_margin: float = 1.0, pos_margin: float = 0.0, distance: str = "euclidean",
-                 skip_incomplete: bool = True, reduction: str = "mean"):
+                 skip_incomplete: bool = True, reduction: str = "mean", gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.neg_margin, self.pos_margin = _lifted_margins(neg_margin, pos_margin)
         if not isinstance(skip_incomplete, bool):
             raise ValueError(f"skip_incomplete must be a bool, got {skip_incomplete!r}")
@@ -331,6 +353,7 @@ class GeneralizedLiftedStructureLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
+        embeddings, labels = distributed.whole_batch(self.gather, embeddings, labels)
         return self.from_similarity(cosine_similarity_matrix(embeddings), labels)
 
     def extra_repr(self) -> str:
@@ -381,12 +404,19 @@ class BinomialDevianceLoss(nn.Module):
     cost ``C``). Defaults α = 2, β = 50, λ = 0.5 match the Multi-Similarity loss so the two can be
     compared. ``reduction="none"``: the per-pair matrix; ``"sum"``: its sum.
 
+    ``gather=True``: under torch.distributed, every rank's embeddings and labels are gathered and every rank
+    computes the loss of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`;
+    ``"none"`` gives the whole batch's values), as pytorch-metric-learning's ``DistributedLossWrapper`` does by
+    default (``efficient=False``).
+
     Reduction: ``"none"`` gives the per-pair matrix [B, B] (0 on the diagonal); ``"mean"`` averages the positive
     pairs' values over all positive pairs and the negative pairs' over all negative pairs, and adds the two.
     """
 
-    def __init__(self, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5, reduction: str = "mean"):
+    def __init__(self, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5, reduction: str = "mean",
+                 gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.alpha, self.beta = check_positive(alpha, "alpha"), check_positive(beta, "beta")
         self.base, self.reduction = check_number(base, "base"), check_reduction(reduction)
 
@@ -396,6 +426,7 @@ class BinomialDevianceLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
+        embeddings, labels = distributed.whole_batch(self.gather, embeddings, labels)
         return self.from_similarity(cosine_similarity_matrix(embeddings), labels)
 
     def extra_repr(self) -> str:
@@ -512,13 +543,19 @@ class MultiSimilarityLoss(nn.Module):
     ``S > 1 - 1e-5``), anchors without a positive or a negative give 0 instead of crashing, and an
     all-skipped batch gives a 0 that is connected to the graph. ``reduction="none"``: per-anchor loss.
 
+    ``gather=True``: under torch.distributed, every rank's embeddings and labels are gathered and every rank
+    computes the loss of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`;
+    ``"none"`` gives the whole batch's values), as pytorch-metric-learning's ``DistributedLossWrapper`` does by
+    default (``efficient=False``).
+
     Reduction: ``"none"`` gives one value per anchor [B]; ``"mean"`` averages over all B anchors (an anchor
     dropped by mining counts, with 0).
     """
 
     def __init__(self, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5, epsilon: float | None = 0.1,
-                 reduction: str = "mean"):
+                 reduction: str = "mean", gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.alpha, self.beta = check_positive(alpha, "alpha"), check_positive(beta, "beta")
         self.base = check_number(base, "base")
         self.epsilon = None if epsilon is None else check_nonnegative(epsilon, "epsilon (None: no mining)")
@@ -530,6 +567,7 @@ class MultiSimilarityLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
+        embeddings, labels = distributed.whole_batch(self.gather, embeddings, labels)
         return _multi_similarity(cosine_similarity_matrix(embeddings), labels, self.alpha, self.beta, self.base,
                                  self.epsilon, self.reduction)
 
@@ -590,11 +628,17 @@ class OrthogonalProjectionLoss(nn.Module):
     anti-aligned classes lower the loss) and its CIFAR/ImageNet code uses γ = 2. Batch-level: no
     per-sample reduction. No positive pair gives s = 0 (a constant 1); no negative pair gives d = 0.
 
+    ``gather=True``: under torch.distributed, every rank's embeddings and labels are gathered and every rank
+    computes the loss of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`;
+    ``"none"`` gives the whole batch's values), as pytorch-metric-learning's ``DistributedLossWrapper`` does by
+    default (``efficient=False``).
+
     Reduces over the batch (means over all pairs of the batch): no ``reduction``.
     """
 
-    def __init__(self, gamma: float = 0.5, abs_neg: bool = True):
+    def __init__(self, gamma: float = 0.5, abs_neg: bool = True, gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.gamma, self.abs_neg = check_nonnegative(gamma, "gamma"), check_flag(abs_neg, "abs_neg")
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
@@ -602,6 +646,7 @@ class OrthogonalProjectionLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
+        embeddings, labels = distributed.whole_batch(self.gather, embeddings, labels)
         return self.from_similarity(cosine_similarity_matrix(embeddings), labels)
 
     def extra_repr(self) -> str:
@@ -662,13 +707,19 @@ class Metrix(nn.Module):
     duplication by the number of positives weights anchors by their class size; the default mixes every
     anchor in every call with the paper's single w.
 
+    ``gather=True``: under torch.distributed, every rank's embeddings and labels are gathered and every rank
+    computes the loss, mixing included, of the whole batch (the whole-batch semantics of
+    :mod:`workbench.losses.distributed`). Pass a ``generator`` seeded the same on every rank, so that every rank
+    draws the same λ and partners (otherwise each rank mixes its own way and the ranks' values differ).
+
     Reduces over the batch (the sum of two batch means, one random draw per call): no ``reduction``.
     """
 
     def __init__(self, loss: str = "multi_similarity", weight: float = 0.4, alpha: float = 2.0,
                  lam: float | None = None, loss_params: dict | None = None, generator: torch.Generator | None = None,
-                 official_embed: bool = False):
+                 official_embed: bool = False, gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.official_embed = check_flag(official_embed, "official_embed")
         check_choice(loss, "loss", METRIX_LOSSES)
         weight = check_nonnegative(weight, "weight")
@@ -768,6 +819,7 @@ class Metrix(nn.Module):
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)
         check_not_float16(embeddings, "embeddings", METRIX_FLOAT16)
+        embeddings, labels = distributed.whole_batch(self.gather, embeddings, labels)
         return self.from_similarity(cosine_similarity_matrix(embeddings), labels)
 
     def extra_repr(self) -> str:

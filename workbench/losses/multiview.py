@@ -310,6 +310,10 @@ class MVInfoNCE(_MultiView):
     code). Default τ = 0.2 (the class default of the official MV-DHEL; training configs use 0.5).
     Any V >= 2, B >= 2, ``labels`` None; ``reduction="none"`` gives one loss per instance [B].
 
+    ``gather=True``: under torch.distributed, every rank's views are gathered and every rank computes the loss of
+    the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`; ``"none"`` gives all N
+    instances' values).
+
     Reduction: ``"none"`` gives one value per instance [B]; ``"mean"`` averages over all B instances.
     """
 
@@ -342,6 +346,10 @@ class MVDHEL(_MultiView):
     logsumexps. O(B²V) where MV-InfoNCE is O(B²V²). With 2 views it equals :class:`DHEL`
     (``include_augs=True``). Default τ = 0.2 (official class default). Can be negative. Any V >= 2,
     B >= 2, ``labels`` None; ``reduction="none"`` gives one loss per instance [B].
+
+    ``gather=True``: under torch.distributed, every rank's views are gathered and every rank computes the loss of
+    the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`; ``"none"`` gives all N
+    instances' values).
 
     Reduction: ``"none"`` gives one value per instance [B]; ``"mean"`` averages over all B instances.
     """

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import NONNEGATIVE, POSITIVE, check_flag, check_float_tensor, check_reduction, reduce
+from . import distributed
 from .multiview import _self_supervised_rows, instance_views
 from .registry import Paper, Param, register
 from .similarity import check_similarity, normalize
@@ -86,7 +87,16 @@ class BarlowTwins(nn.Module):
     :meth:`from_correlation` takes C instead, and ``analysis.correlation_weights`` gives dL/dC, the
     feature-space counterpart of the pair-weight lens. Self-supervised (``labels`` None), exactly two views,
     B >= 2 (a batch variance needs two rows). Computed in float64 (variances of unnormalised inputs), returned
-    in the input's dtype. No ``gather`` (the official code all-reduces C across GPUs; not done here).
+    in the input's dtype.
+
+    ``gather=True``: under torch.distributed, every rank's views are gathered and every rank computes C, and the
+    loss, of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`). The official
+    code (facebookresearch/barlowtwins@046eec3 ``main.py``) instead all-reduces each rank's C (divided by the
+    global batch size) after a SyncBatchNorm over the ranks: the same C, hence the same value, for D x D numbers
+    sent instead of N x D; its in-place ``all_reduce`` carries no gradient, so after DDP's average its gradient is
+    1/world_size of the single-process one (ours is the single-process one). lightly 1.6.0's
+    ``gather_distributed`` all-reduces C with gradient, but standardises each rank's shard with its own
+    statistics: not the single-process loss of the whole batch.
 
     Reduction: no ``reduction``; one value for the batch (a sum over the D x D cross-correlation matrix).
     """
@@ -94,9 +104,10 @@ class BarlowTwins(nn.Module):
     self_supervised = True
     similarity_free = _SIMILARITY_FREE
 
-    def __init__(self, lam: float = 5e-3):
+    def __init__(self, lam: float = 5e-3, gather: bool = False):
         super().__init__()
         self.lam = NONNEGATIVE.check(lam, "lam")
+        self.gather = distributed.check_gather(gather)
 
     def from_correlation(self, correlation: Tensor) -> Tensor:
         """The loss of a cross-correlation matrix ``correlation[D, D]`` (see :func:`cross_correlation`)."""
@@ -108,7 +119,9 @@ class BarlowTwins(nn.Module):
         return (1 - diagonal).pow(2).sum() + self.lam * off
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
-        z1, z2 = _two_views(views, labels, "barlow_twins")
+        _two_views(views, labels, "barlow_twins")
+        (views,) = distributed.whole_batch(self.gather, views)  # the whole gathered batch on every rank
+        z1, z2 = views[:, 0], views[:, 1]
         return self.from_correlation(cross_correlation(_wide(z1), _wide(z2))).to(views.dtype)
 
     def extra_repr(self) -> str:
@@ -162,16 +175,23 @@ class VICReg(nn.Module):
     float64; a value that does not fit the input's dtype (embeddings of 1e20 in float32, of 100 in float16:
     the squared error itself overflows) is refused with a ValueError rather than returned as inf.
 
+    ``gather=True``: under torch.distributed, every rank's views are gathered and every rank computes the loss of
+    the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`), as the official code
+    does (``main_vicreg.py``: ``torch.cat(FullGatherLayer.apply(x))``, whose backward all-reduces the gradient
+    and keeps this rank's rows, as ours).
+
     Reduction: no ``reduction``; one value for the batch (means over the N·D entries and over the features).
     """
 
     self_supervised = True
     similarity_free = _SIMILARITY_FREE
 
-    def __init__(self, lam: float = 25.0, mu: float = 25.0, nu: float = 1.0, eps: float = 1e-4):
+    def __init__(self, lam: float = 25.0, mu: float = 25.0, nu: float = 1.0, eps: float = 1e-4,
+                 gather: bool = False):
         super().__init__()
         self.lam, self.mu = NONNEGATIVE.check(lam, "lam"), NONNEGATIVE.check(mu, "mu")
         self.nu, self.eps = NONNEGATIVE.check(nu, "nu"), POSITIVE.check(eps, "eps")
+        self.gather = distributed.check_gather(gather)
 
     def terms(self, views: Tensor) -> dict[str, Tensor]:
         """The three unweighted terms ``{"invariance", "variance", "covariance"}`` (float64)."""
@@ -182,6 +202,7 @@ class VICReg(nn.Module):
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         _two_views(views, labels, "vicreg")
+        (views,) = distributed.whole_batch(self.gather, views)  # the whole gathered batch on every rank
         t = self.terms(views)
         value = self.lam * t["invariance"] + self.mu * t["variance"] + self.nu * t["covariance"]
         if not torch.isfinite(value.detach().to(views.dtype)):

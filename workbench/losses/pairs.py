@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import NONNEGATIVE, check_flag, check_nonnegative, check_reduction
+from . import distributed
 from .registry import Paper, Param, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, pair_masks
 
@@ -111,6 +112,11 @@ class ContrastiveLoss(nn.Module):
     to stop pushing well separated classes. A batch with no positive (or no negative) pair gives 0 for
     that part, never NaN.
 
+    ``gather=True``: under torch.distributed, every rank's embeddings and labels are gathered and every rank
+    computes the loss of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`;
+    ``"none"`` gives the whole batch's values), as pytorch-metric-learning's ``DistributedLossWrapper`` does by
+    default (``efficient=False``).
+
     Reduction: ``"none"`` gives the per-pair matrix [B, B] (the positive-pair term on same-label pairs, the
     negative-pair term on different-label pairs, 0 on the diagonal); ``"sum"`` its sum; ``"mean"`` is not one
     mean over it: the positive and the negative pairs are each averaged over their pairs with non-zero loss and
@@ -118,8 +124,9 @@ class ContrastiveLoss(nn.Module):
     """
 
     def __init__(self, pos_margin: float = 0.0, neg_margin: float = 1.0, squared: bool = False,
-                 reduction: str = "mean"):
+                 reduction: str = "mean", gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.pos_margin = check_nonnegative(pos_margin, "pos_margin")
         self.neg_margin = check_nonnegative(neg_margin, "neg_margin")
         self.squared = check_flag(squared, "squared")
@@ -132,6 +139,7 @@ class ContrastiveLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)  # S built here needs no second check
+        embeddings, labels = distributed.whole_batch(self.gather, embeddings, labels)
         return _contrastive(cosine_similarity_matrix(embeddings), labels, self.pos_margin, self.neg_margin,
                             self.squared, self.reduction)
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import ANGLE, NONNEGATIVE, POSITIVE, POSITIVE_INT, check_float_tensor, check_labels, check_number, reduce
+from . import distributed
 from .margin import ArcFace, MarginHead
 from .registry import Paper, Param, register
 
@@ -66,10 +67,19 @@ class ProxyAnchor(MarginHead):
     no ``reduction``. ``.logits(x)`` is ``α·cos`` (to predict); ``.logits(x, labels)`` is ``α(cos - δ)`` on the
     target and ``α(cos + δ)`` elsewhere, the arguments of the two sums. Tip: the official ``train.py`` gives
     the proxies a learning rate 100x the backbone's; Loss Lab's default recipe uses one Adam rate for both.
+
+    ``gather=True``: under torch.distributed, every rank's embeddings and labels are gathered and every rank
+    computes the loss of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`): each
+    proxy's sums then run over every rank's samples, which a mean of the shards' losses would not give (the log
+    of a sum). The proxies' gradient is then the whole batch's on every rank, and DDP's average keeps it; they
+    must start equal on every rank (seed the ranks alike, or let DDP broadcast them). pytorch-metric-learning's
+    ``DistributedLossWrapper`` likewise computes a loss on the gathered embeddings by default.
     """
 
-    def __init__(self, num_classes: int, embedding_dim: int, margin: float = 0.1, alpha: float = 32.0):
+    def __init__(self, num_classes: int, embedding_dim: int, margin: float = 0.1, alpha: float = 32.0,
+                 gather: bool = False):
         super().__init__(num_classes, embedding_dim, POSITIVE.check(alpha, "alpha"))
+        self.gather = distributed.check_gather(gather)
         self.margin, self.alpha = NONNEGATIVE.check(margin, "margin"), self.scale
         with torch.no_grad():
             nn.init.kaiming_normal_(self.weight, mode="fan_out")
@@ -81,6 +91,9 @@ class ProxyAnchor(MarginHead):
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         cosine = self.cosine(embeddings)  # checks the embeddings
         labels = _targets(labels, embeddings, self.num_classes)
+        if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
+            embeddings, labels = distributed.gather_batch(embeddings, labels)
+            cosine = self.cosine(embeddings)
         positive = F.one_hot(labels, self.num_classes).bool()  # [B, C]: sample i is a positive of proxy c
         pos_term = _log1p_sum_exp(-self.alpha * (cosine - self.margin), positive)  # [C], 0 without positives
         neg_term = _log1p_sum_exp(self.alpha * (cosine + self.margin), ~positive)

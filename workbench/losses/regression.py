@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import POSITIVE, Range, check_flag, check_float_tensor, check_reduction, reduce
+from . import distributed
 from .registry import Paper, Param, register
 from .similarity import float32_if_half, normalize
 
@@ -22,9 +23,11 @@ def check_regression(embeddings: Tensor, targets: Tensor) -> None:
                          f"{tuple(targets.shape)}")
 
 
-def _distances(x: Tensor) -> Tensor:
-    """Euclidean distances [B, B] with a zero (not NaN) gradient at distance 0 (duplicated rows, the diagonal)."""
-    d2 = (x[:, None, :] - x[None, :, :]).pow(2).sum(-1)
+def _distances(x: Tensor, others: Tensor | None = None) -> Tensor:
+    """Euclidean distances [B, M] of the rows of x to those of ``others`` (None: x itself) with a zero (not NaN)
+    gradient at distance 0 (duplicated rows, the diagonal)."""
+    others = x if others is None else others
+    d2 = (x[:, None, :] - others[None, :, :]).pow(2).sum(-1)
     positive = d2 > 0
     return torch.where(positive, torch.where(positive, d2, torch.ones_like(d2)).sqrt(), torch.zeros_like(d2))
 
@@ -39,21 +42,28 @@ def rank_n_contrast_loss(embeddings: Tensor, targets: Tensor, *, temperature: fl
                   check_reduction(reduction))
 
 
-def _rnc(x: Tensor, y: Tensor, temperature: float) -> Tensor:
-    n = len(x)
-    if n < 2:
+def _rnc(x: Tensor, y: Tensor, temperature: float, everyone: tuple[Tensor, Tensor] | None = None,
+         offset: int = 0) -> Tensor:
+    """Per anchor x_i; ``everyone``: the (embeddings, targets) of the whole batch when the anchors are its rows
+    ``offset ...`` (gather=True), else x and y themselves."""
+    xs, ys = (x, y) if everyone is None else everyone
+    n, m = len(x), len(xs)
+    if m < 2:
         return x.sum(1) * 0
     if x.dtype in (torch.float16, torch.bfloat16):  # squared distances overflow float16: compute in float32
-        return _rnc(float32_if_half(x), y.float(), temperature).to(x.dtype)
-    logits = -_distances(x) / temperature
-    label_diff = (y[:, None] - y[None, :]).abs()
-    off = ~torch.eye(n, dtype=torch.bool, device=x.device)
+        wide = None if everyone is None else (float32_if_half(xs), ys.float())
+        return _rnc(float32_if_half(x), y.float(), temperature, wide, offset).to(x.dtype)
+    logits = -_distances(x, xs) / temperature  # [n, m]
+    label_diff = (y[:, None] - ys[None, :]).abs()
+    anchors = torch.arange(n, device=x.device)
+    off = torch.ones(n, m, dtype=torch.bool, device=x.device)
+    off[anchors, anchors + offset] = False
     low = torch.finfo(x.dtype).min
     # For anchor i and positive j: the denominator runs over k != i with |y_i - y_k| >= |y_i - y_j| (j included).
     in_set = (label_diff[:, None, :] >= label_diff[:, :, None]) & off[:, None, :]  # [i, j, k]
-    log_den = torch.logsumexp(logits[:, None, :].expand(n, n, n).masked_fill(~in_set, low), dim=2)  # [i, j]
+    log_den = torch.logsumexp(logits[:, None, :].expand(n, m, m).masked_fill(~in_set, low), dim=2)  # [i, j]
     per_pair = (log_den - logits) * off
-    return per_pair.sum(1) / (n - 1)
+    return per_pair.sum(1) / (m - 1)
 
 
 @register(
@@ -78,17 +88,31 @@ class RankNContrast(nn.Module):
     the same value. Edge case: one sample has no pair: 0. Costs O(B^3) memory (the per-anchor ranking).
     Half-precision embeddings are computed in float32 (their squared distances overflow float16).
 
+    ``gather=True``: under torch.distributed, this rank's anchors against every rank's samples (the own-anchor
+    semantics of :mod:`workbench.losses.distributed`: [n, N, N] per rank instead of [N, N, N]; the value, and the
+    DDP-averaged gradient, of the whole batch; ``"none"`` gives this rank's anchors' values). The official
+    ``RnCLoss`` computes on each process's batch alone (no gather in ``loss.py``).
+
     Reduction: ``"none"`` gives one value per anchor [B]; ``"mean"`` averages over all B.
     """
 
-    def __init__(self, temperature: float = 2.0, reduction: str = "mean"):
+    def __init__(self, temperature: float = 2.0, reduction: str = "mean", gather: bool = False):
         super().__init__()
         self.temperature = POSITIVE.check(temperature, "temperature")
         self.reduction = check_reduction(reduction)
+        self.gather = distributed.check_gather(gather)
 
     def forward(self, embeddings: Tensor, targets: Tensor) -> Tensor:
         check_regression(embeddings, targets)
-        return reduce(_rnc(embeddings, targets.to(embeddings.dtype), self.temperature), self.reduction)
+        targets = targets.to(embeddings.dtype)
+        if not distributed.active(self.gather):
+            return reduce(_rnc(embeddings, targets, self.temperature), self.reduction)
+        everyone, start = distributed.gather_rows(embeddings)  # this rank's anchors against every rank's rows
+        all_targets = distributed.gather_rows(targets.detach())[0]
+        per_anchor = _rnc(embeddings, targets, self.temperature, (everyone, all_targets), start)
+        if self.reduction == "none":
+            return per_anchor
+        return distributed.combine(per_anchor.sum(), len(per_anchor) if self.reduction == "mean" else None)
 
 
 # --- SupReMix ---------------------------------------------------------------------------------------------------
@@ -178,13 +202,19 @@ class SupReMix(nn.Module):
     switch the three ingredients off (all off: SupCon with same-target positives on one view). ``window`` is in
     label units (the code's 5 is in years of age). Random: pass a ``generator`` for the Beta draws. Costs O(B^3) memory.
 
+    ``gather=True``: under torch.distributed, every rank's embeddings and targets are gathered and every rank
+    computes the loss, mixtures included, of the whole batch (the whole-batch semantics of
+    :mod:`workbench.losses.distributed`; ``"none"`` gives all N anchors' values). Pass a ``generator`` seeded the
+    same on every rank, so that every rank draws the same Beta(2, 8) factors (otherwise the ranks' values differ).
+
     Reduction: ``"none"`` gives one value per anchor [B]; ``"mean"`` averages over all B.
     """
 
     def __init__(self, temperature: float = 0.3, window: float = 5.0, mix_negatives: bool = True,
                  mix_positives: bool = True, weighted: bool = True, detach_mixtures: bool = True,
-                 reduction: str = "mean", generator: torch.Generator | None = None):
+                 reduction: str = "mean", generator: torch.Generator | None = None, gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.temperature = POSITIVE.check(temperature, "temperature")
         self.window = Range(0.0, float("inf"), low_open=True).check(window, "window")
         self.mix_negatives = check_flag(mix_negatives, "mix_negatives")
@@ -198,6 +228,7 @@ class SupReMix(nn.Module):
 
     def forward(self, embeddings: Tensor, targets: Tensor) -> Tensor:
         check_regression(embeddings, targets)
+        embeddings, targets = distributed.whole_batch(self.gather, embeddings, targets.detach())
         return reduce(_supremix(embeddings, targets.to(embeddings.dtype), self.temperature, self.window,
                                 self.mix_negatives, self.mix_positives, self.weighted, self.generator,
                                 self.detach_mixtures),

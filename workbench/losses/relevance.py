@@ -12,21 +12,30 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import POSITIVE, UNIT, Range, check_flag, check_float_tensor, check_paired, check_reduction, reduce
+from . import distributed
 from .registry import Paper, Param, register
 from .similarity import normalize
 
 
-def check_relevance(relevance: Tensor | None, n: int, like: Tensor) -> Tensor:
-    """``relevance[n, n]`` in [0, 1] (float or bool), as ``like``'s dtype; None gives the identity."""
+def check_relevance(relevance: Tensor | None, n: int, like: Tensor, columns: int | None = None,
+                    offset: int = 0) -> Tensor:
+    """``relevance[n, columns]`` (``columns`` None: n) in [0, 1] (float or bool), as ``like``'s dtype; None gives
+    the identity (x_i relevant to y_{offset + i} only)."""
+    m = n if columns is None else columns
     if relevance is None:
-        return torch.eye(n, dtype=like.dtype, device=like.device)
+        eye = torch.zeros(n, m, dtype=like.dtype, device=like.device)
+        rows = torch.arange(n, device=like.device)
+        eye[rows, rows + offset] = 1
+        return eye
     if not isinstance(relevance, Tensor):
-        raise ValueError(f"relevance must be a torch.Tensor [{n}, {n}] or None, got {type(relevance).__name__}")
+        raise ValueError(f"relevance must be a torch.Tensor [{n}, {m}] or None, got {type(relevance).__name__}")
     if relevance.dtype == torch.bool:
         relevance = relevance.to(like.dtype)
-    check_float_tensor(relevance, "relevance", 2, f"[{n}, {n}]")
-    if tuple(relevance.shape) != (n, n):
-        raise ValueError(f"relevance must have shape [{n}, {n}] (rows x, columns y), got {tuple(relevance.shape)}")
+    check_float_tensor(relevance, "relevance", 2, f"[{n}, {m}]")
+    if tuple(relevance.shape) != (n, m):
+        where = "" if columns is None else " with gather=True: this rank's x against every rank's y"
+        raise ValueError(f"relevance must have shape [{n}, {m}] (rows x, columns y{where}), got "
+                         f"{tuple(relevance.shape)}")
     if n and ((relevance < 0).any() or (relevance > 1).any()):
         raise ValueError("relevance must hold values in [0, 1]")
     return relevance.to(like.dtype)
@@ -54,13 +63,8 @@ def decoupled_softmax_loss(x: Tensor, y: Tensor, relevance: Tensor | None = None
     return reduce(_decoupled(_cosines(x, y) / temperature, positive, decoupled), check_reduction(reduction))
 
 
-def decoupled_softmax_scores(scores: Tensor, relevance: Tensor, *, decoupled: bool = True,
-                             reduction: str = "mean") -> Tensor:
-    """The decoupled softmax on given scores ``[B, L]`` (already divided by τ) against *all* L labels, as DEXML
-    trains it: ``relevance[B, L]`` (> 0 marks a positive; 0/1 multi-hot targets work). Same per-query value as
-    :class:`DecoupledSoftmax`; ``decoupled=False`` puts every label in the denominator."""
-    check_float_tensor(scores, "scores", 2, "[B, L]", nonempty=True)
-    check_flag(decoupled, "decoupled")
+def check_score_relevance(relevance: Tensor, scores: Tensor) -> Tensor:
+    """``relevance[B, L]`` for scores against all L labels: the shape of ``scores``, finite, >= 0."""
     if not isinstance(relevance, Tensor) or tuple(relevance.shape) != tuple(scores.shape):
         raise ValueError(f"relevance must be a tensor of shape {tuple(scores.shape)} like scores, got "
                          f"{getattr(relevance, 'shape', type(relevance).__name__)}")
@@ -68,6 +72,17 @@ def decoupled_softmax_scores(scores: Tensor, relevance: Tensor, *, decoupled: bo
         raise ValueError("relevance must be finite")
     if (relevance < 0).any():
         raise ValueError("relevance must be >= 0")
+    return relevance
+
+
+def decoupled_softmax_scores(scores: Tensor, relevance: Tensor, *, decoupled: bool = True,
+                             reduction: str = "mean") -> Tensor:
+    """The decoupled softmax on given scores ``[B, L]`` (already divided by τ) against *all* L labels, as DEXML
+    trains it: ``relevance[B, L]`` (> 0 marks a positive; 0/1 multi-hot targets work). Same per-query value as
+    :class:`DecoupledSoftmax`; ``decoupled=False`` puts every label in the denominator."""
+    check_float_tensor(scores, "scores", 2, "[B, L]", nonempty=True)
+    check_flag(decoupled, "decoupled")
+    check_score_relevance(relevance, scores)
     return reduce(_decoupled(scores, relevance > 0, decoupled), check_reduction(reduction))
 
 
@@ -110,19 +125,37 @@ class DecoupledSoftmax(nn.Module):
     GPUs); here the columns are the batch's y rows. Edge cases: a query with no positive contributes 0 (counted
     in the mean, as DEXML divides by the batch); every label positive gives 0.
 
+    ``gather=True``: under torch.distributed, this rank's queries x against every rank's labels y (the own-anchor
+    semantics of :mod:`workbench.losses.distributed`: a [n, N] score matrix per rank; the value, and the
+    DDP-averaged gradient, of the whole batch; ``"none"`` gives this rank's queries' values). DEXML splits the
+    other way (nilesh2797/DEXML@9d23d16 ``losses.py``, ``'decoupled-softmax'``): each GPU scores the queries
+    against its own shard of the labels, and the per-query log-denominators over the negatives are gathered
+    (``GatherLayer``) and combined by a log-sum-exp over GPUs; the same value when every label is somewhere.
+    ``relevance`` is then this rank's rows of the whole batch's relevance, [n, N] (columns: every rank's y in
+    rank order); None: each query's own y only.
+
     Reduction: ``"none"`` gives one value per query x_i [B]; ``"mean"`` averages over all B.
     """
 
-    def __init__(self, temperature: float = 0.05, decoupled: bool = True, reduction: str = "mean"):
+    def __init__(self, temperature: float = 0.05, decoupled: bool = True, reduction: str = "mean",
+                 gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.temperature = POSITIVE.check(temperature, "temperature")
         self.decoupled = check_flag(decoupled, "decoupled")
         self.reduction = check_reduction(reduction)
 
     def forward(self, x: Tensor, y: Tensor, relevance: Tensor | None = None) -> Tensor:
         _check_pair(x, y)
-        positive = check_relevance(relevance, len(x), x) > 0
-        return reduce(_decoupled(_cosines(x, y) / self.temperature, positive, self.decoupled), self.reduction)
+        if not distributed.active(self.gather):
+            positive = check_relevance(relevance, len(x), x) > 0
+            return reduce(_decoupled(_cosines(x, y) / self.temperature, positive, self.decoupled), self.reduction)
+        everyone, start = distributed.gather_rows(y)  # this rank's queries against every rank's labels
+        positive = check_relevance(relevance, len(x), x, columns=len(everyone), offset=start) > 0
+        per_query = _decoupled(_cosines(x, everyone) / self.temperature, positive, self.decoupled)
+        if self.reduction == "none":
+            return per_query
+        return distributed.combine(per_query.sum(), len(per_query) if self.reduction == "mean" else None)
 
 
 # --- Symmetric Multi-Similarity -------------------------------------------------------------------------------
@@ -199,17 +232,30 @@ class SMS(nn.Module):
     does not matter); None gives the identity, where SMS is a symmetric max-margin ranking loss with margin m.
     Edge case: n = 1 has no off-diagonal pair: 0 (the code's mean of an empty tensor is NaN).
 
+    ``gather=True``: under torch.distributed, every rank's x, y and relevance rows are gathered and every rank
+    computes the loss of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`: SMS
+    needs each pair in both directions, rows and columns of R; ``"none"`` gives the whole batch's values).
+    ``relevance`` is then this rank's rows of the whole batch's R, [n, N] (columns: every rank's y in rank
+    order); None: the identity. (We did not check whether the official code gathers.)
+
     Reduction: ``"none"`` gives one value per matched pair i [B] (the mean of its 2(n-1) entries, both
     directions); ``"mean"`` averages over all B, the code's mean over all entries.
     """
 
-    def __init__(self, margin: float = 0.6, threshold: float = 0.1, eps: float = 1.1 / 240, reduction: str = "mean"):
+    def __init__(self, margin: float = 0.6, threshold: float = 0.1, eps: float = 1.1 / 240, reduction: str = "mean",
+                 gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         _check_sms(margin, threshold, eps)
         self.margin, self.threshold, self.eps = float(margin), float(threshold), float(eps)
         self.reduction = check_reduction(reduction)
 
     def forward(self, x: Tensor, y: Tensor, relevance: Tensor | None = None) -> Tensor:
         _check_pair(x, y)
+        if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
+            total = int(distributed.all_reduce_sum(torch.tensor(len(x), device=x.device)))
+            if relevance is not None:
+                relevance = check_relevance(relevance, len(x), x, columns=total)
+            x, y, relevance = distributed.gather_batch(x, y, relevance)
         r = check_relevance(relevance, len(x), x)
         return reduce(_sms(_cosines(x, y), r, self.margin, self.threshold, self.eps), self.reduction)

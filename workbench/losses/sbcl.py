@@ -25,6 +25,7 @@ from .._checks import (
     check_reduction,
     reduce,
 )
+from . import distributed
 from .registry import Paper, Param, register
 from .similarity import check_similarity, cosine_similarity_matrix, masked_logsumexp, views_to_rows
 
@@ -127,6 +128,11 @@ class SBCL(nn.Module):
     class term contrasts the other view against other classes. Without labels every instance is its own
     class (self-supervised).
 
+    ``gather=True``: under torch.distributed, every rank's views, labels and subclasses (those given, or read
+    through ``index`` on each rank) are gathered and every rank computes the loss of the whole batch (the
+    whole-batch semantics of :mod:`workbench.losses.distributed`; ``"none"`` gives all N·V anchors' values).
+    (We did not check whether the official code gathers.)
+
     Reduction: ``"none"`` gives one value per anchor row [B·V]; ``"mean"`` averages over all B·V anchors (an
     anchor without a positive contributes 0 and counts).
     """
@@ -134,8 +140,9 @@ class SBCL(nn.Module):
     uses_index = True
 
     def __init__(self, temperature: float = 0.1, base_temperature: float = 0.07, gamma: float = 0.25,
-                 reduction: str = "mean"):
+                 reduction: str = "mean", gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.temperature = check_positive(temperature, "temperature")
         self.base_temperature = check_positive(base_temperature, "base_temperature")
         self.gamma = check_nonnegative(gamma, "gamma")
@@ -170,8 +177,15 @@ class SBCL(nn.Module):
             if subclasses is None and self.subclass_of is not None:
                 subclasses = self.subclass_of[index]
         if subclasses is not None:
-            subclasses = check_labels(subclasses, "subclasses", b).repeat_interleave(v)
+            subclasses = check_labels(subclasses, "subclasses", b)
         temps = None if labels is None else _check_temperatures(self.class_temperatures, row_labels)
+        if distributed.active(self.gather):  # the whole gathered batch on every rank (see .distributed)
+            views, labels, subclasses = distributed.gather_batch(views, labels, subclasses)
+            rows, row_labels = views_to_rows(views, labels)
+            b = views.shape[0]
+            temps = None if labels is None else _check_temperatures(self.class_temperatures, row_labels)
+        if subclasses is not None:
+            subclasses = subclasses.repeat_interleave(v)
         instances = torch.arange(b, device=views.device).repeat_interleave(v)
         return _sbcl(cosine_similarity_matrix(rows), row_labels, row_labels if subclasses is None else subclasses,
                      instances, self.temperature, self.base_temperature, self.gamma,

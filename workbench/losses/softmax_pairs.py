@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import POSITIVE, UNIT, check_flag, check_reduction
+from . import distributed
 from .registry import Paper, Param, register
 from .similarity import check_embeddings, check_similarity, cosine_similarity_matrix, masked_logsumexp, pair_masks
 
@@ -78,13 +79,19 @@ class CircleLoss(nn.Module):
     With equal settings the value equals PML's ``CircleLoss(m, gamma)``. Stable: the exponent γα·s reaches
     ~600, so everything stays in log-sum-exp form.
 
+    ``gather=True``: under torch.distributed, every rank's embeddings and labels are gathered and every rank
+    computes the loss of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`;
+    ``"none"`` gives the whole batch's values), as pytorch-metric-learning's ``DistributedLossWrapper`` does by
+    default (``efficient=False``).
+
     Reduction: ``"none"`` gives one value per anchor row [N] (0 for an anchor without a positive or a
     negative); ``"mean"`` averages the non-zero ones (PML's ``AvgNonZeroReducer``), ``"sum"`` adds them all.
     """
 
     def __init__(self, margin: float = 0.25, gamma: float = 256.0, detach_weights: bool = True,
-                 reduction: str = "mean"):
+                 reduction: str = "mean", gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.margin, self.gamma = _circle_margin(margin), _gamma(gamma)
         self.detach_weights = check_flag(detach_weights, "detach_weights")
         self.reduction = check_reduction(reduction)
@@ -95,6 +102,7 @@ class CircleLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)  # a float [B, D], B >= 1, no NaN or ±inf
+        embeddings, labels = distributed.whole_batch(self.gather, embeddings, labels)
         return _circle(cosine_similarity_matrix(embeddings), labels, self.margin, self.gamma, self.detach_weights,
                        self.reduction)
 
@@ -152,6 +160,11 @@ class NPairsLoss(nn.Module):
     temperature, the mean over the N pairs; classes with a single sample take no part, and a batch without
     any positive pair gives 0.
 
+    ``gather=True``: under torch.distributed, every rank's embeddings and labels are gathered and every rank
+    computes the loss of the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`;
+    ``"none"`` gives the whole batch's values), as pytorch-metric-learning's ``DistributedLossWrapper`` does by
+    default (``efficient=False``).
+
     Reduction: ``"none"`` gives one value per row [N]: each N-pair anchor's value at its row, 0 for the other
     rows; ``"mean"`` averages over the N-pair anchors only (one per class with two or more samples), ``"sum"``
     adds them.
@@ -161,8 +174,9 @@ class NPairsLoss(nn.Module):
     the gradients stay small, which is why N-pairs trains slowly on the default recipe.
     """
 
-    def __init__(self, reduction: str = "mean"):
+    def __init__(self, reduction: str = "mean", gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.reduction = check_reduction(reduction)
 
     def from_similarity(self, similarity: Tensor, labels: Tensor) -> Tensor:
@@ -170,4 +184,5 @@ class NPairsLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings(embeddings, labels)  # a float [B, D], B >= 1, no NaN or ±inf
+        embeddings, labels = distributed.whole_batch(self.gather, embeddings, labels)
         return _npairs(cosine_similarity_matrix(embeddings), labels, self.reduction)

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import POSITIVE, POSITIVE_INT, check_flag
+from . import distributed
 from .multiview import _self_supervised_rows, instance_views
 from .registry import Paper, Param, register
 from .similarity import check_similarity, vector_norm
@@ -80,13 +81,18 @@ class GroCo(nn.Module):
     B > k. ``from_similarity`` computes the loss from the cosine matrix of the rows (the stop-gradient acts on
     embeddings, not on S). In float32 internally for half precision (the official code computes in float32).
 
+    ``gather=True``: under torch.distributed, every rank's views are gathered and every rank computes the loss of
+    the whole batch (the whole-batch semantics of :mod:`workbench.losses.distributed`): each anchor's top-k
+    negatives are then chosen among every rank's instances. (We did not check whether the official code gathers.)
+
     Reduction: no ``reduction``; one value for the batch (BCE means over anchors and ranks).
     """
 
     self_supervised = True
 
-    def __init__(self, topk_neg: int = 10, steepness: float = 1.0, stop_grad: bool = True):
+    def __init__(self, topk_neg: int = 10, steepness: float = 1.0, stop_grad: bool = True, gather: bool = False):
         super().__init__()
+        self.gather = distributed.check_gather(gather)
         self.topk_neg = POSITIVE_INT.check(topk_neg, "topk_neg")
         self.steepness = POSITIVE.check(steepness, "steepness")
         self.stop_grad = check_flag(stop_grad, "stop_grad")
@@ -118,8 +124,9 @@ class GroCo(nn.Module):
 
     def forward(self, views: Tensor, labels: Tensor | None = None) -> Tensor:
         _self_supervised_rows(views, labels, "groco")
+        self._check_batch(views.shape[0])
+        (views,) = distributed.whole_batch(self.gather, views)  # the whole gathered batch on every rank
         b, v, _ = views.shape
-        self._check_batch(b)
         z = views.float() if views.dtype in (torch.float16, torch.bfloat16) else views
         unit = z / vector_norm(z, dim=2).clamp(min=1e-8)  # the official cosine's eps; no overflow of the squares
         other = unit.detach() if self.stop_grad else unit

@@ -56,8 +56,12 @@ def z_loss(logits: Tensor, target: Tensor, *, a: float = 1.0, b: float = 2.0, re
     check_positive(a, "a")
     check_number(b, "b")
     check_reduction(reduction)
-    z = true_class_zscore(logits, target)
-    return reduce(zscore_loss(z, a, b), reduction)
+    return _z_loss(logits, target, a, b, reduction)
+
+
+def _z_loss(logits: Tensor, target: Tensor, a: float, b: float, reduction: str) -> Tensor:
+    """:func:`z_loss` with its numbers already checked (the module checks them once, in ``__init__``)."""
+    return reduce(zscore_loss(true_class_zscore(logits, target), a, b), reduction)
 
 
 @register(
@@ -82,7 +86,7 @@ class ZLoss(nn.Module):
         self.reduction = check_reduction(reduction)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return z_loss(logits, target, a=self.a, b=self.b, reduction=self.reduction)
+        return _z_loss(logits, target, self.a, self.b, self.reduction)
 
     def extra_repr(self) -> str:
         return f"a={self.a}, b={self.b}"

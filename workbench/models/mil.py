@@ -119,7 +119,12 @@ class MILModel(nn.Module):
         if mask.shape != (B, N) or mask.dtype != torch.bool:
             raise ValueError(f"mask must be a bool tensor of shape [B, N] = [{B}, {N}], got {mask.dtype} "
                              f"{tuple(mask.shape)}")
-        H = self.encoder(x.flatten(0, 1)).view(B, N, -1)  # [B, N, M]
+        return self.pool(self.encoder(x.flatten(0, 1)).view(B, N, -1), mask, generator)
+
+    def pool(self, H: Tensor, mask: Tensor, generator: torch.Generator | None = None) -> MILOutput:
+        """The pooling and classifiers on instance embeddings ``H[B, N, M]`` with ``mask[B, N]`` (what
+        ``forward`` does after the encoder; MHIM-MIL v2's instance merging adds tokens in between)."""
+        B, N = mask.shape
         pad = ~mask
         attention_logits = attention = branch_logits = z = None
         if self.pooling in ("attention", "gated"):

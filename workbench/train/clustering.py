@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from sklearn.cluster import KMeans
 from torch import Tensor, nn
 
-from .._checks import NONNEGATIVE, POSITIVE, POSITIVE_INT, UNIT, check_float_tensor
+from .._checks import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, UNIT, check_flag, check_float_tensor
 
 
 def _batches(n: int, batch_size: int, g: torch.Generator):
@@ -30,7 +30,7 @@ def pretrain_autoencoder(autoencoder: nn.Module, X: Tensor, *, epochs: int = 30,
     check_float_tensor(X, "X", 2, "[N, D]", nonempty=True)
     epochs, batch_size = POSITIVE_INT.check(epochs, "epochs"), POSITIVE_INT.check(batch_size, "batch_size")
     lr, corruption = POSITIVE.check(lr, "lr"), UNIT.check(corruption, "corruption")
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(NONNEGATIVE_INT.check(seed, "seed"))
     optimiser = torch.optim.Adam(autoencoder.parameters(), lr=lr)
     autoencoder.train()
     curve = []
@@ -52,6 +52,7 @@ def pretrain_autoencoder(autoencoder: nn.Module, X: Tensor, *, epochs: int = 30,
 def kmeans_init(loss: nn.Module, embeddings: Tensor, seed: int = 0) -> Tensor:
     """Set the loss's cluster parameters from k-means (10 restarts) on ``embeddings``; returns the k-means
     assignments."""
+    seed = NONNEGATIVE_INT.check(seed, "seed")
     km = KMeans(loss.num_clusters, n_init=10, random_state=seed).fit(embeddings.detach().cpu().double().numpy())
     loss.init_centres(torch.as_tensor(km.cluster_centers_, dtype=loss.weight.dtype))
     return torch.as_tensor(km.labels_, dtype=torch.long)
@@ -74,6 +75,8 @@ def fit_clustering(autoencoder: nn.Module, loss: nn.Module, X: Tensor, *, epochs
     epochs, batch_size = POSITIVE_INT.check(epochs, "epochs"), POSITIVE_INT.check(batch_size, "batch_size")
     lr = POSITIVE.check(lr, "lr")
     reconstruction_weight = NONNEGATIVE.check(reconstruction_weight, "reconstruction_weight")
+    seed = NONNEGATIVE_INT.check(seed, "seed")
+    init = check_flag(init, "init")
     encoder = autoencoder.encoder
     if init:
         with torch.no_grad():

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from .._checks import POSITIVE, POSITIVE_INT, REAL, check_float_tensor
+from .._checks import NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, REAL, check_float_tensor
 from ..losses import get as get_loss
 
 
@@ -43,7 +43,7 @@ def gaussian_mean_sgd(loss: str | nn.Module, mu: float, *, steps: int = 200, lr:
     steps, batch, noise_batch = (POSITIVE_INT.check(v, n) for v, n in
                                  ((steps, "steps"), (batch, "batch"), (noise_batch, "noise_batch")))
     loss = get_loss(loss) if isinstance(loss, str) else loss
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(NONNEGATIVE_INT.check(seed, "seed"))
     theta = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
     c = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
     optimiser = torch.optim.SGD([theta, c], lr=lr)
@@ -74,7 +74,7 @@ def fit_energy(model: nn.Module, X: Tensor, loss: str | nn.Module, *, steps: int
     steps, batch, noise_batch = (POSITIVE_INT.check(v, n) for v, n in
                                  ((steps, "steps"), (batch, "batch"), (noise_batch, "noise_batch")))
     loss = get_loss(loss) if isinstance(loss, str) else loss
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(NONNEGATIVE_INT.check(seed, "seed"))
     mean, std = X.mean(0), X.std(0) * noise_scale
     noise = torch.distributions.Normal(mean, std)
 

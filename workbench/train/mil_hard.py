@@ -19,6 +19,7 @@ from ..losses import get as get_loss
 from ..losses import supcon_from_similarity
 from ..losses.mil import ins_confidence_update, ins_contrastive, ins_partial_loss
 from ..models.mil_hard import INSModel, ema_update, hard_instance_mask
+from ..models.mil_merge import attention_to_score
 from .history import History
 from .loop import _check_schedule, _start
 
@@ -75,8 +76,8 @@ def _sequential_ema(prototypes: Tensor, features: Tensor, labels: Tensor, m: flo
 def fit_mhim(student: nn.Module, data, *, teacher: nn.Module | None = None, consistency: nn.Module | None = None,
              epochs: int = 10, lr: float = 1e-3, batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0,
              high: float = 0.1, high_random: float = 0.5, random: float = 0.0, low: float = 0.0,
-             high_schedule: bool = False, momentum: float = 0.99, metrics: Callable | None = None,
-             device: str | torch.device = "cpu", verbose: bool = True) -> History:
+             high_schedule: bool = False, momentum: float = 0.99, attn2score: bool = False,
+             metrics: Callable | None = None, device: str | torch.device = "cpu", verbose: bool = True) -> History:
     r"""MHIM-MIL (Tang et al., ICCV 2023; DearCaat/MHIM-MIL): train an attention-MIL ``student`` on bags whose
     most-attended instances an EMA ``teacher`` masks.
 
@@ -96,10 +97,20 @@ def fit_mhim(student: nn.Module, data, *, teacher: nn.Module | None = None, cons
     Digit-scale defaults (our choice, not the paper's): ``high`` 0.1 with ``high_random`` 0.5 masks one of
     the two most-attended of ~10 instances (official CAMELYON16: 0.01 of thousands of patches); momentum
     0.99 instead of 0.9999 because a digit run has a few hundred steps, not tens of thousands.
+
+    MHIM-MIL v2 (IJCV 2025; master@9d0c91a): ``attn2score=True`` ranks the instances by
+    :func:`workbench.models.attention_to_score` of the teacher (``--attn2score``: attention times a confident
+    class) instead of its raw attention; a :class:`workbench.models.MHIMModel` student merges a random
+    ``1 - merge_ratio`` of the instances it still sees into tokens instead of only discarding (``--merge_enable``).
+    v2's recipe uses neither random nor low masking (v1 only). Both off (the default) is v1.
     """
     _check_schedule(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, weight_decay=weight_decay)
     check_number(momentum, "momentum", low=0.0, high=1.0)
+    for value, name in ((high, "high"), (random, "random"), (low, "low")):  # hard_instance_mask's ranges, now
+        check_number(value, name, low=0.0, high=1.0)
+    check_number(high_random, "high_random", low=0.0, high=1.0, low_open=True)
     check_flag(high_schedule, "high_schedule")
+    check_flag(attn2score, "attn2score")
     check_flag(verbose, "verbose")
     if data.y_train.is_floating_point():
         raise ValueError("fit_mhim trains bag classification: data must have integer bag labels")
@@ -114,8 +125,14 @@ def fit_mhim(student: nn.Module, data, *, teacher: nn.Module | None = None, cons
         ema.eval()
         with torch.no_grad():
             t = ema(X, mask)
+            scores = t.instance_scores
+            if attn2score:
+                if t.attention is None:
+                    raise ValueError("attn2score needs an attention-pooling teacher")
+                H = ema.encoder(X.flatten(0, 1)).view(*mask.shape, -1)
+                scores = attention_to_score(ema.classifier, H, t.attention, mask)
         h = high * 0.5 * (1 + math.cos(math.pi * progress)) if high_schedule else high
-        keep = hard_instance_mask(t.instance_scores, mask, high=h, high_random=high_random, random=random, low=low,
+        keep = hard_instance_mask(scores, mask, high=h, high_random=high_random, random=random, low=low,
                                   generator=generator)
         s = student(X, keep, generator=generator)
         value = _bag_loss(s.logits, y)
@@ -209,7 +226,7 @@ def fit_ins(model: INSModel, data, *, epochs: int = 10, lr: float = 3e-3, batch_
     prototypes = torch.zeros(2, dim, device=device)
     keys = torch.zeros(queue, dim, device=device)
     key_labels = torch.zeros(queue, dtype=torch.long, device=device)
-    state = {"filled": 0, "ptr": 0, "phi": phi[0]}
+    state = {"filled": 0, "ptr": 0}  # and "phi", set by epoch_start before each epoch's first step
 
     def epoch_start(epoch):
         state["phi"] = phi[0] + (phi[1] - phi[0]) * (epoch - 1) / epochs  # official set_conf_ema_m

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import kinds
+from .._checks import check_int, check_number
 from ..data import episode
 from ..models import MultiSampleDropout, WithHead
 
@@ -32,6 +33,8 @@ def opl_batch_loss(opl: nn.Module, lam: float = 1.0) -> kinds.BatchLoss:
     :func:`workbench.models.classifier` builds. Train with a ``cross_entropy`` loss as ``loss=`` (it scores
     the logits) and this as ``batch_loss=``.
     """
+    lam = check_number(lam, "lam", low=0.0)
+
     def batch_loss(model, loss, x, y, generator):
         features = model.encoder(x)
         return loss(model.head(features), y) + lam * opl(features, y)
@@ -43,6 +46,10 @@ def episodic_batch_loss(X: Tensor, y: Tensor, *, n_way: int = 5, shot: int = 5, 
     training generator instead (support first, then queries, as :func:`workbench.data.episode` orders them):
     how few-shot losses such as ``proto_triplet`` and ``icnn`` are trained. ``fit`` still runs one step per
     batch of the data, so ``batch_size`` sets the number of episodes per epoch."""
+    # checked now rather than at the first step, with data.episode's ranges
+    n_way, shot = check_int(n_way, "n_way", low=1), check_int(shot, "shot", low=1)
+    queries = check_int(queries, "queries", low=0)
+
     def batch_loss(model, loss, x, labels, generator):
         ex, ey = episode(X, y, n_way=n_way, shot=shot, queries=queries, generator=generator)
         return loss(model(ex), ey)

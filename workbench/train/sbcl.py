@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_int, check_labels, check_positive
+from .._checks import check_flag, check_int, check_labels, check_positive
 from ..data import Dataset
 from ..losses import SBCL, SupCon
 from ..models import embed
@@ -55,6 +55,7 @@ def sbcl_clusters(features: Tensor, labels: Tensor, *, min_size: int = 10, seed:
     """Subclass id of every row: class c is split by cosine k-means into ``cluster_counts(...)[c]`` subclasses;
     ids are made globally unique by offsetting each class by the subclasses of the classes before it."""
     labels = check_labels(labels, "labels", len(features))
+    seed = check_int(seed, "seed", low=0)
     classes = int(labels.max()) + 1
     counts = cluster_counts(torch.bincount(labels, minlength=classes).tolist(), min_size)
     out = torch.empty(len(labels), dtype=torch.long)
@@ -105,6 +106,9 @@ def fit_sbcl(model: nn.Module, loss: SBCL, data: Dataset, *, epochs: int = 20, w
     mixes SupCon's and SBCL's values)."""
     epochs, warm_epochs = check_int(epochs, "epochs", low=1), check_int(warm_epochs, "warm_epochs", low=0)
     step = check_int(step, "step", low=1)
+    # checked before the warm-up rather than at the first re-clustering
+    min_size, seed = check_int(min_size, "min_size", low=1), check_int(seed, "seed", low=0)
+    check_flag(rank_temperatures, "rank_temperatures")
     if not isinstance(loss, SBCL):
         raise ValueError(f"loss must be an SBCL loss (losses.get('sbcl')), got {type(loss).__name__}")
     frames = []

@@ -105,3 +105,30 @@ def cluster_scatter(points2d, labels, clusters, *, axes=None, title: str = "") -
         ax.scatter(pts[:, 0], pts[:, 1], s=4, **class_colours(colours))
         label(ax, "t-SNE 1", "t-SNE 2", f"{title}coloured by {name}")
     return finish(fig)
+
+
+def image_rows(rows: Mapping[str, object], *, columns=None, shape: tuple[int, int] = (8, 8),
+               title: str | None = None) -> Figure:
+    """Rows of small grey images (``{row label: images [n, h*w] or [n, 1, h, w]}``, the same n in every row), e.g.
+    generated samples of several models from the same seeds; ``columns``: optional labels over the first row."""
+    arrays = {name: _np(images).reshape(len(images), *shape) for name, images in rows.items()}
+    if not arrays:
+        raise ValueError("rows must hold at least one row of images")
+    n = {len(a) for a in arrays.values()}
+    if len(n) != 1:
+        raise ValueError(f"every row must hold the same number of images, got {sorted(n)}")
+    n = n.pop()
+    if columns is not None and len(columns) != n:
+        raise ValueError(f"columns must have one label per image ({n}), got {len(columns)}")
+    fig, axes = plt.subplots(len(arrays), n, figsize=(0.62 * n + 1.4, 0.7 * len(arrays) + 0.4), squeeze=False)
+    for r, (name, images) in enumerate(arrays.items()):
+        for c in range(n):
+            ax = axes[r][c]
+            ax.imshow(images[c], cmap="gray_r", vmin=0, vmax=1)
+            ax.set_xticks([]), ax.set_yticks([])
+            if r == 0 and columns is not None:
+                ax.set_title(str(columns[c]), fontsize=9)
+        axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return finish(fig)
