@@ -240,6 +240,12 @@ def proxy_weights(loss: nn.Module, embeddings: Tensor, labels: Tensor, similarit
     cosines the loss would compute, to read the weights of a designed geometry (``embeddings`` then only give the
     batch's shape). Needs a scalar loss (``reduction`` "mean" or "sum", or none).
     """
+    return _proxy_weights_and_value(loss, embeddings, labels, similarity)[0]
+
+
+def _proxy_weights_and_value(loss: nn.Module, embeddings: Tensor, labels: Tensor,
+                             similarity: Tensor | None = None) -> tuple[Tensor, float]:
+    """:func:`proxy_weights` and the loss's value, from one forward pass."""
     if not callable(getattr(loss, "cosine", None)):
         raise ValueError(f"proxy_weights needs a margin-kind loss with .cosine(embeddings), got {type(loss).__name__}")
     captured = {}
@@ -251,7 +257,8 @@ def proxy_weights(loss: nn.Module, embeddings: Tensor, labels: Tensor, similarit
 
     loss.cosine = cosine  # an instance attribute shadows the method for this one call
     try:
-        value = loss(embeddings, labels)
+        with torch.enable_grad():
+            value = loss(embeddings, labels)
     finally:
         del loss.cosine
     if "S" not in captured:  # a .cosine method the forward never calls
@@ -259,7 +266,7 @@ def proxy_weights(loss: nn.Module, embeddings: Tensor, labels: Tensor, similarit
     if value.dim() != 0:
         raise ValueError("proxy_weights needs a loss with a scalar reduction ('mean' or 'sum')")
     (grad,) = torch.autograd.grad(value, captured["S"], allow_unused=True)
-    return torch.zeros_like(captured["S"]) if grad is None else grad.detach()
+    return (torch.zeros_like(captured["S"]) if grad is None else grad.detach()), float(value.detach())
 
 
 def proxy_weight_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarray, which: str = "positive", *,
@@ -287,17 +294,7 @@ def proxy_weight_curve(loss: nn.Module, similarities: Sequence[float] | np.ndarr
     for s in np.asarray(similarities, dtype=np.float64):
         sim = base.clone()
         sim[0, column] = s
-        with torch.enable_grad():
-            grad = proxy_weights(loss, embeddings, labels, similarity=sim)
-            value = _proxy_value(loss, embeddings, labels, sim)
+        grad, value = _proxy_weights_and_value(loss, embeddings, labels, sim)
         rows.append({"similarity": float(s), "weight": float(grad[0, column]), "loss": value})
     return pd.DataFrame(rows)
 
-
-def _proxy_value(loss: nn.Module, embeddings: Tensor, labels: Tensor, similarity: Tensor) -> float:
-    loss.cosine = lambda x: similarity
-    try:
-        with torch.no_grad():
-            return float(loss(embeddings, labels))
-    finally:
-        del loss.cosine
