@@ -1,11 +1,13 @@
 """The explorers driven headless (their shared base and the four explorers) and the sliders."""
 
+import io
 import math
 
 import ipywidgets as W
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from PIL import Image
 
 from workbench import analysis, losses, viz, widgets
 
@@ -205,6 +207,10 @@ def test_proxy_anchor_explorer_draws_the_weights_of_its_sliders():
     assert explorer.hardest_share == pytest.approx(expected, rel=1e-9)
     assert explorer.hardest_share < sharp  # a small α spreads the pull over easy positives too
     assert bytes(explorer.image.value) != image and f"{expected:.3g}" in explorer.label.value
+    # the kept figure's curves moved to the weights at the new α
+    curves = widgets.proxy_anchor_curves(0.1, 2.0)
+    for ax, which in zip(explorer.figure.axes, ("positive", "negative")):
+        assert np.allclose(ax.lines[0].get_ydata(), curves[which]["weight"].abs())
     parser = TextAndTags()
     parser.feed(explorer.info.value)
     assert parser.tags == ["b"] and f"${losses.info('proxy_anchor').formula}$" in parser.text
@@ -218,6 +224,36 @@ def test_figure_explorer_redraws_on_slider_change():
     assert explorer.renders == 2 and explorer.image.value != first
     with pytest.raises(ValueError, match="parameter"):
         widgets.FigureExplorer(lambda: None)
+
+
+def test_figure_explorer_with_update_figure_builds_once_and_moves_the_artists():
+    built = []
+
+    def draw(a):
+        fig = Figure(figsize=(4.0, 3.0))
+        fig.add_subplot().bar([0, 1], [a, 1.0])
+        built.append(fig)
+        return fig
+
+    def update_figure(fig, a):
+        if a > 1.8:
+            raise ValueError("a above 1.8 is refused")
+        fig.axes[0].patches[0].set_height(a)
+
+    explorer = widgets.FigureExplorer(draw, update_figure=update_figure, a=losses.Param(1.0, 0.0, 2.0))
+    first = bytes(explorer.image.value)
+    explorer.sliders["a"].value = 0.5
+    assert len(built) == 1 and explorer.figure is built[0] and explorer.renders == 2
+    assert explorer.figure.axes[0].patches[0].get_height() == 0.5
+    moved = bytes(explorer.image.value)
+    assert moved != first and widgets.png_size(moved) == widgets.png_size(first) == (800, 600)
+    # The same PNG as a figure built anew for that value: updating in place draws what drawing afresh would.
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(moved))),
+                          np.asarray(Image.open(io.BytesIO(widgets.figure_png(draw(0.5))))))
+    explorer.sliders["a"].value = 1.9  # refused: the message says why and the last image stays
+    assert "1.8" in explorer.message.value and bytes(explorer.image.value) == moved
+    with pytest.raises(ValueError, match="update_figure"):
+        widgets.FigureExplorer(draw, update_figure="bars", a=losses.Param(1.0, 0.0, 2.0))
 
 
 def test_a_combination_the_loss_refuses_is_shown_not_raised():
@@ -255,10 +291,9 @@ EXPLORERS = {
 
 @pytest.mark.parametrize("name", list(EXPLORERS))
 def test_image_is_drawn_at_twice_its_css_size_and_shown_at_it(name):
-    from PIL import Image
     explorer = EXPLORERS[name]()
     png = bytes(explorer.image.value)
-    width, height = Image.open(__import__("io").BytesIO(png)).size
+    width, height = Image.open(io.BytesIO(png)).size
     assert widgets.png_size(png) == (width, height)
     layout = explorer.image.layout
     # Drawn at PIXEL_RATIO (2) device pixels per CSS pixel: sharp on a retina screen, never upscaled.
@@ -372,17 +407,23 @@ def test_long_tail_explorer_redraws_per_class_accuracy():
     assert first.startswith(b"\x89PNG")
     width, height = widgets.png_size(first)  # drawn at 2x, shown at its natural CSS size
     assert explorer.image.layout.width == f"{width / widgets.PIXEL_RATIO:g}px"
+    kept = explorer.figure
     explorer.sliders["tau"].value = 2.0
-    assert bytes(explorer.image.value) != first
+    assert bytes(explorer.image.value) != first and explorer.figure is kept  # the same figure, new bars
     # the post-hoc bars are the per-class accuracy of the adjusted logits (log priors from the counts)
-    figure = widgets.long_tail_figure(focal, ce, target, [100, 30, 10], gamma=2.0, tau=2.0)
-    heights = [p.get_height() for p in figure.axes[0].patches]
     priors = torch.tensor([100.0, 30, 10], dtype=torch.float64) / 140
     adjusted = (ce.double() - torch.log(priors ** 2 + 1e-12)).argmax(1)
     expected = [float((adjusted[target == c] == c).double().mean()) for c in range(3)]
-    assert heights[6:9] == pytest.approx(expected)  # third method's bars (pandas draws column by column)
+    for figure in (explorer.figure, widgets.long_tail_figure(focal, ce, target, [100, 30, 10], gamma=0.0, tau=2.0)):
+        heights = [p.get_height() for p in figure.axes[0].patches]
+        assert heights[6:9] == pytest.approx(expected)  # third method's bars (pandas draws column by column)
+        assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()][1:] == ["focal γ=0.0",
+                                                                                     "CE, post-hoc τ=2.0"]
     explorer.sliders["gamma"].value = 2.0
-    assert explorer.message.value == ""
+    focal_heights = [p.get_height() for p in explorer.figure.axes[0].patches][3:6]
+    assert focal_heights == pytest.approx([float((focal[2.0].argmax(1)[target == c] == c).double().mean())
+                                           for c in range(3)])
+    assert explorer.message.value == "" and "focal γ=2.0" in explorer.figure.axes[0].get_title()
 
 
 def test_asl_explorer_shows_the_negatives_gradient_shrinking_with_gamma_neg():

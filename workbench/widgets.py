@@ -14,6 +14,8 @@ import time
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import torch
 from IPython.display import display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -185,46 +187,45 @@ class Explorer:
         display(self.widget)
 
 
-class LossExplorer(Explorer):
-    """Pick a loss, move its hyper-parameters, watch its loss and gradient curves.
+def kept_figure(figure: Figure) -> Figure:
+    """``figure`` made ready for an explorer that keeps it and redraws it itself: closed in pyplot (shown through
+    the image widget only, not again by the inline backend), on its own Agg canvas at ``IMAGE_DPI``."""
+    plt.close(figure)
+    FigureCanvasAgg(figure)  # closing detached pyplot's canvas; render with Agg directly
+    figure.set_dpi(IMAGE_DPI)
+    return figure
 
-    The figure is built once per loss. A slider change recomputes the curves and moves the lines; the
-    axes, ticks and labels are kept (and blitted from a cached background) while the new curves fit
-    the current y-range, and fully redrawn only when they do not. Text is most of a matplotlib draw,
-    so this keeps updates fast (``benchmarks/widgets.py`` measures them).
 
-    >>> explorer = LossExplorer("ntxent")
-    >>> explorer.sliders["temperature"].value = 0.1     # redraws, as a user's release of the slider would
-    >>> explorer.last_update_s                          # seconds the redraw took
+class CurveExplorer(Explorer):
+    """An explorer whose figure is built once and whose curves move with its sliders.
+
+    The axes, ticks and labels are kept (and blitted from a cached background) while the new curves fit the
+    current y-range, and fully redrawn only when they do not. Text is most of a matplotlib draw, so this keeps
+    updates fast (``benchmarks/widgets.py`` measures them). A subclass keeps a new figure with :meth:`_keep` and
+    moves its curves to new values with :meth:`_move`.
     """
 
-    def __init__(self, name: str = "cross_entropy"):
-        self.dropdown = _picker(explorable_losses(), name, "loss", lambda: self._build())
-        self.info = W.HTMLMath()
-        super().__init__(header=[self.dropdown, self.info])
+    def __init__(self, header=(), footer=()):
+        super().__init__(header=header, footer=footer)
         self.figure: Figure | None = None
         self.full_redraws = 0  # how many updates had to redraw the axes, not only the curves
         self._background = None
-        self._build()
+        self._curve_count = 0
 
-    def _build(self) -> None:
-        """A new loss: new sliders, a new figure."""
-        entry = losses.info(self.dropdown.value)
-        self._set_sliders(entry.params)
-        self.info.value = (f"<b>{html.escape(entry.paper.title)}</b> ({entry.paper.year}) &nbsp; "
-                           f"{formula_html(entry.formula)}")
+    def _keep(self, figure: Figure, *, titles: bool = False) -> None:
+        """Keep ``figure``, whose first two axes hold the curves (and nothing else on the first one), with few
+        ticks and, unless ``titles``, without its titles (where the y labels say it): less text to draw; laid
+        out again."""
         if self.figure is not None:
             plt.close(self.figure)
-        self.figure = loss_figure(self.dropdown.value, self.params)
-        plt.close(self.figure)  # shown through the image widget only, not again by the inline backend
-        FigureCanvasAgg(self.figure)  # closing detached pyplot's canvas; render with Agg directly
-        self.figure.set_dpi(IMAGE_DPI)
-        for ax in self.figure.axes:  # no titles (the y labels say it) and few ticks: less text to draw
-            ax.set_title("")
+        self.figure = kept_figure(figure)
+        for ax in self.figure.axes:
+            if not titles:
+                ax.set_title("")
             ax.locator_params(nbins=4)
-        viz.theme.finish(self.figure)  # laid out again without the titles: the legend sits just above the axes
-        self._curve_count = len(self.figure.axes[0].lines)  # the loss panel holds only the curves
-        self.show(self._draw(full=True))
+        viz.theme.finish(self.figure)
+        self._curve_count = len(self.figure.axes[0].lines)
+        self._background = None
 
     def _curve_lines(self):
         return [line for ax in self.figure.axes[:2] for line in ax.lines[: self._curve_count]]
@@ -246,12 +247,11 @@ class LossExplorer(Explorer):
             line.axes.draw_artist(line)
         return png_bytes(self.figure)
 
-    def render(self) -> bytes:
-        """Recompute the curves for the current slider values and move the lines to them."""
-        curves, _, _ = explorer_curves(self.dropdown.value, self.params)
+    def _move(self, curves: list[list[np.ndarray]]) -> bytes:
+        """Move the curves of each of the first two axes to ``curves[axis]`` (y values, one array per curve) and
+        draw: only the curves while they fit the axes, the whole figure when a y-range must change."""
         full = False
-        for ax, column in zip(self.figure.axes[:2], ("loss", "grad")):
-            ys = [frame[column].to_numpy() for frame in curves.values()]
+        for ax, ys in zip(self.figure.axes[:2], curves):
             for line, y in zip(ax.lines, ys):
                 line.set_ydata(y)
             finite = np.concatenate([y[np.isfinite(y)] for y in ys])
@@ -267,19 +267,60 @@ class LossExplorer(Explorer):
         return self._draw(full)
 
 
+class LossExplorer(CurveExplorer):
+    """Pick a loss, move its hyper-parameters, watch its loss and gradient curves.
+
+    The figure is built once per loss; a slider change recomputes the curves and moves the lines
+    (:class:`CurveExplorer`).
+
+    >>> explorer = LossExplorer("ntxent")
+    >>> explorer.sliders["temperature"].value = 0.1     # redraws, as a user's release of the slider would
+    >>> explorer.last_update_s                          # seconds the redraw took
+    """
+
+    def __init__(self, name: str = "cross_entropy"):
+        self.dropdown = _picker(explorable_losses(), name, "loss", lambda: self._build())
+        self.info = W.HTMLMath()
+        super().__init__(header=[self.dropdown, self.info])
+        self._build()
+
+    def _build(self) -> None:
+        """A new loss: new sliders, a new figure."""
+        entry = losses.info(self.dropdown.value)
+        self._set_sliders(entry.params)
+        self.info.value = (f"<b>{html.escape(entry.paper.title)}</b> ({entry.paper.year}) &nbsp; "
+                           f"{formula_html(entry.formula)}")
+        self._keep(loss_figure(self.dropdown.value, self.params))  # the legend sits just above the axes
+        self.show(self._draw(full=True))
+
+    def render(self) -> bytes:
+        """Recompute the curves for the current slider values and move the lines to them."""
+        curves, _, _ = explorer_curves(self.dropdown.value, self.params)
+        return self._move([[frame[column].to_numpy() for frame in curves.values()] for column in ("loss", "grad")])
+
+
 class FigureExplorer(Explorer):
     """Sliders (one per :class:`losses.Param`) that redraw ``draw(**values) -> Figure`` as a PNG on release.
+
+    Building a figure and laying it out costs about half of a redraw (``fig.tight_layout`` draws it once to
+    measure its text). Pass ``update_figure(figure, **values)``, which moves the artists of the figure ``draw``
+    built to the new values in place (bar heights, line data, a label's text), and the figure is built and
+    laid out once, then only redrawn: about twice as fast, for figures whose layout does not change.
 
     >>> explorer = FigureExplorer(lambda L: viz.line_panel(analysis.amplifier_curve([L]), "p"),
     ...                           L=losses.Param(30.0, 1.0, 100.0))
     >>> explorer.sliders["L"].value = 73.0     # redraws, as a user's release of the slider would
     """
 
-    def __init__(self, draw, **params: losses.Param):
+    def __init__(self, draw, update_figure=None, **params: losses.Param):
         if not params:
             raise ValueError("FigureExplorer needs at least one parameter (name=Param(...))")
+        if update_figure is not None and not callable(update_figure):
+            raise ValueError(f"update_figure must be a function (figure, **values), got {update_figure!r}")
         super().__init__()
         self.draw = draw
+        self.update_figure = update_figure
+        self.figure: Figure | None = None  # the figure kept between updates (only with update_figure)
         self.renders = 0
         self._set_sliders(params)
         self.update()
@@ -290,7 +331,14 @@ class FigureExplorer(Explorer):
 
     def render(self) -> bytes:
         self.renders += 1
-        return figure_png(self.draw(**self.values))
+        if self.update_figure is None:
+            return figure_png(self.draw(**self.values))
+        if self.figure is None:
+            self.figure = kept_figure(self.draw(**self.values))
+        else:
+            self.update_figure(self.figure, **self.values)
+        self.figure.canvas.draw()
+        return png_bytes(self.figure)
 
 
 class PenaltyExplorer(Explorer):
@@ -361,21 +409,26 @@ class MarginExplorer(Explorer):
 PROXY_SIMILARITIES = np.linspace(-1, 1, 81)
 
 
-def proxy_anchor_figure(margin: float = 0.1, alpha: float = 32.0, *, positive: float = 0.5,
-                        negative: float = 0.0) -> Figure:
-    """Proxy-Anchor's proxy-to-sample weights for ``margin`` and ``alpha`` (``analysis.proxy_weight_curve``: two
-    proxies, four samples a class, the others at cosine ``positive`` to their proxy and ``negative`` to the other)."""
+def proxy_anchor_curves(margin: float = 0.1, alpha: float = 32.0, *, positive: float = 0.5,
+                        negative: float = 0.0) -> dict:
+    """``{"positive": frame, "negative": frame}``: Proxy-Anchor's proxy-to-sample weights for ``margin`` and
+    ``alpha`` over ``PROXY_SIMILARITIES`` (``analysis.proxy_weight_curve``: two proxies, four samples a class, the
+    others at cosine ``positive`` to their proxy and ``negative`` to the other)."""
     loss = losses.get("proxy_anchor", num_classes=2, embedding_dim=2, margin=margin, alpha=alpha)
-    frames = {which: analysis.proxy_weight_curve(loss, PROXY_SIMILARITIES, which, positive=positive,
-                                                 negative=negative) for which in ("positive", "negative")}
-    return viz.proxy_weight_curves({f"δ = {margin:.2f}, α = {alpha:.1f}": frames})
+    return {which: analysis.proxy_weight_curve(loss, PROXY_SIMILARITIES, which, positive=positive, negative=negative)
+            for which in ("positive", "negative")}
 
 
-class ProxyAnchorExplorer(Explorer):
+def proxy_anchor_figure(margin: float = 0.1, alpha: float = 32.0, **batch) -> Figure:
+    """The weight curves of :func:`proxy_anchor_curves` (``batch``: its ``positive`` and ``negative``)."""
+    return viz.proxy_weight_curves({f"δ = {margin:.2f}, α = {alpha:.1f}": proxy_anchor_curves(margin, alpha, **batch)})
+
+
+class ProxyAnchorExplorer(CurveExplorer):
     """Move Proxy-Anchor's margin δ and scale α, watch the proxy-to-sample weight curves (Kim et al. 2020):
     how hard one sample is pulled to its proxy, or pushed from another, against its cosine, the rest of the batch
     fixed. ``hardest_share`` is the pull on a sample at cosine 0 over the pull on one at cosine 1 (> 1: the proxy
-    works on its hard positives first).
+    works on its hard positives first). The figure is built once; the curves move (:class:`CurveExplorer`).
 
     >>> explorer = ProxyAnchorExplorer()
     >>> explorer.sliders["alpha"].value = 8.0     # redraws, as a user's release of the slider would
@@ -398,7 +451,10 @@ class ProxyAnchorExplorer(Explorer):
         self.hardest_share = float(pull[0] / pull[1]) if pull[1] > 0 else float("inf")
         self.label.value = (f"pull on a positive at cos 0 / at cos 1: <b>{self.hardest_share:.3g}</b> "
                             "(1 = every positive pulled alike)")
-        return figure_png(proxy_anchor_figure(**self.params))
+        curves = proxy_anchor_curves(**self.params)
+        if self.figure is None:  # a label starting with "_" is left out of the legend: the sliders show δ and α
+            self._keep(viz.proxy_weight_curves({"_curves": curves}))
+        return self._move([[curves[which]["weight"].abs().to_numpy()] for which in ("positive", "negative")])
 
 
 class ClusterTargetExplorer(Explorer):
@@ -439,25 +495,27 @@ class ClusterTargetExplorer(Explorer):
                                                      title=f"DEC target, α = {alpha:.2f}"))
 
 
-def long_tail_figure(focal_logits: dict, ce_logits, target, counts, *, gamma: float, tau: float) -> Figure:
-    """Per-class test accuracy of the focal model trained at ``gamma`` (a key of ``focal_logits``) and of the
-    cross-entropy model after post-hoc logit adjustment at ``tau`` (priors from the training ``counts`` per
-    class), beside plain cross-entropy."""
-    import pandas as pd
-    import torch
-
+def long_tail_accuracy(focal_logits: dict, ce_logits, target, counts, *, gamma: float,
+                       tau: float) -> tuple[pd.DataFrame, str]:
+    """Per-class test accuracy (rows = classes) of plain cross-entropy, of the focal model trained at ``gamma`` (a
+    key of ``focal_logits``) and of the cross-entropy model after post-hoc logit adjustment at ``tau`` (priors from
+    the training ``counts`` per class), and a title with their balanced accuracies."""
     target = torch.as_tensor(target)
-    counts = [int(c) for c in counts]
     classes = len(counts)
-    priors = torch.tensor(counts, dtype=torch.float64) / sum(counts)
-    pred = {"cross-entropy": torch.as_tensor(ce_logits).argmax(1),
-            f"focal γ={gamma:g}": torch.as_tensor(focal_logits[gamma]).argmax(1),
-            f"CE, post-hoc τ={tau:g}": analysis.posthoc_logit_adjustment(torch.as_tensor(ce_logits).double(),
-                                                                          priors, tau).argmax(1)}
+    priors = torch.tensor([int(c) for c in counts], dtype=torch.float64) / sum(int(c) for c in counts)
+    ce_logits = torch.as_tensor(ce_logits)
+    pred = {"cross-entropy": ce_logits.argmax(1),  # numbers at a fixed width: a kept legend keeps fitting
+            f"focal γ={gamma:.1f}": torch.as_tensor(focal_logits[gamma]).argmax(1),
+            f"CE, post-hoc τ={tau:.1f}": analysis.posthoc_logit_adjustment(ce_logits.double(), priors, tau).argmax(1)}
     table = pd.DataFrame({k: analysis.per_class_accuracy(p, target, classes).numpy() for k, p in pred.items()})
-    balanced = {k: analysis.balanced_accuracy(p, target, classes) for k, p in pred.items()}
-    title = " · ".join(f"{k} {v:.3f}" for k, v in balanced.items())
-    return viz.per_class_bars(table, counts, title=f"balanced accuracy:\n{title}")
+    balanced = " · ".join(f"{k} {analysis.balanced_accuracy(p, target, classes):.3f}" for k, p in pred.items())
+    return table, f"balanced accuracy:\n{balanced}"
+
+
+def long_tail_figure(focal_logits: dict, ce_logits, target, counts, *, gamma: float, tau: float) -> Figure:
+    """:func:`long_tail_accuracy` as grouped bars per class, head to tail (``viz.per_class_bars``)."""
+    table, title = long_tail_accuracy(focal_logits, ce_logits, target, counts, gamma=gamma, tau=tau)
+    return viz.per_class_bars(table, [int(c) for c in counts], title=title)
 
 
 class LongTailExplorer(Explorer):
@@ -477,6 +535,7 @@ class LongTailExplorer(Explorer):
             raise ValueError("focal_logits must map at least one gamma to test logits")
         self.focal_logits, self.ce_logits, self.target, self.counts = focal_logits, ce_logits, target, counts
         super().__init__()
+        self.figure: Figure | None = None
         gammas = sorted(focal_logits)
         self.sliders = {
             "gamma": W.SelectionSlider(options=gammas, value=gammas[0] if gamma is None else gamma,
@@ -490,14 +549,30 @@ class LongTailExplorer(Explorer):
         self.update()
 
     def render(self) -> bytes:
-        return figure_png(long_tail_figure(self.focal_logits, self.ce_logits, self.target, self.counts,
-                                           gamma=self.sliders["gamma"].value, tau=self.sliders["tau"].value))
+        """The first time, the figure; then the same figure with new bar heights, legend and title (its layout
+        kept: twice as fast as a new figure)."""
+        values = dict(gamma=self.sliders["gamma"].value, tau=self.sliders["tau"].value)
+        if self.figure is None:
+            self.figure = kept_figure(long_tail_figure(self.focal_logits, self.ce_logits, self.target, self.counts,
+                                                       **values))
+        else:
+            table, title = long_tail_accuracy(self.focal_logits, self.ce_logits, self.target, self.counts, **values)
+            ax = self.figure.axes[0]
+            for bars, column in zip(ax.containers, table.columns):
+                for bar, height in zip(bars, table[column]):
+                    bar.set_height(height)
+            for text, column in zip(ax.get_legend().get_texts(), table.columns):
+                text.set_text(column)
+            ax.set_title(title)
+        self.figure.canvas.draw()
+        return png_bytes(self.figure)
 
 
-class ASLExplorer(Explorer):
+class ASLExplorer(CurveExplorer):
     """Move ASL's ``gamma_neg``, ``gamma_pos`` and ``clip`` and watch the gradient a negative and a positive label
-    get, against the predicted probability, beside binary cross-entropy (``viz.asl_gradient_figure``). The caption
-    reports the share of a negative's BCE gradient that ASL keeps at p = 0.1 and p = 0.5.
+    get, against the predicted probability, beside binary cross-entropy (``viz.asl_gradient_figure``, built once;
+    the curves move: :class:`CurveExplorer`). The caption reports the share of a negative's BCE gradient that ASL
+    keeps at p = 0.1 and p = 0.5.
 
     >>> explorer = ASLExplorer()
     >>> explorer.sliders["gamma_neg"].value = 0.0     # redraws, as a user's release of the slider would
@@ -525,4 +600,7 @@ class ASLExplorer(Explorer):
             self.kept[p] = float(row["negative ASL"] / row["negative BCE"])
         self.label.value = ("a negative keeps " + ", ".join(f"<b>{100 * v:.1f}%</b> of its BCE gradient at p = {p:g}"
                                                            for p, v in self.kept.items()))
-        return figure_png(viz.asl_gradient_figure(frame))
+        if self.figure is None:
+            self._keep(viz.asl_gradient_figure(frame), titles=True)  # the titles say which label each panel shows
+        return self._move([[frame[f"{side} ASL"].to_numpy(), frame[f"{side} BCE"].to_numpy()]
+                           for side in ("negative", "positive")])
