@@ -232,9 +232,13 @@ with torch.no_grad():
                                                for name in ("untrained", "proto_triplet", "icnn", "multi_similarity")}
 
 
+def episode_scores(shot, n_way):
+    return {name: analysis.prototype_accuracy(z, y_unseen, n_way=n_way, shot=shot, queries=5, episodes=30)
+            for name, z in unseen_views.items()}
+
+
 def draw_episodes(shot, n_way):
-    scores = {name: analysis.prototype_accuracy(z, y_unseen, n_way=n_way, shot=shot, queries=5, episodes=30)
-              for name, z in unseen_views.items()}
+    scores = episode_scores(shot, n_way)
     fig, ax = plt.subplots(figsize=(5.6, 3.2))
     ax.bar(list(scores), list(scores.values()), color=[f"C{i}" for i in range(len(scores))])
     ax.axhline(1 / n_way, color="0.5", ls="--", lw=0.8, label="chance")
@@ -245,7 +249,16 @@ def draw_episodes(shot, n_way):
     return fig
 
 
-display(widgets.FigureExplorer(draw_episodes, shot=losses.Param(5, 1, 20), n_way=losses.Param(5, 2, 5)))
+def move_episodes(fig, shot, n_way):  # the same figure for other sliders: new bars, no new layout
+    ax = fig.axes[0]
+    for bar, score in zip(ax.patches, episode_scores(shot, n_way).values()):
+        bar.set_height(score)
+    ax.lines[0].set_ydata([1 / n_way, 1 / n_way])
+    ax.set_title(f"unseen digits, {n_way}-way {shot}-shot")
+
+
+display(widgets.FigureExplorer(draw_episodes, update_figure=move_episodes, shot=losses.Param(5, 1, 20),
+                               n_way=losses.Param(5, 2, 5)))
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "fragment"} tags=["solution"]
 # Solution: the accuracies at a few settings (30 episodes each, seed-0 encoders). More shots help every encoder,

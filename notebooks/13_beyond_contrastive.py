@@ -273,7 +273,7 @@ print("checks 4a-4b hold on seeds", SEEDS)
 # read the title.
 #
 # **Why the default is so small.** λ = 5e-3 was tuned for D = 8192 features, where the off-diagonal sum has
-# $D^2 - D pprox 6.7\cdot 10^7$ terms against $D$ diagonal ones; with D = 32 there are only 992, and the same λ
+# $D^2 - D \approx 6.7\cdot 10^7$ terms against $D$ diagonal ones; with D = 32 there are only 992, and the same λ
 # leaves redundancy almost unpunished, which is what the trained C (mean |C_ij| ≈ 0.4) shows.
 
 # %% slideshow={"slide_type": "subslide"}
@@ -287,28 +287,39 @@ C = analysis.cross_correlation(bt_views[:, 0], bt_views[:, 1])
 off = ~torch.eye(32, dtype=torch.bool)
 
 
-def redundancy_share(lam):
+def gradient_panel(lam):
+    """dL/dC at λ divided by its largest |entry| (a fixed colour scale), the panel's title and the off-diagonal
+    (redundancy) share of the gradient's squared norm."""
     grad = analysis.correlation_weights(losses.get("barlow_twins", lam=lam), bt_views)
-    return float(grad[off].pow(2).sum() / grad.pow(2).sum())
+    share = float(grad[off].pow(2).sum() / grad.pow(2).sum())
+    return grad / grad.abs().max(), f"dL/dC at λ = {lam:.3g}: redundancy share {share:.0%}", share
+
+
+def redundancy_share(lam):
+    return gradient_panel(lam)[2]
 
 
 def draw_barlow(lam):
-    grad = analysis.correlation_weights(losses.get("barlow_twins", lam=lam), bt_views)
+    scaled, title, _ = gradient_panel(lam)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    im = axes[0].imshow(C.numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
-    axes[0].set(title="cross-correlation C (test views)", xlabel="feature j (view 2)", ylabel="feature i (view 1)")
-    fig.colorbar(im, ax=axes[0], shrink=0.8, label=r"$C_{ij}$")
-    bound = float(grad.abs().max())
-    im = axes[1].imshow(grad.numpy(), cmap="RdBu_r", vmin=-bound, vmax=bound)
-    share = float(grad[off].pow(2).sum() / grad.pow(2).sum())  # redundancy_share(lam), from the gradient above
-    axes[1].set(title=f"dL/dC at λ = {lam:.3g}: redundancy share {share:.0%}",
-                xlabel="feature j (view 2)", ylabel="feature i (view 1)")
-    fig.colorbar(im, ax=axes[1], shrink=0.8, label=r"$\partial L/\partial C_{ij}$")
+    for ax, image, label in ((axes[0], C, r"$C_{ij}$"), (axes[1], scaled, r"$\partial L/\partial C_{ij}$ ÷ its max")):
+        im = ax.imshow(image.numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+        ax.set(xlabel="feature j (view 2)", ylabel="feature i (view 1)")
+        fig.colorbar(im, ax=ax, shrink=0.8, label=label)
+    axes[0].set_title("cross-correlation C (test views)")
+    axes[1].set_title(title)
     fig.tight_layout()
     return fig
 
 
-explorer = widgets.FigureExplorer(draw_barlow, lam=losses.Param(5e-3, 1e-4, 1.0, "λ", log=True))
+def move_gradient(fig, lam):  # the same figure for another λ: the right image and its title (no new layout)
+    scaled, title, _ = gradient_panel(lam)
+    fig.axes[1].images[0].set_data(scaled.numpy())
+    fig.axes[1].set_title(title)
+
+
+explorer = widgets.FigureExplorer(draw_barlow, update_figure=move_gradient,
+                                  lam=losses.Param(5e-3, 1e-4, 1.0, "λ", log=True))
 explorer
 
 # %% slideshow={"slide_type": "fragment"}

@@ -144,18 +144,35 @@ def transformed(angle: float, stretch: float) -> torch.Tensor:
     return base @ rotation * scale
 
 
+STRETCHES = np.geomspace(0.05, 20, 17)
+
+
+def invariance_curve(angle, stretch):
+    """CKA against the stretch at this angle, CKA at the sliders' stretch, and the title."""
+    curve = [analysis.cka(base, transformed(angle, float(t))) for t in STRETCHES]
+    return curve, analysis.cka(base, transformed(angle, stretch)), f"rotation {angle:.0f}°, stretch {stretch:.2f}"
+
+
 def draw_invariance(angle, stretch):
-    stretches = np.geomspace(0.05, 20, 17)
+    curve, at_sliders, title = invariance_curve(angle, stretch)
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(stretches, [analysis.cka(base, transformed(angle, float(t))) for t in stretches], label="linear CKA")
-    ax.plot([stretch], [analysis.cka(base, transformed(angle, stretch))], "o", c="C3", label="sliders")
-    ax.set(xscale="log", ylim=(0, 1.05), xlabel="stretch of axis 1", ylabel="CKA(X, Y)",
-           title=f"rotation {angle:.0f}°, stretch {stretch:.2f}")
+    ax.plot(STRETCHES, curve, label="linear CKA")
+    ax.plot([stretch], [at_sliders], "o", c="C3", label="sliders")
+    ax.set(xscale="log", ylim=(0, 1.05), xlabel="stretch of axis 1", ylabel="CKA(X, Y)", title=title)
     viz.theme.legend_outside(ax)
     return viz.theme.finish(fig)
 
 
-invariance = widgets.FigureExplorer(draw_invariance, angle=losses.Param(0.0, 0.0, 180.0),
+def move_invariance(fig, angle, stretch):  # the same figure for other sliders: new points, no new layout
+    curve, at_sliders, title = invariance_curve(angle, stretch)
+    line, dot = fig.axes[0].lines
+    line.set_ydata(curve)
+    dot.set_data([stretch], [at_sliders])
+    fig.axes[0].set_title(title)
+
+
+invariance = widgets.FigureExplorer(draw_invariance, update_figure=move_invariance,
+                                    angle=losses.Param(0.0, 0.0, 180.0),
                                     stretch=losses.Param(1.0, 0.05, 20.0, log=True))
 display(invariance)
 
