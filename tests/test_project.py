@@ -98,3 +98,21 @@ def test_ruff_is_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "workbench", "tests", "benchmarks"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def written_text(path: Path) -> str:
+    """What a person wrote in ``path``: a notebook's cell sources (its JSON escapes them), a file's text."""
+    if path.suffix == ".ipynb":
+        return "".join("".join(cell["source"]) for cell in json.loads(path.read_text())["cells"])
+    return path.read_text()
+
+
+def test_no_control_characters_in_sources():
+    # A "\a" in a non-raw string once turned a notebook's "\approx" into a bell character and "pprox" (MathJax
+    # then shows broken text): no character below U+0020 other than tab and newline in what we write.
+    files = [p for pattern in ("workbench/**/*.py", "tests/**/*.py", "benchmarks/*.py", "notebooks/*.py",
+                               "notebooks/*.ipynb", "*.md") for p in ROOT.glob(pattern)]
+    assert len(files) > 50
+    bad = {str(p.relative_to(ROOT)): sorted({hex(ord(c)) for c in written_text(p) if ord(c) < 0x20 and c not in "\t\n"})
+           for p in files}
+    assert not {k: v for k, v in bad.items() if v}
