@@ -73,6 +73,16 @@ def _sequential_ema(prototypes: Tensor, features: Tensor, labels: Tensor, m: flo
     return out
 
 
+def _enqueue(keys: Tensor, key_labels: Tensor, new_keys: Tensor, new_labels: Tensor, ptr: int) -> int:
+    """Write ``new_keys`` (and their labels) into the ring buffer ``keys`` from slot ``ptr`` on, as if one at a time
+    (a batch longer than the queue leaves its last ``len(keys)``); returns the next free slot."""
+    size, b = len(keys), len(new_keys)
+    last = min(b, size)
+    slots = (ptr + b - last + torch.arange(last, device=keys.device)) % size
+    keys[slots], key_labels[slots] = new_keys[-last:], new_labels[-last:]
+    return (ptr + b) % size
+
+
 def fit_mhim(student: nn.Module, data, *, teacher: nn.Module | None = None, consistency: nn.Module | None = None,
              epochs: int = 10, lr: float = 1e-3, batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0,
              high: float = 0.1, high_random: float = 0.5, random: float = 0.0, low: float = 0.0,
@@ -252,11 +262,9 @@ def fit_ins(model: INSModel, data, *, epochs: int = 10, lr: float = 3e-3, batch_
             labels = torch.cat([pseudo, pseudo, key_labels[:n]])
             cont = ins_contrastive(features, len(idx), labels, temperature=temperature)
             cls = ins_partial_loss(logits, confidence[idx])
-        with torch.no_grad():  # enqueue the keys and their pseudo labels
-            b, p = len(idx), state["ptr"]
-            slots = (p + torch.arange(b, device=device)) % queue
-            keys[slots], key_labels[slots] = k[-queue:] if b > queue else k, pseudo[-queue:] if b > queue else pseudo
-            state["ptr"], state["filled"] = (p + b) % queue, min(queue, n + b)
+        with torch.no_grad():
+            state["ptr"] = _enqueue(keys, key_labels, k, pseudo, state["ptr"])
+            state["filled"] = min(queue, n + len(idx))
         return cls + weight * cont
 
     return _loop(model, data, epochs, batch_size, len(X), generator, optimizer, step,
