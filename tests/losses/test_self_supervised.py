@@ -138,7 +138,8 @@ def test_vicreg_without_the_variance_term_prefers_a_point():
     v = _views(1)
     small = 1e-3 * v
     assert losses.get("vicreg", mu=0.0)(small) < losses.get("vicreg", mu=0.0)(v)
-    assert losses.get("vicreg")(small) > losses.get("vicreg", lam=25, mu=25, nu=1)(small) - 1e-12
+    # the hinge charges the point mu * relu(1 - sqrt(var + eps)), about 25 * 0.99, on top of the rest
+    assert losses.get("vicreg")(small) > losses.get("vicreg", mu=0.0)(small) + 24
     assert losses.get("vicreg")(small) > 24  # mu * relu(1 - sqrt(eps + ~0)) ~ 25 * 0.99
 
 
