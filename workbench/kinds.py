@@ -274,8 +274,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # Unnormalised density models p~(u) = exp(-E(u)) trained against a noise distribution q with a known
     # log-density: the losses see only G = log p~ - log q on data and on noise samples (workbench.losses.energy).
     # The default model is one raw score per input (log p~, i.e. minus the energy); fit cannot train it yet
-    # (a step needs noise samples and their log-density): experiments.gaussian_mean_estimation and
-    # experiments.fit_energy do.
+    # (a step needs noise samples and their log-density): train.gaussian_mean_sgd and train.fit_energy do.
     Kind("energy", "(log_ratio_data[B], log_ratio_noise[M]); log_ratio = log p~(u) - log q(u) = -E(u) - log q(u) "
          "on data samples and on M noise samples u ~ q", _energy_inputs, "scalar", None, None),
     Kind("attention", "(attention_logits[N] or [K, N] or [B, K, N], mask=None)", _attention_inputs, "bags",
