@@ -194,6 +194,8 @@ viz.pair_weight_curves(curves);
 uses = {name: analysis.gpw_dependence(loss) for name, loss in CURVE_LOSSES.items()}
 uses["contrastive (mean over non-zero)"] = analysis.gpw_dependence(losses.get("contrastive"))
 uses["multi-similarity, no mining"] = analysis.gpw_dependence(losses.get("multi_similarity", epsilon=None))
+uses["circle"] = analysis.gpw_dependence(losses.get("circle"))  # notebook 12 draws its weights
+uses["n-pairs"] = analysis.gpw_dependence(losses.get("npairs"))
 table = pd.DataFrame({name: {f"{kind} weight uses": "".join(sorted(u[kind], key="SNP".index)) for kind in u}
                       for name, u in uses.items()}).T
 display(table)
@@ -203,6 +205,8 @@ assert uses["lifted (MS form)"]["negative"] == {"S", "N"} and uses["lifted (MS f
 assert uses["lifted (Song)"] == {"negative": {"S", "N", "P"}, "positive": {"S", "N"}}  # per positive pair
 assert uses["multi-similarity, no mining"] == {"negative": {"S", "N"}, "positive": {"S", "P"}}  # eq. 11-12
 assert uses["multi-similarity"]["negative"] == {"S", "N", "P"}                    # mining brings in P
+assert uses["circle"] == {"negative": {"S", "N", "P"}, "positive": {"S", "N", "P"}}  # one softplus over both sums
+assert uses["n-pairs"] == {"negative": set(), "positive": {"S", "N"}}  # the probed negative joins two anchors
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Read the table as the MS paper's Table 1: binomial deviance and the (summed) contrastive loss weight a pair
@@ -212,6 +216,13 @@ assert uses["multi-similarity"]["negative"] == {"S", "N", "P"}                  
 # $[J_{ij}]_+$ of the positive pairs it meets, which holds their distance, so it uses P as well, and a positive's
 # weight $[J_{ij}]_+$ holds the negatives' log-sum-exp (N) but not the other positives. MS without mining is
 # exactly what eq. 11-12 say (S and N for a negative, S and P for a positive); its mining adds P to the negatives.
+# Circle (Sun et al. 2020) puts both sums in one softplus, $\log(1 + \sum_n e^{\gamma\alpha_n(s_n - \Delta_n)}
+# \sum_p e^{-\gamma\alpha_p(s_p - \Delta_p)})$, so every weight uses S, N and P; its self-paced factors $\alpha$ are
+# notebook 12's subject. N-pairs (Sohn 2016) is a softmax per anchor over one positive from every class: a
+# positive's weight uses the anchor's negatives (N); the probed negative pair gets no weight at all (an empty cell),
+# because it joins two anchors (the first sample of each class) and N-pairs compares an anchor only with the
+# other classes' *positives*. The lens measures what a loss uses, including which pairs it never looks at.
+#
 # One detail the lens exposes: with pytorch-metric-learning's default reduction (the mean over *non-zero*
 # terms) the contrastive weights also depend on how many other negatives are inside the margin, so that version
 # uses N too.
