@@ -17,7 +17,7 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 09 · Margins on the hypersphere: NormFace, SphereFace, CosFace, ArcFace, ElasticFace, UNPG
 #
-# [← 08 · Retrieval and few-shot learning](08_retrieval_and_few_shot.ipynb) · [series index](../README.md) ·
+# [← 08 · Retrieval and few-shot learning](08_retrieval_and_few_shot.ipynb) · [series index](README.md) ·
 # [10 · MIL and attention entropy →](10_mil_attention_entropy.ipynb)
 #
 # Face-recognition heads put both the embedding and the class weights on the unit sphere, so a logit is
@@ -35,7 +35,7 @@
 #    unconverged run all look like "the margin helped".
 #
 # **Prerequisites**: softmax cross-entropy (notebook 01), cosine similarity (notebook 04). **Time**: about 45
-# minutes; the notebook runs in about a minute and a half on 2 CPU cores.
+# minutes; the notebook runs in about a minute on 2 CPU cores.
 #
 # **Papers**
 # - Wang et al., *NormFace: L2 Hypersphere Embedding for Face Verification*, ACM MM 2017,
@@ -213,7 +213,8 @@ assert {"normface", "cosface", "arcface"} <= set(trapped) and acc.loc[2, "sphere
 # with the class weights initialised at random, two of them start 1.5° apart, and NormFace, CosFace and ArcFace
 # stay below 0.5 test accuracy after 240 steps (asserted; both ElasticFaces too in this run). A plausible reason: on a
 # circle two classes can only separate by passing through a neighbour. SphereFace, which keeps the feature norm,
-# escaped on this seed (asserted), and so did UNPG in this run. A margin does not rescue a bad initialisation.
+# escaped on this seed (asserted), and so did UNPG in this run (ArcFace's margin plus extra negative pairs from
+# the batch): the margin alone (CosFace, ArcFace, both ElasticFaces) did not rescue a bad initialisation.
 #
 # **Why ArcFace's closest classes were once only 15.6° apart.** An earlier version of this notebook trained
 # the circle for 10 epochs (60 steps) and found ArcFace's two closest classes 15.6° apart on seed 0, closer than
@@ -355,5 +356,5 @@ for s in (4.0, 64.0):
 #    Recognition. BMVC 2022. [arXiv:2203.11593](https://arxiv.org/abs/2203.11593)
 #
 # ---
-# [← 08 · Retrieval and few-shot learning](08_retrieval_and_few_shot.ipynb) · [series index](../README.md) ·
+# [← 08 · Retrieval and few-shot learning](08_retrieval_and_few_shot.ipynb) · [series index](README.md) ·
 # [10 · MIL and attention entropy →](10_mil_attention_entropy.ipynb)

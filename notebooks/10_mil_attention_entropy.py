@@ -17,7 +17,7 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 10 · Multiple-instance learning and attention entropy
 #
-# [← 09 · Margins on the hypersphere](09_hypersphere_margins.ipynb) · [series index](../README.md) ·
+# [← 09 · Margins on the hypersphere](09_hypersphere_margins.ipynb) · [series index](README.md) ·
 # [11 · Knowledge distillation →](11_distillation.ipynb)
 #
 # In multiple-instance learning (MIL) a label belongs to a *bag* of instances, not to the instances: here a bag
@@ -38,7 +38,7 @@
 # 5. Why a bag-level loss beats an instance-level loss for aggregate labels at this scale.
 #
 # **Prerequisites**: softmax and cross-entropy (notebook 01), PyTorch modules. **Time**: about 45 minutes;
-# the notebook runs in about a minute and a half on 2 CPU cores.
+# the notebook runs in about a minute on 2 CPU cores.
 #
 # **Papers**
 # - Ilse, Tomczak, Welling, *Attention-based Deep Multiple Instance Learning*, ICML 2018,
@@ -156,8 +156,9 @@ entropy = by["test_entropy"]
 assert (entropy[0.1] > entropy[0.0]).all() and (entropy[1.0] > entropy[0.1]).all(), "entropy rises with λ"
 assert (entropy[1.0] > entropy[0.0] + 0.2).all() and (entropy[1.0] > 0.95).all()
 assert (by["test_auc"][0.0] > 0.9).all()                          # plain attention MIL solves digit bags
-# At 12 epochs on 200 bags AEM does NOT improve the bag AUC (the paper reports gains on whole-slide images):
-assert by["test_auc"][1.0].mean() <= by["test_auc"][0.0].mean() + 0.01
+# At 12 epochs on 200 bags AEM does NOT improve the bag AUC (the paper reports gains on whole-slide images): at
+# λ = 1 it lowers it on every seed.
+assert (by["test_auc"][1.0] < by["test_auc"][0.0]).all()
 # Localisation AUC stays high at λ = 1 ...
 assert (by["test_loc_auc"][1.0] > 0.9).all()
 # ... while the key instances keep only a small lead over the others: the explanation is nearly flat
@@ -449,8 +450,8 @@ assert (by_rho["|θ̂| / |θ|"][1.0] < by_rho["|θ̂| / |θ|"][0.0]).all(), "the
 #   a 9 in more than 80 % of positive test bags, on every seed (asserts after the AEM table and under the bag
 #   figure); its attention entropy falls well below 1: it concentrates on one or two digits.
 # - **AEM raises the attention entropy with λ on every seed** (to above 0.95 at λ = 1), but **does not raise the
-#   bag AUC** at 12 epochs on 200 bags (mean over seeds no higher than without it; assert after the AEM table):
-#   the paper's gains on whole-slide images did not reproduce at this scale.
+#   bag AUC** at 12 epochs on 200 bags: at λ = 1 it lowers it on every seed (0.85-0.91 against 0.95-0.99 without
+#   it; assert after the AEM table). The paper's gains on whole-slide images did not reproduce at this scale.
 # - **At λ = 1 the localisation AUC stays above 0.9, yet the explanation is gone**: a 9 gets less than 2.5 times the
 #   weight of another digit, against more than 50 times without AEM (same assert; the two bag pictures show it).
 # - **A temperature on the plain model's attention flattens the picture the same way without moving the ranking**:
@@ -484,5 +485,5 @@ assert (by_rho["|θ̂| / |θ|"][1.0] < by_rho["|θ̂| / |θ|"][0.0]).all(), "the
 #    ICLR 2024. [arXiv:2401.11081](https://arxiv.org/abs/2401.11081)
 #
 # ---
-# [← 09 · Margins on the hypersphere](09_hypersphere_margins.ipynb) · [series index](../README.md) ·
+# [← 09 · Margins on the hypersphere](09_hypersphere_margins.ipynb) · [series index](README.md) ·
 # [11 · Knowledge distillation →](11_distillation.ipynb)

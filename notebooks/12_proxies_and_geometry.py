@@ -17,7 +17,7 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 12 · Proxies and geometry: Proxy-Anchor, ProxyNCA, SoftTriple, Sub-center ArcFace, Circle, and a hyperbolic one-class detector
 #
-# [← 11 · Knowledge distillation](11_distillation.ipynb) · [series index](../README.md) ·
+# [← 11 · Knowledge distillation](11_distillation.ipynb) · [series index](README.md) ·
 # [13 · Beyond contrastive →](13_beyond_contrastive.ipynb)
 #
 # Pair losses (notebooks 07-08) compare every sample of a batch with every other. **Proxy losses** give each class
@@ -244,21 +244,26 @@ mapr = results.pivot(index="seed", columns="loss", values="MAP@R")
 print(r1.round(3)); print(mapr.round(3))
 TRAINED = list(PROXY_LOSSES + PAIR_LOSSES)
 # Check 3a: on average over the seeds, Proxy-Anchor and SoftTriple are the two best trained losses in both R@1 and
-# MAP@R; seed by seed, Proxy-Anchor's R@1 and SoftTriple's MAP@R beat Multi-Similarity's, and both proxy losses'
-# MAP@R beats Circle's.
+# MAP@R; seed by seed, both their R@1 and SoftTriple's MAP@R beat Multi-Similarity's (Proxy-Anchor's MAP@R does not
+# on seed 2), and both proxy losses' MAP@R beats Circle's. The lowest on average: ProxyNCA and Sub-center ArcFace in
+# R@1, Circle in MAP@R.
 for metric in ("R@1", "MAP@R"):
     assert set(sorted(TRAINED, key=lambda name: summary.loc[name, metric])[-2:]) == {"proxy_anchor", "soft_triple"}
-assert (r1["proxy_anchor"] > r1["multi_similarity"]).all() and (mapr["soft_triple"] > mapr["multi_similarity"]).all()
+assert (r1[["proxy_anchor", "soft_triple"]].min(axis=1) > r1["multi_similarity"]).all()
+assert (mapr["soft_triple"] > mapr["multi_similarity"]).all()
+assert not (mapr["proxy_anchor"] > mapr["multi_similarity"]).all()
+assert set(sorted(TRAINED, key=lambda name: summary.loc[name, "R@1"])[:2]) == {"proxy_nca", "subcenter_arcface"}
+assert min(TRAINED, key=lambda name: summary.loc[name, "MAP@R"]) == "circle"
 assert (mapr[["proxy_anchor", "soft_triple"]].min(axis=1) > mapr["circle"]).all()
 # Check 3b: but, as in notebook 08, no trained encoder beats the untrained one on the unseen digits.
 assert (r1[TRAINED].max(axis=1) < r1["untrained"]).all()
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Reading it.** On these digits Proxy-Anchor and SoftTriple are the best trained losses on average, in both metrics,
-# in line with the proxy papers' benchmark tables; ProxyNCA and Sub-center ArcFace are the worst. Seed by seed the
-# lead is thinner than the means suggest: Proxy-Anchor's R@1 beats Multi-Similarity's on every seed (by 0.005 on one
-# of them, within the seed-to-seed spread), but its MAP@R does not on every seed, and SoftTriple's MAP@R does while
-# its R@1 does not. The claim we can make is "as good or slightly better", not "clearly better". The lesson of
+# in line with the proxy papers' benchmark tables; ProxyNCA and Sub-center ArcFace have the lowest R@1, Circle the
+# lowest MAP@R. Seed by seed the lead is thinner than the means suggest: both proxy losses' R@1 beats
+# Multi-Similarity's on every seed, but by 0.002-0.005 on some (within the seed-to-seed spread); SoftTriple's MAP@R
+# does on every seed, Proxy-Anchor's not on seed 2. The claim we can make is "as good or slightly better", not "clearly better". The lesson of
 # notebook 08 still holds: on 5 unseen digit classes the *untrained* network is better than any trained one, because
 # training on 5 classes narrows the embedding to what separates those 5. A benchmark on large image sets with a
 # pretrained backbone, where the proxy papers report their gains, is a different regime; this notebook does not test it.
@@ -643,5 +648,5 @@ print("nearest-proxy accuracy:", round(analysis.accuracy(predicted, split.y_test
 # ([arXiv:2102.03243](https://arxiv.org/abs/2102.03243), code R-S-P-MODELS/pyopenset @ ee4ba1f8); Wasi et al. 2023
 # ([arXiv:2305.01486](https://arxiv.org/abs/2305.01486), code takihasan/ARBEx @ b85c37b4a7).
 #
-# [← 11 · Knowledge distillation](11_distillation.ipynb) · [series index](../README.md) ·
+# [← 11 · Knowledge distillation](11_distillation.ipynb) · [series index](README.md) ·
 # [13 · Beyond contrastive →](13_beyond_contrastive.ipynb)

@@ -17,7 +17,7 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 16 · Multiple-instance learning II: hard instances
 #
-# [← 15 · Multi-label and continuous labels](15_multilabel_and_continuous.ipynb) · [series index](../README.md) ·
+# [← 15 · Multi-label and continuous labels](15_multilabel_and_continuous.ipynb) · [series index](README.md) ·
 # [17 · Energy, clustering, generative →](17_energy_clustering_generative.ipynb)
 #
 # Notebook 10 trained attention MIL on digit bags and watched its attention collapse onto the most obvious
@@ -238,7 +238,7 @@ print(f"training time per seed: {runs.groupby('method', sort=False)['seconds'].m
 
 # %% slideshow={"slide_type": "fragment"}
 # Check 3a: the easy 9s are found by every attention model, the hard ones are where they differ.
-for method in ("attention", "mhim", "scmil"):
+for method in ("attention", "mhim", "mhim_v2", "scmil"):
     assert (by["loc_auc_easy"][method] > 0.95).all(), method
     assert (by["loc_auc_hard"][method] < by["loc_auc_easy"][method]).all(), method
 # Check 3b (MHIM, the claim tested): over the same 12 epochs, MHIM does NOT beat plain attention MIL here:
@@ -250,8 +250,9 @@ assert by["auc"]["mhim"].mean() <= by["auc"]["attention"].mean()
 assert (by["loc_auc"]["ins"] < by["loc_auc"]["attention"] - 0.1).all()
 assert (by["auc"]["ins"] < 0.6).sum() >= 2
 # Check 3d (SC-MIL): the SupCon-first schedule gives the best bag AUC and hard-key localisation on every seed.
-assert (by["auc"]["scmil"] > by["auc"]["attention"]).all() and (by["auc"]["scmil"] > by["auc"]["mhim"]).all()
-assert (by["loc_auc_hard"]["scmil"] > by["loc_auc_hard"]["attention"]).all()
+others = [m for m in METHODS if m != "scmil"]
+assert (by["auc"]["scmil"] > by["auc"][others].max(axis=1)).all()
+assert (by["loc_auc_hard"]["scmil"] > by["loc_auc_hard"][others].max(axis=1)).all()
 # Check 3e (MHIM v2): class-aware scores and merging change the localisation of hard keys by less than 0.02 on
 # every seed (against attention MIL and against v1), its mean bag AUC is no higher than attention MIL's, and its
 # attention is more spread (higher normalised entropy than attention MIL's) on every seed.
@@ -473,7 +474,8 @@ for h in (0.01, 0.1):
 # Solution 3: for bags with one to three keys the max is the natural score (a bag is as positive as its most
 # 9-like digit; the mean dilutes it by the bag size and, section 6, breaks the MIL assumption). But measure it:
 # on seed 0 the max is no better, because after 12 short epochs the classifier still gives many other digits a
-# high P(9): the aggregator cannot fix instance scores that have not separated yet (localisation 0.69).
+# high P(9): the aggregator cannot fix instance scores that have not separated yet (its localisation AUC in
+# section 3's table is about 0.7).
 ins_model, ins_bags = kept[("ins", 0)]
 print("mean:", round(analysis.mil_metrics(ins_model, ins_bags)["test_auc"], 3))
 ins_model.bag_score = "max"
@@ -484,8 +486,8 @@ ins_model.bag_score = "mean"
 # **Solution 2.** No nonzero `high` is safe: it always hides at least one of the top candidates, and in a bag
 # with one clear 9 that is often the 9. `random=` hides $\lceil n r\rceil$ instances uniformly (the official v1
 # recipe adds `mask_ratio` 0.5 to a tiny `mask_ratio_h`); it hides the clear 9 only with probability about $r$,
-# and `high=0` with a small `random` is plain instance dropout. Measure, do not guess: the effect on hard-key
-# localisation at this scale is within the seed-to-seed spread of section 3's table.
+# and `high=0` with a small `random` is plain instance dropout. Measure, do not guess: compare the change in
+# hard-key localisation with the seed-to-seed spread of section 3's table (its `std` column) before reading it.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What we saw
@@ -545,5 +547,5 @@ ins_model.bag_score = "mean"
 #    partial-label machinery INS builds on). [arXiv:2201.08984](https://arxiv.org/abs/2201.08984)
 #
 # ---
-# [← 15 · Multi-label and continuous labels](15_multilabel_and_continuous.ipynb) · [series index](../README.md) ·
+# [← 15 · Multi-label and continuous labels](15_multilabel_and_continuous.ipynb) · [series index](README.md) ·
 # [17 · Energy, clustering, generative →](17_energy_clustering_generative.ipynb)
