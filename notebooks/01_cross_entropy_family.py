@@ -395,4 +395,4 @@ fig.tight_layout()
 # - van der Maaten & Hinton 2008, *Visualizing Data using t-SNE*, JMLR 9, [jmlr.org/papers/v9/vandermaaten08a](https://jmlr.org/papers/v9/vandermaaten08a.html).
 #
 # ---
-# **Previous:** [00 · Loss Lab in ten minutes](00_tour.ipynb) · **Next:** [02 · The Z-loss](02_z_loss.ipynb)
+# **Previous:** [00 · Loss Lab in ten minutes](00_tour.ipynb) · [series index](README.md) · **Next:** [02 · The Z-loss](02_z_loss.ipynb)

@@ -325,4 +325,4 @@ per_seed.round(3)
 #   [arXiv:1706.04599](https://arxiv.org/abs/1706.04599).
 #
 # ---
-# **Previous:** [01 · The cross-entropy family](01_cross_entropy_family.ipynb) · **Next:** [03 · Imbalanced binary problems](03_imbalanced_binary.ipynb)
+# **Previous:** [01 · The cross-entropy family](01_cross_entropy_family.ipynb) · [series index](README.md) · **Next:** [03 · Imbalanced binary problems](03_imbalanced_binary.ipynb)

@@ -402,7 +402,11 @@ print(runs.query("task == 'digits 8 vs rest' and seed == 0 and loss in ['BCE', '
 #   scores collapse; LibAUC trains them with its PESG optimiser at lr 0.1 and a larger budget. **At its saddle point the
 #   same objective works**: `closed_form=True`, trained from scratch, ranks the 1:20 digits with ROC AUC above 0.95 and
 #   a balanced accuracy above 0.8.
-# - EnsLoss trains like a calibrated loss (ROC AUC above 0.98 on breast cancer, as asserted for every loss but AUC-M).
+# - EnsLoss trains like a calibrated loss (ROC AUC above 0.98 on breast cancer, as asserted for every loss but AUC-M),
+#   and fails at 1:20 like plain BCE: on the digits its F1 is 0 (every sample predicted negative at the 0.5 threshold)
+#   and its ROC AUC (0.94 in the table) is the lowest of the trained losses but AUC-M. A calibrated loss estimates
+#   $p(y=1\mid x)$, which stays below 0.5 for most positives when they are 1 in 21: without a tuned threshold or
+#   class weights, calibration alone does not help with imbalance. Read from the table, not asserted.
 #
 # ## References
 # - Han, Moniz, Chawla 2024, AnyLoss, [arXiv:2405.14745](https://arxiv.org/abs/2405.14745).
@@ -414,4 +418,4 @@ print(runs.query("task == 'digits 8 vs rest' and seed == 0 and loss in ['BCE', '
 # - Efron & Tibshirani 1993, *An Introduction to the Bootstrap*, [doi:10.1201/9780429246593](https://doi.org/10.1201/9780429246593).
 #
 # ---
-# **Previous:** [02 · The Z-loss](02_z_loss.ipynb) · **Next:** [04 · Contrastive temperature](04_contrastive_temperature.ipynb)
+# **Previous:** [02 · The Z-loss](02_z_loss.ipynb) · [series index](README.md) · **Next:** [04 · Contrastive temperature](04_contrastive_temperature.ipynb)

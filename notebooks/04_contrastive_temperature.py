@@ -17,7 +17,7 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 04 · The temperature of a contrastive loss: hardness, uniformity and tolerance
 #
-# [← 03 · Imbalanced binary classification](03_imbalanced_binary.ipynb) · [05 · Beyond InfoNCE →](05_beyond_infonce.ipynb)
+# [← 03 · Imbalanced binary classification](03_imbalanced_binary.ipynb) · [series index](README.md) · [05 · Beyond InfoNCE →](05_beyond_infonce.ipynb)
 #
 # InfoNCE / NT-Xent has one knob, the temperature $\tau$. This lesson derives what $\tau$ does to the gradient, then
 # trains self-supervised embeddings of the digits at four temperatures (three seeds each) and checks, claim by claim,
@@ -410,4 +410,4 @@ print("uniformity", round(float(analysis.uniformity(z)), 3), "->", round(float(a
 # Zhu et al. 2021 ([arXiv:2108.02982](https://arxiv.org/abs/2108.02982)); Roy & Vetterli 2007 (effective rank, EUSIPCO);
 # van der Maaten & Hinton 2008 ([JMLR](https://jmlr.org/papers/v9/vandermaaten08a.html)).
 #
-# [← 03 · Imbalanced binary classification](03_imbalanced_binary.ipynb) · [05 · Beyond InfoNCE →](05_beyond_infonce.ipynb)
+# [← 03 · Imbalanced binary classification](03_imbalanced_binary.ipynb) · [series index](README.md) · [05 · Beyond InfoNCE →](05_beyond_infonce.ipynb)

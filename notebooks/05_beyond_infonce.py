@@ -172,13 +172,14 @@ for seed in SEEDS:
 # **Two maps of one embedding.** t-SNE and UMAP both place the points in 2-D so that near neighbours in 32-D stay
 # near; both give up the distances *between* clusters and the clusters' sizes. Read only what the two maps agree on
 # (which digits form a cluster, which clusters touch), never a gap or an area. The first UMAP call in a kernel is the
-# slow one: numba compiles UMAP's kernels to machine code first. The cell prints the cost; on the shared, loaded
-# 2-core machine this lesson was written on, the first call took about 12 s of CPU time and the second about
-# 0.7 s, so the compilation is most of it. `viz.project` already saves a third of it: it hands UMAP exact
-# neighbours from scikit-learn instead of letting UMAP compile its own neighbour search (19 CPU s for the first call
-# before, 12 after). `NUMBA_CACHE_DIR` does not save the rest for the next kernel (measured: 19 CPU s with a
-# warm cache as without): the kernels that take the time (`smooth_knn_dist`, `compute_membership_strengths`, the
-# layout's epoch loop in umap-learn 0.5) are compiled without `cache=True`.
+# slow one: numba compiles UMAP's kernels to machine code first. The cell prints this run's cost: the first call
+# takes several seconds of CPU time (7 s in the committed run, up to 12 s on a loaded machine), the second under
+# a second, so the compilation is most of it. `viz.project` already saves a third of it: it hands UMAP exact
+# neighbours from scikit-learn instead of letting UMAP compile its own neighbour search (measured once on a loaded
+# machine: 19 CPU s for the first call before, 12 after). `NUMBA_CACHE_DIR` does not save the rest for the next
+# kernel (the same machine: 19 CPU s with a warm cache as without): the kernels that take the time
+# (`smooth_knn_dist`, `compute_membership_strengths`, the layout's epoch loop in umap-learn 0.5) are compiled
+# without `cache=True`.
 
 # %% slideshow={"slide_type": "fragment"}
 fig, axes = plt.subplots(2, 2, figsize=(8.6, 7.2))
@@ -285,9 +286,9 @@ fig.tight_layout()
 #   them beside the numbers above (tolerance for how tight a class is, effective rank for how many directions are
 #   used), and expect the first UMAP call to cost a numba compilation (the cell prints it).
 #
-# **Run time.** The lesson trains 12 small models (three seeds for every claim) and draws four maps; on a shared
-# 2-core machine loaded by eight other jobs it took about 55 s of CPU time, kernel start and imports included (264 s
-# of wall time), of which the first UMAP call (numba compiling) is about 12 s and the two t-SNE maps about 5 s.
+# **Run time.** The lesson trains 12 small models (three seeds for every claim) and draws four maps: about 45 s in a
+# fresh kernel on 2 quiet cores (the README's table), of which the first UMAP call (numba compiling) is several
+# seconds and the two t-SNE maps a few (the map cell prints both).
 # Notebook 06 continues with learned temperatures, two modalities and the projection head.
 #
 # ## References

@@ -195,7 +195,7 @@ for name in ("proto_triplet", "multi_similarity"):
 # at this scale; the measurements above say why.
 #
 # 1. *The pixels are already a good metric for digits.* Nearest-prototype accuracy on the raw 64 pixels is the
-#    highest of all (0.87-0.89 per seed), and an untrained MLP is close to a random projection of them, which
+#    highest of all on every seed (the assert above), and an untrained MLP is close to a random projection of them, which
 #    keeps most of their distances: the untrained encoder starts high.
 # 2. *Training on five classes narrows the embedding.* The effective rank of the unseen digits' embeddings falls
 #    (by more than 3 for Proto-Triplet and MS, on every seed): the losses keep the directions that separate 0-4

@@ -17,7 +17,7 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 14 · Long tail and noisy labels: focal loss, logit adjustment and re-weighting
 #
-# [← 13 · Beyond contrastive learning](13_beyond_contrastive.ipynb) · [15 · Multi-label and continuous labels →](15_multilabel_and_continuous.ipynb)
+# [← 13 · Beyond contrastive learning](13_beyond_contrastive.ipynb) · [series index](README.md) · [15 · Multi-label and continuous labels →](15_multilabel_and_continuous.ipynb)
 #
 # Real training sets are rarely balanced: a few *head* classes own most samples, many *tail* classes have a handful, and
 # some labels are simply wrong. Cross-entropy then learns the class frequencies as well as the classes, and a balanced
@@ -581,4 +581,4 @@ print({"focal": analysis.balanced_accuracy(focal_logits[2.0].argmax(1), ds0.y_te
 # - van der Maaten & Hinton 2008, *Visualizing Data using t-SNE*, JMLR 9, [jmlr.org/papers/v9/vandermaaten08a](https://jmlr.org/papers/v9/vandermaaten08a.html).
 #
 # ---
-# **Previous:** [13 · Beyond contrastive learning](13_beyond_contrastive.ipynb) · **Next:** [15 · Multi-label and continuous labels](15_multilabel_and_continuous.ipynb)
+# **Previous:** [13 · Beyond contrastive learning](13_beyond_contrastive.ipynb) · [series index](README.md) · **Next:** [15 · Multi-label and continuous labels](15_multilabel_and_continuous.ipynb)

@@ -17,7 +17,7 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 15 · Several labels and continuous labels: ASL, decoupled softmax, contrastive regression
 #
-# [← 14 · Long tail and noisy labels](14_long_tail_and_noise.ipynb) · [16 · MIL: hard instances →](16_mil_hard_instances.ipynb)
+# [← 14 · Long tail and noisy labels](14_long_tail_and_noise.ipynb) · [series index](README.md) · [16 · MIL: hard instances →](16_mil_hard_instances.ipynb)
 #
 # Every loss so far assumed one hard label per sample. Here a sample carries *several* labels (digits side by side),
 # a query has *several* relevant answers, and a label is a *number* (where the ink of a digit sits). We derive how
@@ -426,4 +426,4 @@ print(float(losses.decoupled_softmax_scores(s, one)), float(losses.decoupled_sof
 # ([arXiv:2210.01189](https://arxiv.org/abs/2210.01189)); Wu, Dong et al. 2023 ([arXiv:2309.16633](https://arxiv.org/abs/2309.16633));
 # Alfassy et al. 2019 ([arXiv:1902.09811](https://arxiv.org/abs/1902.09811), code leokarlin/LaSO@eea81de).
 #
-# [← 14 · Long tail and noisy labels](14_long_tail_and_noise.ipynb) · [16 · MIL: hard instances →](16_mil_hard_instances.ipynb)
+# [← 14 · Long tail and noisy labels](14_long_tail_and_noise.ipynb) · [series index](README.md) · [16 · MIL: hard instances →](16_mil_hard_instances.ipynb)
