@@ -356,6 +356,11 @@ def test_cluster_target_explorer_sharpens_and_shows_its_formula_to_mathjax():
     for alpha in (0.1, 1.0, 10.0):
         explorer.sliders["alpha"].value = alpha
         assert explorer.sharpening > 0 and explorer.message.value == ""
+    # the kept figure's curves are q and p of cluster 0, then of cluster 1, at the last alpha
+    q, p = analysis.dec_target_along(explorer.line, explorer.points, explorer.centres, 10.0)
+    drawn = [line.get_ydata() for line in explorer.figure.axes[0].lines[:4]]
+    for got, want in zip(drawn, (q[:, 0], p[:, 0], q[:, 1], p[:, 1])):
+        assert np.allclose(got, want.numpy())
     assert set(explorer.sliders) == {"alpha"} and explorer.sliders["alpha"].min == pytest.approx(-1)  # log10 0.1
     assert isinstance(explorer.formula, W.HTMLMath)
     parser = TextAndTags()

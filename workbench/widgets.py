@@ -457,9 +457,10 @@ class ProxyAnchorExplorer(CurveExplorer):
         return self._move([[curves[which]["weight"].abs().to_numpy()] for which in ("positive", "negative")])
 
 
-class ClusterTargetExplorer(Explorer):
+class ClusterTargetExplorer(CurveExplorer):
     r"""Move DEC's Student-t ``alpha`` and watch the soft assignment q and the target p it is trained toward, on a
-    1-D embedding with two clusters of unequal size (Xie et al. 2016; ``analysis.dec_target_along``).
+    1-D embedding with two clusters of unequal size (Xie et al. 2016; ``analysis.dec_target_along``). The figure is
+    built once; the curves move (:class:`CurveExplorer`).
 
     >>> explorer = ClusterTargetExplorer()
     >>> explorer.sliders["alpha"].value = 5.0   # redraws, as a user's release of the slider would
@@ -491,8 +492,10 @@ class ClusterTargetExplorer(Explorer):
         confidence_q, confidence_p = float(q_data.max(1).values.mean()), float(p_data.max(1).values.mean())
         self.label.value = (f"α = {alpha:.2f}: mean confidence over the data, q <b>{confidence_q:.3f}</b> → "
                             f"target p <b>{confidence_p:.3f}</b>")
-        return figure_png(viz.soft_assignment_figure(self.line[:, 0], q, p, points=self.points[:, 0],
-                                                     title=f"DEC target, α = {alpha:.2f}"))
+        q, p = q.numpy(), p.numpy()
+        if self.figure is None:  # the label above the image names α
+            self._keep(viz.soft_assignment_figure(self.line[:, 0], q, p, points=self.points[:, 0]))
+        return self._move([[curve for j in range(q.shape[1]) for curve in (q[:, j], p[:, j])]])
 
 
 def long_tail_accuracy(focal_logits: dict, ce_logits, target, counts, *, gamma: float,
