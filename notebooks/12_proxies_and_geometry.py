@@ -164,35 +164,49 @@ for alpha in (32.0, 4.0):
 #
 # A proxy loss computes the $B\times C$ cosines between the batch and the proxies; a pair loss the $B\times B$ cosines
 # of the batch with itself, and then weighs every pair. With $C$ fixed, doubling the batch doubles the first and
-# quadruples the second. We time one forward and backward pass (the best of 5, on this machine) at B = 128 to 1024
+# quadruples the second. We time one forward and backward pass (the best of 7, on this machine) at B = 128 to 1024
 # with C = 10 classes and 32-d embeddings; N-pairs keeps one pair a class and is shown for comparison.
 
 # %% slideshow={"slide_type": "fragment"}
 COST = {"proxy_anchor": "proxy", "soft_triple": "proxy", "multi_similarity": "pair", "circle": "pair",
         "npairs": "pair"}
 batch_sizes = (128, 256, 512, 1024)
-rows = []
-for name, family in COST.items():
-    kwargs = {"num_classes": 10, "embedding_dim": 32} if family == "proxy" else {}
-    loss = losses.get(name, **kwargs)
-    for b in batch_sizes:
-        rows.append({"loss": name, "family": family, "B": b, "ms": 1e3 * analysis.loss_seconds(loss, b, repeats=5)})
-cost = pd.DataFrame(rows).pivot(index="B", columns="loss", values="ms")
+built = {name: losses.get(name, **({"num_classes": 10, "embedding_dim": 32} if family == "proxy" else {}))
+         for name, family in COST.items()}
+# Seven interleaved rounds, the best of each (loss, B) kept: a burst of load on the machine then slows one round of
+# every measurement, not every repeat of one loss, and the ratios below stay put.
+best = {}
+for _ in range(7):
+    for name, loss in built.items():
+        for b in batch_sizes:
+            best[name, b] = min(best.get((name, b), math.inf), 1e3 * analysis.loss_seconds(loss, b, repeats=1))
+cost = pd.Series(best).unstack(0).rename_axis(index="B", columns="loss")
 display(cost.round(2))
 growth = cost.loc[1024] / cost.loc[128]
 print("time(B=1024) / time(B=128):", growth.round(1).to_dict())
+# Per epoch: an epoch of N samples takes N / B steps, so the loss's time per epoch is N / B times the time per step.
+N = len(split.X_train)  # the training set of section 3: the 675 images of digits 0-4
+per_epoch = cost.mul(N / cost.index.to_numpy(), axis=0)
+print(f"loss time per epoch of {N} samples (ms):")
+display(per_epoch.round(1))
 
 # %% slideshow={"slide_type": "fragment"}
 # Check 2: from B = 128 to 1024 (8x), the pair losses MS and Circle slow down more than 3 times as much as either
-# proxy loss, and at B = 1024 each costs more than 5 times either proxy loss.
+# proxy loss, and at B = 1024 each costs more than 5 times either proxy loss. Per epoch the ratios between losses are
+# the same (every loss takes the same N / B steps): a pair loss's time per epoch grows with B (~N·B), a proxy
+# loss's falls (~N·C, in fewer steps).
 for pair in ("multi_similarity", "circle"):
+    assert per_epoch.loc[1024, pair] > per_epoch.loc[128, pair], pair
     for proxy in ("proxy_anchor", "soft_triple"):
         assert growth[pair] > 3 * growth[proxy], (pair, proxy)
         assert cost.loc[1024, pair] > 5 * cost.loc[1024, proxy], (pair, proxy)
+for proxy in ("proxy_anchor", "soft_triple"):
+    assert per_epoch.loc[1024, proxy] < per_epoch.loc[128, proxy], proxy
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # The timings are wall-clock on a shared machine, so single numbers wobble; the growth ratios are what the check
-# reads. At the batch sizes of this notebook (128) all of them cost a millisecond or two: the saving matters for
+# reads. Per epoch a larger batch makes a proxy loss *cheaper* (fewer steps, each about as cheap) and a pair loss
+# dearer. At the batch sizes of this notebook (128) all of them cost a millisecond or two a step: the saving matters for
 # large batches, and it reverses when the classes outnumber the batch (C > B), as in face recognition with a
 # million identities, which is why face-recognition heads shard their class weights.
 
@@ -613,7 +627,8 @@ print("nearest-proxy accuracy:", round(analysis.accuracy(predicted, split.y_test
 #   autograd equals the hand derivative; at α = 32 a positive at cosine 0 is pulled over 10¹⁰ times harder than one at
 #   0.9, at α = 4 under 100 times. → *Checks 1a, 1b*, the widget.
 # * **Proxy losses cost O(B·C), pair losses O(B²)**: from B = 128 to 1024 MS and Circle slow down more than 3 times as
-#   much as Proxy-Anchor and SoftTriple, and cost over 5 times as much at 1024. → *Check 2*.
+#   much as Proxy-Anchor and SoftTriple, and cost over 5 times as much at 1024; per epoch a larger batch makes the
+#   pair losses dearer and the proxy losses cheaper. → *Check 2*.
 # * **On unseen digits, Proxy-Anchor and SoftTriple are the best trained losses on average** (R@1 and MAP@R), by
 #   small margins that do not hold in both metrics on every seed; **no trained encoder beats the untrained one** (as
 #   in notebook 08). → *Checks 3a, 3b*.
