@@ -213,9 +213,9 @@ class CurveExplorer(Explorer):
         self._curve_count = 0
 
     def _keep(self, figure: Figure, *, titles: bool = False) -> None:
-        """Keep ``figure``, whose first two axes hold the curves (and nothing else on the first one), with few
-        ticks and, unless ``titles``, without its titles (where the y labels say it): less text to draw; laid
-        out again."""
+        """Keep ``figure``, whose curves are the lines of its first one or two axes (the first axis's lines are
+        all redrawn on every move, a static one among them too), with few ticks and, unless ``titles``, without
+        its titles (where the y labels say it): less text to draw; laid out again."""
         if self.figure is not None:
             plt.close(self.figure)
         self.figure = kept_figure(figure)
