@@ -38,16 +38,18 @@ NAMES = losses.available()
 # points by the inverse Poincare metric (riemannian=True, the official hyptorch RiemannianGradient); DEC and
 # DEPICT hold their target distribution fixed (detached, as both papers do) when they compute it from the batch.
 # SimSiam and BYOL detach their targets (the stop-gradient), GroCo its positives and negatives (stop_grad, as the
-# official code) and DCLW its von Mises-Fisher weights (as lightly).
+# official code) and DCLW its von Mises-Fisher weights (as lightly). SimLAP draws new partner classes at every call
+# and adds a classifier's cross-entropy on detached embeddings (as the official code).
 # Their own gradient tests are in tests/losses/test_logits.py, test_binary.py, test_proxies.py (Circle with
 # detach_weights=False passes gradcheck), test_hyperbolic.py (riemannian=False passes gradcheck),
 # test_clustering_losses.py (DEC and DEPICT with a given target pass gradcheck) and test_self_supervised.py
-# (stop_gradient=False, stop_grad=False and DCL pass gradcheck). SupReMix holds its mixtures fixed (detached, as
-# the code found does); with detach_mixtures=False it passes gradcheck in tests/losses/test_regression_losses.py.
+# (stop_gradient=False, stop_grad=False and DCL pass gradcheck), test_simlap.py (given partners and
+# classifier=False, it passes). SupReMix holds its mixtures fixed (detached, as the code found does); with
+# detach_mixtures=False it passes gradcheck in tests/losses/test_regression_losses.py.
 # MIDAM's value is LibAUC's surrogate, built on each bag's detached moving average: its gradient is MIDAM's
 # stochastic gradient, not the derivative of its value (tests/losses/test_midam.py pins both against LibAUC).
 NO_GRADCHECK = {"midam", "aldr_kl", "ensloss", "circle", "hyp_ce", "hyp_pc", "dec", "depict", "simsiam", "byol", "dclw",
-                "groco", "supremix"}
+                "groco", "supremix", "simlap"}
 LABEL_KINDS = ("logits", "margin", "pairs")  # kinds whose second input is integer class labels
 # hard inputs that a loss may refuse with a ValueError naming its labels (a loss undefined without two classes)
 LABEL_CASES = ("one class", "one class, large", "only negatives", "only positives", "no positives")
@@ -521,7 +523,9 @@ def test_bias_loss_checks_its_features():
 def test_from_similarity_checks_its_inputs(name, bad):
     loss = losses.get(name)
     s = torch.eye(4, dtype=torch.float64)
-    labels = torch.tensor([0, 0, 1, 1])
+    # the second input: labels, or for a cross-modal loss the other modality y (its rows are checked as labels are)
+    crossmodal = _info(name).kind == "crossmodal"
+    labels = torch.randn(4, 3, dtype=torch.float64) if crossmodal else torch.tensor([0, 0, 1, 1])
     if bad == "nan":
         s[0, 1] = math.nan
     elif bad == "inf":
@@ -530,7 +534,8 @@ def test_from_similarity_checks_its_inputs(name, bad):
         s = s[:, :3]
     else:
         labels = labels[:3]
-    with pytest.raises(ValueError, match="labels" if bad == "labels" else "similarity"):
+    second = "y" if crossmodal else "labels"
+    with pytest.raises(ValueError, match=rf"\b{second}\b" if bad == "labels" else "similarity"):
         loss.from_similarity(s, labels)
 
 

@@ -33,6 +33,7 @@ from . import (  # noqa: F401  (registration side effects)
     reweighting,
     robust,
     sbcl,
+    simlap,
     soft_topk,
     softmax_pairs,
     sorting,
@@ -114,6 +115,7 @@ from .relevance import SMS, DecoupledSoftmax, decoupled_softmax_loss, decoupled_
 from .reweighting import LossReweighting, loss_weights
 from .robust import GCE, MAE, CompSum, comp_sum, gce, mae
 from .sbcl import SBCL, sbcl_from_similarity
+from .simlap import LabelGate, SimLAP, gated_cosine, multipositive_ce
 from .soft_topk import SoftTopK, soft_topk_log_indicator, soft_topk_loss, soft_topk_scores, soft_topk_threshold
 from .softmax_pairs import CircleLoss, NPairsLoss, circle_from_similarity, npairs_from_similarity
 from .sorting import GroCo, soft_sort_permutation
@@ -125,22 +127,22 @@ __all__ = [
     "AMCL", "anchor_distances", "anchor_loss", "AnyLoss", "anyloss", "ARBEx", "ArcFace", "asymmetric_loss",
     "AsymmetricLoss", "AUCMargin", "available", "BarlowTwins", "BCE", "BiasLoss", "binary_kl_norm",
     "BinomialDevianceLoss", "branch_diversity", "BYOL", "circle_from_similarity", "CircleLoss", "class_means", "CLIP",
-    "clip_loss", "comp_sum", "CompositionalNLL", "CompSum", "contrastive_from_similarity", "ContrastiveLoss",
-    "CosFace", "cross_correlation", "cross_entropy", "CrossEntropy", "crossmodal_logits", "CWCL", "cwcl_loss",
-    "cwcl_weights", "dat_bce_loss", "dataset_equity", "DatasetEquity", "DATBCE", "DCL", "DCLW", "DEC",
-    "decoupled_softmax_loss", "decoupled_softmax_scores", "DecoupledSoftmax", "DEPICT", "depict_paper_target", "DHEL",
-    "DHKD", "ElasticFaceArc", "ElasticFaceCos", "EnsLoss", "ensloss_derivatives", "equity_weights", "FAMILIES",
-    "Focal", "focal", "GCE", "gce", "GeneralizedLiftedStructureLoss", "get", "GroCo",
-    "hard_contrastive_from_similarity", "HardContrastive", "HypCE", "HypPC", "ICNNLoss", "info",
-    "ins_confidence_update", "ins_contrastive", "ins_partial_loss", "ISogCLR", "KD", "kd_loss", "KINDS", "ldr_kl",
-    "LDRKL", "LiftedStructureLoss", "logit_adjusted", "LogitAdjusted", "loss_weights", "LossInfo", "LossReweighting",
-    "MAE", "mae", "MarginHead", "Metrix", "mhim_consistency", "MHIMConsistency", "MIDAM", "MIDAMAttention",
-    "MultilabelBCE", "MultiSimilarityLoss", "MVDHEL", "MVInfoNCE", "MW", "NCE", "nce_loss", "ND", "nd_loss",
-    "NormFace", "normface_scale_bound", "npairs_from_similarity", "NPairsLoss", "NTXent", "ntxent_from_similarity",
+    "clip_loss", "comp_sum", "CompositionalNLL", "CompSum", "contrastive_from_similarity", "ContrastiveLoss", "CosFace",
+    "cross_correlation", "cross_entropy", "CrossEntropy", "crossmodal_logits", "CWCL", "cwcl_loss", "cwcl_weights",
+    "dat_bce_loss", "dataset_equity", "DatasetEquity", "DATBCE", "DCL", "DCLW", "DEC", "decoupled_softmax_loss",
+    "decoupled_softmax_scores", "DecoupledSoftmax", "DEPICT", "depict_paper_target", "DHEL", "DHKD", "ElasticFaceArc",
+    "ElasticFaceCos", "EnsLoss", "ensloss_derivatives", "equity_weights", "FAMILIES", "Focal", "focal", "GCE", "gce",
+    "gated_cosine", "GeneralizedLiftedStructureLoss", "get", "GroCo", "hard_contrastive_from_similarity",
+    "HardContrastive", "HypCE", "HypPC", "ICNNLoss", "info", "ins_confidence_update", "ins_contrastive",
+    "ins_partial_loss", "ISogCLR", "KD", "kd_loss", "KINDS", "LabelGate", "ldr_kl", "LDRKL", "LiftedStructureLoss",
+    "logit_adjusted", "LogitAdjusted", "loss_weights", "LossInfo", "LossReweighting", "MAE", "mae", "MarginHead",
+    "Metrix", "mhim_consistency", "MHIMConsistency", "MIDAM", "MIDAMAttention", "multipositive_ce", "MultilabelBCE",
+    "MultiSimilarityLoss", "MVDHEL", "MVInfoNCE", "MW", "NCE", "nce_loss", "ND", "nd_loss", "NormFace",
+    "normface_scale_bound", "npairs_from_similarity", "NPairsLoss", "NTXent", "ntxent_from_similarity",
     "OrthogonalProjectionLoss", "pairwise_auc_surrogate", "Paper", "Param", "prior_offsets", "ProtoTripletLoss",
     "ProxyAnchor", "ProxyNCA", "PseudoNegatives", "rank_n_contrast_loss", "RankNContrast", "REDUCES_OVER", "register",
-    "SBCL", "sbcl_from_similarity", "sharpened_target", "SigLIP", "siglip_loss", "SimSiam", "smoothed_max", "SMS",
-    "sms_loss", "soft_sort_permutation", "soft_topk_log_indicator", "soft_topk_loss", "soft_topk_scores",
+    "SBCL", "sbcl_from_similarity", "sharpened_target", "SigLIP", "siglip_loss", "SimLAP", "SimSiam", "smoothed_max",
+    "SMS", "sms_loss", "soft_sort_permutation", "soft_topk_log_indicator", "soft_topk_loss", "soft_topk_scores",
     "soft_topk_threshold", "SoftTopK", "SoftTriple", "SphereFace", "SubCenterArcFace", "SupCon",
     "supcon_from_similarity", "SupReMix", "TripletLoss", "uniformity", "UNPG", "VICReg", "z_loss", "ZLoss", "ZLPR",
     "zlpr",
