@@ -258,7 +258,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "encoder", "digits", "fit", step=_plain_step, curve="similarity", requires=("from_similarity",)),
     Kind("views", "(views[B, V, D], labels[B] or None)", _views_inputs, "encoder", "digit_views", "fit",
          step=_views_step, curve="similarity", requires=("from_similarity",), recipe=Recipe(lr=1e-3)),
-    Kind("crossmodal", "(x[B, D], y[B, D]); row i of x pairs with row i of y", _crossmodal_inputs, "dual",
+    Kind("crossmodal", "(x[B, D], y[B, D]); row i of x pairs with row i of y; .from_similarity(S[B, B] = x̂ŷᵀ, y) "
+         "where the loss is a function of those cosines (clip, cwcl, siglip)", _crossmodal_inputs, "dual",
          "paired_digits", "fit", step=_crossmodal_step,
          recipe=Recipe(embedding_dim=16)),  # the frozen reference tower is a PCA of the 16-d code
     Kind("distill", "(student_logits[B, C], teacher_logits[B, C], target[B] or None); feature losses (nd) take "

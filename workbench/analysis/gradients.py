@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from .._checks import check_int, check_number
 from ..losses.binary import amplified
 from ..losses.noncontrastive import cross_correlation
-from ..losses.similarity import cosine_similarity_matrix, pair_masks, views_to_rows
+from ..losses.similarity import cosine_similarity_matrix, normalize, pair_masks, views_to_rows
 from ..losses.zloss import zscore_loss
 
 
@@ -58,6 +58,24 @@ def correlation_weights(loss: nn.Module, views: Tensor) -> Tensor:
         raise ValueError(f"views must have shape [B, 2, D], got {tuple(views.shape)}")
     c = cross_correlation(views[:, 0].detach(), views[:, 1].detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(loss.from_correlation(c), c)
+    return grad.detach()
+
+
+def crossmodal_weights(loss: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+    r"""dL/dS for the cross-modal cosines ``S[B, B] = x̂ ŷᵀ`` of a crossmodal loss (CLIP, CWCL, SigLIP: anything
+    with ``from_similarity(S, y)``): the pair-weight lens across two modalities. ``w_ii`` is the matching pair's
+    weight (negative: pulled together), ``w_ij`` (i ≠ j) a mismatched pair's (positive: pushed apart). For CLIP,
+    :math:`w_{ij} = \frac{1}{2B\tau}\big(\mathrm{softmax}_j(S_{i\cdot}/\tau) + \mathrm{softmax}_i(S_{\cdot j}/\tau)
+    - 2[i = j]\big)`; for SigLIP, :math:`w_{ij} = -\frac{t}{B} z_{ij}\,\sigma(-z_{ij}(tS_{ij} + b))`, every pair on
+    its own."""
+    if not hasattr(loss, "from_similarity") or getattr(loss, "kind", None) != "crossmodal":
+        raise ValueError(f"crossmodal_weights needs a crossmodal loss with from_similarity (clip, cwcl, siglip), "
+                         f"got {type(loss).__name__}")
+    similarity = (normalize(x.detach(), dim=1) @ normalize(y.detach(), dim=1).T).requires_grad_(True)
+    value = loss.from_similarity(similarity, y.detach())
+    if value.dim() != 0:
+        raise ValueError("crossmodal_weights needs a loss with a scalar reduction ('mean' or 'sum')")
+    (grad,) = torch.autograd.grad(value, similarity)
     return grad.detach()
 
 

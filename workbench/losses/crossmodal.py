@@ -31,6 +31,19 @@ def _check_pair(x: Tensor, y: Tensor) -> None:
     check_paired(x, y, ("x", "y"))
 
 
+def _check_cross_similarity(similarity: Tensor, y: Tensor | None) -> None:
+    """A square cross-modal similarity ``S[B, B]``, ``S_ij = x̂_i·ŷ_j`` (row i's match is column i), and ``y[B, D]``
+    where given."""
+    check_float_tensor(similarity, "similarity", 2, "[B, B]", nonempty=True)
+    b = similarity.shape[0]
+    if similarity.shape[1] != b:
+        raise ValueError(f"similarity must be square [B, B] (x_i matches y_i), got shape {tuple(similarity.shape)}")
+    if y is not None:
+        check_float_tensor(y, "y", 2, f"[{b}, D]")
+        if len(y) != b:
+            raise ValueError(f"y must have {b} rows (one per row of the similarity), got shape {tuple(y.shape)}")
+
+
 def crossmodal_logits(x: Tensor, y: Tensor, temperature: float) -> Tensor:
     """``x̂ ŷᵀ / τ`` [B, B]: row i scores x_i against every y_j (for a nearest-match or zero-shot read-out)."""
     return normalize(x, dim=1) @ normalize(y, dim=1).T / temperature
@@ -78,8 +91,11 @@ class _LogitScale(nn.Module):
         return float(1 / self.log_scale.detach().exp().clamp(max=100.0))
 
     def logits(self, x: Tensor, y: Tensor) -> Tensor:
-        scale = self.log_scale.exp().clamp(max=100.0).to(x.dtype)
-        return normalize(x, dim=1) @ normalize(y, dim=1).T * scale
+        return self.scaled(normalize(x, dim=1) @ normalize(y, dim=1).T)
+
+    def scaled(self, similarity: Tensor) -> Tensor:
+        """``S / τ`` (1/τ capped at 100)."""
+        return similarity * self.log_scale.exp().clamp(max=100.0).to(similarity.dtype)
 
 
 class _CrossModal(nn.Module):
@@ -102,6 +118,13 @@ class _CrossModal(nn.Module):
         if distributed.active(self.gather):  # every rank's pairs, the whole batch on every rank (see .distributed)
             x, y = distributed.gather_batch(x, y)
         return self._from_logits(self.scale.logits(x, y), y)
+
+    def from_similarity(self, similarity: Tensor, y: Tensor | None = None) -> Tensor:
+        """The loss as a function of the cross-modal cosines ``S[B, B] = x̂ ŷᵀ`` (the pair-weight lens,
+        ``analysis.crossmodal_weights``): ``forward(x, y) == from_similarity(x̂ ŷᵀ, y)``. ``y`` is needed only where
+        the targets come from it (CWCL)."""
+        _check_cross_similarity(similarity, y)
+        return self._from_logits(self.scale.scaled(similarity), y)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature:.4g}"
@@ -218,6 +241,8 @@ class CWCL(_CrossModal):
         self.reverse = _check_reverse(reverse)
 
     def _from_logits(self, logits: Tensor, y: Tensor) -> Tensor:
+        if y is None:
+            raise ValueError("y (the frozen reference modality, [B, D]) must be given: CWCL's targets come from it")
         return _cwcl(logits, cwcl_weights(y), self.reduction, self.reverse)
 
 
@@ -235,12 +260,18 @@ def _siglip(x: Tensor, y: Tensor, scale: Tensor, bias: Tensor, reduction: str, o
     half = x.dtype in (torch.float16, torch.bfloat16)
     x_hat, y_hat = normalize(x, dim=1), normalize(y, dim=1)
     wide = x_hat.float() if half else x_hat
-    logits = wide @ y_hat.to(wide.dtype).T * scale.to(wide.dtype) + bias.to(wide.dtype)
-    sign = -torch.ones(len(x), len(y), dtype=wide.dtype, device=x.device)  # +1 on the matching pairs, -1 elsewhere
-    anchors = torch.arange(len(x), device=x.device)
+    return _siglip_from_similarity(wide @ y_hat.to(wide.dtype).T, scale, bias, reduction, offset).to(x.dtype)
+
+
+def _siglip_from_similarity(similarity: Tensor, scale: Tensor, bias: Tensor, reduction: str,
+                            offset: int = 0) -> Tensor:
+    """:func:`_siglip` on the cosines ``S[n, N]`` (row i's match is column ``offset + i``)."""
+    logits = similarity * scale.to(similarity.dtype) + bias.to(similarity.dtype)
+    sign = -torch.ones_like(logits)  # +1 on the matching pairs, -1 elsewhere
+    anchors = torch.arange(len(logits), device=logits.device)
     sign[anchors, anchors + offset] = 1
     per_anchor = -F.logsigmoid(sign * logits).sum(1)
-    return reduce(per_anchor, reduction).to(x.dtype)
+    return reduce(per_anchor, reduction)
 
 
 @register(
@@ -308,6 +339,13 @@ class SigLIP(nn.Module):
         if self.reduction == "none":
             return per_anchor
         return distributed.combine(per_anchor.sum(), len(per_anchor) if self.reduction == "mean" else None)
+
+    def from_similarity(self, similarity: Tensor, y: Tensor | None = None) -> Tensor:
+        """The loss as a function of the cross-modal cosines ``S[B, B] = x̂ ŷᵀ`` (the pair-weight lens,
+        ``analysis.crossmodal_weights``); ``y`` is not needed (accepted, and checked, for one signature across the
+        kind)."""
+        _check_cross_similarity(similarity, y)
+        return _siglip_from_similarity(similarity, self.log_scale.exp(), self.bias, self.reduction)
 
     def extra_repr(self) -> str:
         return f"scale={self.scale:.4g}, bias={float(self.bias):.4g}, learnable={self.learnable}"
