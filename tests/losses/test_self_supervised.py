@@ -280,6 +280,32 @@ def test_siamese_model_feeds_predictions_and_targets_and_byol_tracks_its_target(
     assert any(not torch.equal(a, b) for a, b in zip(after, online))  # lagging behind the online network
 
 
+def test_siamese_outputs_without_predictor_and_the_ema_step():
+    x = torch.randn(10, 6, generator=torch.Generator().manual_seed(0))
+    enc = models.MLP(6, 4, hidden=(8,), seed=0)
+    plain = models.Siamese(enc, 4, hidden=8, predictor=False)
+    p, z = plain.siamese_outputs(x)
+    assert torch.equal(p, z) and torch.equal(z, enc(x))  # p = z (the collapsing ablation), the target is z itself
+    assert isinstance(plain.predictor, torch.nn.Identity) and plain.target is None
+    with_head = models.Siamese(models.MLP(6, 4, hidden=(8,), seed=0), 4, hidden=8)
+    p, z = with_head.siamese_outputs(x)
+    assert torch.equal(z, enc(x)) and not torch.allclose(p, z)  # the predictor's output, the online z as target
+    byol = models.Siamese(models.MLP(6, 4, hidden=(8,), seed=0), 4, hidden=8, momentum=0.75)
+    with torch.no_grad():
+        for q in byol.encoder.parameters():
+            q.add_(1.0)  # the online network moves away from the target
+    before = [t.clone() for t in byol.target.parameters()]
+    byol.update_target()  # ξ ← τ ξ + (1 - τ) θ
+    for old, new, online in zip(before, byol.target.parameters(), byol.encoder.parameters()):
+        assert torch.allclose(new, 0.75 * old + 0.25 * online)
+    p, target = byol.siamese_outputs(x)
+    assert torch.equal(target, byol.target(x)) and not target.requires_grad
+    with pytest.raises(ValueError, match="predictor"):
+        models.Siamese(enc, 4, predictor=1)
+    with pytest.raises(ValueError, match="momentum"):
+        models.Siamese(enc, 4, momentum=1.5)
+
+
 # --- SigLIP ---------------------------------------------------------------------------------------------------
 
 def test_siglip_spec_values():
