@@ -82,10 +82,11 @@ def explorer_curves(name: str, params: dict | None = None) -> tuple[dict, str, s
             "similarity", "cosine similarity s")
 
 
-def loss_figure(name: str, params: dict | None = None) -> Figure:
-    """Loss and gradient curves of loss ``name`` built with ``params`` (see :func:`explorer_curves`)."""
+def loss_figure(name: str, params: dict | None = None, *, layout: bool = True) -> Figure:
+    """Loss and gradient curves of loss ``name`` built with ``params`` (see :func:`explorer_curves`);
+    ``layout=False`` leaves the layout to the caller (:meth:`CurveExplorer._keep` lays it out once)."""
     curves, x, xlabel = explorer_curves(name, params)
-    return viz.loss_curves(curves, x, xlabel=xlabel)
+    return viz.loss_curves(curves, x, xlabel=xlabel, layout=layout)
 
 
 # An explorer's image appears at the size of an inline figure (``viz.theme.DPI`` CSS pixels per figure inch) and
@@ -300,7 +301,8 @@ class LossExplorer(CurveExplorer):
         self._set_sliders(entry.params)
         self.info.value = (f"<b>{html.escape(entry.paper.title)}</b> ({entry.paper.year}) &nbsp; "
                            f"{formula_html(entry.formula)}")
-        self._keep(loss_figure(self.dropdown.value, self.params))  # the legend sits just above the axes
+        # laid out once, by _keep, after it drops the titles (the legend sits just above the axes)
+        self._keep(loss_figure(self.dropdown.value, self.params, layout=False))
         self.show(self._draw(full=True))
 
     def render(self) -> bytes:

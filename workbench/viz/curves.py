@@ -30,9 +30,11 @@ def training_curves(histories: Mapping[str, object] | object, metrics: Sequence[
     return finish(fig)
 
 
-def loss_curves(curves: Mapping[str, pd.DataFrame], x: str, *, axes=None, xlabel: str | None = None) -> Figure:
+def loss_curves(curves: Mapping[str, pd.DataFrame], x: str, *, axes=None, xlabel: str | None = None,
+                layout: bool = True) -> Figure:
     """Loss (left) and its derivative (right) against ``x`` ("margin" or "similarity"), one line per
-    curve; the frames come from ``analysis.margin_curve`` / ``analysis.similarity_curve``."""
+    curve; the frames come from ``analysis.margin_curve`` / ``analysis.similarity_curve``. ``layout=False`` leaves
+    the layout to the caller (an explorer that changes the figure first: one layout pass instead of two)."""
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     fig = axes[0].figure
@@ -43,7 +45,7 @@ def loss_curves(curves: Mapping[str, pd.DataFrame], x: str, *, axes=None, xlabel
     axes[1].set(xlabel=xlabel or x, ylabel=f"dL/d{x}", title="gradient")
     axes[1].axhline(0, color="0.6", lw=0.8)
     legend_above(axes[0])
-    return finish(fig)
+    return finish(fig) if layout else fig
 
 
 def line_panel(frame: pd.DataFrame, x: str, *, ax=None, xlabel: str | None = None, ylabel: str = "",
