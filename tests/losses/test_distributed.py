@@ -75,6 +75,9 @@ CASES = [
     ("supremix", {"generator": 0}, "regression", 3),  # the same draws on every rank: a generator seeded alike
     ("metrix", {"generator": 0}, "embeddings", 4),
     ("proxy_anchor", {"num_classes": 3, "embedding_dim": 5}, "embeddings", 3),  # the proxies: build() seeds them
+    # the partners drawn from a generator seeded alike; the gate and the classifier seeded by build()
+    ("simlap", {"num_classes": 3, "embedding_dim": 5, "label_dim": 4, "hidden_dim": 6, "generator": 0}, "embeddings",
+     4),
 ]
 # The losses that compute only this rank's anchors (their "none" returns this rank's values; see distributed.py).
 OWN_ANCHORS = {"ntxent", "hard_contrastive", "supcon", "siglip", "decoupled_softmax", "rank_n_contrast"}

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import POSITIVE, check_choice, check_flag, check_float_tensor, check_int, check_labels
+from . import distributed
 from .registry import Paper, Param, register
 from .similarity import masked_logsumexp, norm_eps, normalize
 
@@ -107,8 +108,11 @@ class SimLAP(nn.Module):
     embeddings, so ``analysis.pair_weights`` (which builds that matrix) does not apply; :func:`multipositive_ce` is
     the loss as a function of the logit matrix, and autograd through it gives the weight of every pair.
 
-    One process: the official code gathers the keys of every GPU (``concat_all_gather_grad``); this loss has no
-    ``gather`` (each rank would contrast its own batch).
+    ``gather=True``: under torch.distributed, every rank's embeddings and labels (and given partners) are gathered
+    and every rank computes the loss of the whole batch (the whole-batch semantics of
+    :mod:`workbench.losses.distributed`); partners drawn after the gather, so a ``generator`` seeded alike on every
+    rank draws the same ones, as one process would. The official code gathers the keys
+    (``concat_all_gather_grad``) but not their labels, so its masks fit only one GPU's batch.
 
     Tips: put ``loss.parameters()`` in the optimiser (the gate and the classifier learn); the gate's BatchNorm
     needs two or more anchors and, like any module, ``loss.eval()`` for evaluation. ``generator`` makes the
@@ -123,7 +127,7 @@ class SimLAP(nn.Module):
 
     def __init__(self, num_classes: int, embedding_dim: int, temperature: float = 0.1, pairing: str = "arbitrary",
                  label_dim: int = 512, hidden_dim: int = 1024, classifier: bool = True, filter: bool = True,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, gather: bool = False):
         super().__init__()
         self.num_classes = check_int(num_classes, "num_classes", 2)
         self.embedding_dim = check_int(embedding_dim, "embedding_dim", 1)
@@ -137,6 +141,7 @@ class SimLAP(nn.Module):
         head = nn.Linear(self.embedding_dim, self.num_classes)
         self.weight, self.bias = head.weight, head.bias
         self.generator = generator
+        self.gather = distributed.check_gather(gather)
 
     def logits(self, embeddings: Tensor, labels: Tensor | None = None) -> Tensor:
         """The linear classifier's logits ``[B, C]`` (no margin: ``labels`` changes nothing)."""
@@ -159,10 +164,12 @@ class SimLAP(nn.Module):
         if labels is None:
             raise ValueError("labels must be a tensor of shape [B]; SimLAP's positives come from the labels")
         labels = check_labels(labels, "labels", embeddings.shape[0], self.num_classes).long()
+        if partner_labels is not None:
+            partner_labels = check_labels(partner_labels, "partner_labels", len(labels), self.num_classes).long()
+        # the whole batch on every rank (a no-op in one process), partners drawn after it
+        embeddings, labels, partner_labels = distributed.whole_batch(self.gather, embeddings, labels, partner_labels)
         if partner_labels is None:
             partner_labels = self.partners(labels)
-        else:
-            partner_labels = check_labels(partner_labels, "partner_labels", len(labels), self.num_classes).long()
         if self.filter and self.training and len(labels) < 2:
             raise ValueError("embeddings must hold at least 2 rows in training mode (the gate's BatchNorm), got 1")
         # filter=False: the official OpenGate, every feature kept (g = 1): plain cosines, arbitrary positives
