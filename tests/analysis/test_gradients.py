@@ -138,3 +138,13 @@ def test_similarity_curve_of_ntxent():
     assert np.all(np.diff(neg["loss"]) > 0) and np.all(neg["grad"] > 0)   # closer negatives, higher loss
     with pytest.raises(ValueError, match="which"):
         analysis.similarity_curve(loss, [0.0], "both")
+
+
+def test_target_logit_curve_is_float64_whatever_the_angles_type():
+    # integer angles (range(0, 181)) are converted to float64 before the cosine, not computed in float32
+    head = losses.get("arcface", num_classes=2, embedding_dim=2)
+    ints = analysis.target_logit_curve(head, range(0, 181, 15))
+    floats = analysis.target_logit_curve(head, np.arange(0, 181, 15, dtype=np.float64))
+    assert np.array_equal(ints.to_numpy(), floats.to_numpy())
+    expected = head.scale * np.cos(np.deg2rad(np.arange(0, 181, 15)))  # the margin-free s cos θ, in float64
+    assert np.abs(ints["plain_logit"].to_numpy() - expected).max() < 1e-12

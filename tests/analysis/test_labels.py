@@ -62,3 +62,13 @@ def test_ndcg_by_hand():
         (3 + 0 + 1 / 2) / (3 + 1 / math.log2(3)))
     assert analysis.ndcg_at_k(torch.tensor([[0.9, 0.1, 0.5]]), rel, 2) == pytest.approx(1.0)
     assert analysis.ndcg_at_k(torch.tensor([[0.9, 0.1, 0.5]]), torch.zeros(1, 3), 2) == 0.0
+
+
+def test_targets_of_another_shape_than_the_scores_are_refused():
+    scores = torch.randn(5, 3)
+    targets = (torch.arange(15).view(5, 3) % 2).long()
+    for bad in (targets[:, :2], targets[:4], targets.flatten()):
+        with pytest.raises(ValueError, match=r"\btargets\b"):
+            analysis.per_label_auc(scores, bad)
+        with pytest.raises(ValueError, match=r"\btargets\b"):
+            analysis.precision_at_k(scores, bad)

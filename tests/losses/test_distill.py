@@ -284,3 +284,10 @@ def test_kd_and_nd_objectives():
     assert torch.allclose(nd.objective(out, y), expected, atol=1e-12)
     sums = losses.get("nd", reduction="sum", class_means=nd.class_means).objective(out, y)
     assert torch.allclose(sums, 6 * expected, atol=1e-10)  # "sum" is the per-sample total, not B times a mean
+
+
+def test_class_means_name_bad_labels():
+    features = torch.randn(4, 3, dtype=torch.float64)
+    for bad in (torch.tensor([0, 1, 2]), torch.tensor([0.0, 1, 0, 1]), torch.tensor([0, 1, 5, 1])):
+        with pytest.raises(ValueError, match=r"\blabels\b"):
+            losses.class_means(features, bad, num_classes=3)

@@ -249,3 +249,11 @@ def test_one_dat_step_is_the_official_total_loss():
     opt.step()
     assert h.ebm_loss.iloc[0] == pytest.approx(float(ebm.detach()), rel=1e-10)
     assert all(torch.allclose(a, b, atol=1e-10) for a, b in zip(model.parameters(), twin.parameters()))
+
+
+def test_fit_dat_names_bad_inputs():
+    model = nn.Linear(4, 3)
+    y = torch.arange(6) % 3
+    for bad in (torch.full((6, 4), math.nan), torch.zeros(0, 4), torch.ones(6, 4, dtype=torch.long)):
+        with pytest.raises(ValueError, match=r"\bx\b"):
+            train.fit_dat(model, bad, y if len(bad) else y[:0], epochs=1)

@@ -50,3 +50,19 @@ def test_fit_bags_rejects_mismatched_losses():
         train.fit_bags(torch.nn.Linear(8, 1), data.aggregate_bags(n_train=4, n_test=4), epochs=1, verbose=False)
     with pytest.raises(ValueError, match="attention logits"):
         train.fit_bags(models.MILModel(64, "max"), bags, loss=losses.get("aem"), epochs=1, verbose=False)
+
+
+def test_acmil_gets_the_branch_logits_and_the_labels():
+    # ACMIL's loss takes the branch logits and the bag labels (the branches' own classification term): the step's
+    # loss is the bag BCE plus acmil(attention, mask, branch_logits, target), not the attention terms alone
+    from workbench.train.bags import _bag_step
+
+    bags = data.digit_bags(n_train=8, n_test=4, seed=0)
+    X, mask, y, _ = bags.padded("train", torch.arange(8))
+    model, acmil = models.MILModel(64, "gated", branches=3, seed=0), losses.get("acmil")
+    value = _bag_step(model, acmil, X, mask, y, torch.Generator().manual_seed(0))
+    out = model(X, mask, generator=torch.Generator().manual_seed(0))
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(out.logits, y.float())
+    expected = bce + acmil(out.attention_logits, out.mask, branch_logits=out.branch_logits, target=y)
+    assert torch.allclose(value, expected)
+    assert not torch.allclose(value, bce + acmil(out.attention_logits, out.mask))  # the branch term counts
