@@ -21,6 +21,24 @@ def official_multipos_ce_loss(logits, pos_mask, neg_mask):
     return (torch.sum(pos_mask * (torch.log(similarity + neg) - logits)) / pos_mask.sum()).mean()
 
 
+class OfficialBasicGate(torch.nn.Module):
+    """The official ``BasicGate`` (fuse=True, in_dim 512, mlp_dim 1024), transcribed."""
+
+    def __init__(self, embed_dim, num_classes=1000, in_dim=512, mlp_dim=1024):
+        super().__init__()
+        self.mlp = torch.nn.Sequential(
+            torch.nn.ReLU(), torch.nn.BatchNorm1d(in_dim),
+            torch.nn.Linear(in_dim, mlp_dim),
+            torch.nn.ReLU(), torch.nn.BatchNorm1d(mlp_dim),
+            torch.nn.Linear(mlp_dim, embed_dim),
+        )
+        self.label_embedding = torch.nn.Embedding(num_classes, in_dim)
+
+    def forward(self, y1, y2=None):
+        label_embeds = (self.label_embedding(y1) + self.label_embedding(y2)) / 2
+        return self.mlp(label_embeds).sigmoid()
+
+
 def official_disparate_loss(gate_module, z1, k2, y1, posy, temperature):
     gate = gate_module(y1, posy)
     x1 = F.normalize(torch.einsum("bk,bk->bk", z1, gate), p=2, dim=-1)
@@ -83,6 +101,24 @@ def test_the_loss_equals_the_official_disparate_loss(temperature):
     loss = SimLAP(4, z.shape[1], temperature=temperature, classifier=False).double()
     expected = official_disparate_loss(loss.gate, z, z, labels, partners, temperature)
     assert torch.allclose(loss(z, labels, partners), expected, atol=1e-10)
+
+
+def test_the_gate_is_the_official_basic_gate():
+    # same layers, same parameter names and shapes at the official defaults (label embedding 512, hidden 1024): the
+    # official module takes our weights as they are and gives the same filter, in training and in eval mode
+    loss = SimLAP(10, 32)
+    official = OfficialBasicGate(32, num_classes=10)
+    official.load_state_dict(loss.gate.state_dict())  # strict: every layer and shape must match
+    y1, y2 = torch.arange(12) % 10, (torch.arange(12) * 7) % 10
+    for mode in (True, False):
+        loss.gate.train(mode), official.train(mode)
+        assert torch.allclose(loss.gate(y1, y2), official(y1, y2), atol=1e-6)
+    with torch.no_grad():  # the filter depends on both labels through their mean embedding
+        official.label_embedding.weight.normal_()
+        loss.gate.label_embedding.weight.copy_(official.label_embedding.weight)
+    loss.gate.eval(), official.eval()
+    assert torch.allclose(loss.gate(y1, y2), official(y1, y2), atol=1e-6)
+    assert not torch.allclose(loss.gate(y1, y2), loss.gate(y1, y1))
 
 
 def test_the_classifier_adds_its_cross_entropy_on_detached_embeddings():

@@ -39,7 +39,8 @@ NAMES = losses.available()
 # DEPICT hold their target distribution fixed (detached, as both papers do) when they compute it from the batch.
 # SimSiam and BYOL detach their targets (the stop-gradient), GroCo its positives and negatives (stop_grad, as the
 # official code) and DCLW its von Mises-Fisher weights (as lightly). SimLAP draws new partner classes at every call
-# and adds a classifier's cross-entropy on detached embeddings (as the official code).
+# (pairing "arbitrary", its default, and "distinct") and adds a classifier's cross-entropy on detached embeddings
+# (as the official code).
 # Their own gradient tests are in tests/losses/test_logits.py, test_binary.py, test_proxies.py (Circle with
 # detach_weights=False passes gradcheck), test_hyperbolic.py (riemannian=False passes gradcheck),
 # test_clustering_losses.py (DEC and DEPICT with a given target pass gradcheck) and test_self_supervised.py

@@ -63,8 +63,9 @@ def correlation_weights(loss: nn.Module, views: Tensor) -> Tensor:
 
 def crossmodal_weights(loss: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     r"""dL/dS for the cross-modal cosines ``S[B, B] = x̂ ŷᵀ`` of a crossmodal loss (CLIP, CWCL, SigLIP: anything
-    with ``from_similarity(S, y)``): the pair-weight lens across two modalities. ``w_ii`` is the matching pair's
-    weight (negative: pulled together), ``w_ij`` (i ≠ j) a mismatched pair's (positive: pushed apart). For CLIP,
+    with ``from_similarity(S, y)``): the pair-weight lens across two modalities. A negative weight pulls the pair
+    together, a positive one pushes it apart: for CLIP and SigLIP the matching pairs ``w_ii`` are pulled and the
+    mismatched ones pushed; CWCL's soft targets can pull mismatched pairs too. With ``reduction="mean"``, for CLIP,
     :math:`w_{ij} = \frac{1}{2B\tau}\big(\mathrm{softmax}_j(S_{i\cdot}/\tau) + \mathrm{softmax}_i(S_{\cdot j}/\tau)
     - 2[i = j]\big)`; for SigLIP, :math:`w_{ij} = -\frac{t}{B} z_{ij}\,\sigma(-z_{ij}(tS_{ij} + b))`, every pair on
     its own."""

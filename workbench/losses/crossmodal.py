@@ -121,8 +121,8 @@ class _CrossModal(nn.Module):
 
     def from_similarity(self, similarity: Tensor, y: Tensor | None = None) -> Tensor:
         """The loss as a function of the cross-modal cosines ``S[B, B] = x̂ ŷᵀ`` (the pair-weight lens,
-        ``analysis.crossmodal_weights``): ``forward(x, y) == from_similarity(x̂ ŷᵀ, y)``. ``y`` is needed only where
-        the targets come from it (CWCL)."""
+        ``analysis.crossmodal_weights``): ``forward(x, y) == from_similarity(x̂ ŷᵀ, y)`` in one process (the lens
+        does not gather). ``y`` is needed only where the targets come from it (CWCL)."""
         _check_cross_similarity(similarity, y)
         return self._from_logits(self.scale.scaled(similarity), y)
 
@@ -342,8 +342,9 @@ class SigLIP(nn.Module):
 
     def from_similarity(self, similarity: Tensor, y: Tensor | None = None) -> Tensor:
         """The loss as a function of the cross-modal cosines ``S[B, B] = x̂ ŷᵀ`` (the pair-weight lens,
-        ``analysis.crossmodal_weights``); ``y`` is not needed (accepted, and checked, for one signature across the
-        kind)."""
+        ``analysis.crossmodal_weights``), equal to the forward in one process (no gather; computed in the
+        similarity's dtype, where the forward sums half precision in float32); ``y`` is not needed (accepted, and
+        checked, for one signature across the kind)."""
         _check_cross_similarity(similarity, y)
         return _siglip_from_similarity(similarity, self.log_scale.exp(), self.bias, self.reduction)
 

@@ -42,8 +42,10 @@ def multipositive_ce(logits: Tensor, positives: Tensor, negatives: Tensor) -> Te
 
 def gated_cosine(embeddings: Tensor, gate: Tensor) -> Tensor:
     r"""``C[b, n] = cos(z_b ⊙ g_b, z_n ⊙ g_b)``: anchor b's filter ``g_b`` applied to the anchor and to every key
-    (the official ``apply_gate`` + ``contrast``). Computed as ``Σ_k z_bk z_nk g_bk²`` over the two norms, in
-    O(B²·D) memory-free form instead of the official ``[B, B, D]`` gated keys. A zero vector has cosine 0."""
+    (the official ``apply_gate`` + ``contrast``). Computed as ``Σ_k z_bk z_nk g_bk²`` over the two norms: [B, B]
+    memory (O(B²·D) time) instead of the official ``[B, B, D]`` gated keys. The rows are normalised before the
+    filter (the cosine does not depend on their scale), so huge embeddings do not overflow; a zero vector has
+    cosine 0."""
     unit = normalize(embeddings, dim=1)  # the cosine is scale-free per row: no overflow for huge embeddings
     g2 = gate * gate
     eps2 = norm_eps(unit.dtype) ** 2
