@@ -629,9 +629,11 @@ fig.tight_layout()
 # %% slideshow={"slide_type": "fragment"}
 sb = simlap.set_index(["variant", "seed"])
 # Check 10a (the collapse the filter prevents): without it, arbitrary positives pull the embedding into a cone
-# (uniformity near 0, against below -2 with the filter) and the classifier loses more than 0.2 accuracy, every seed.
+# (uniformity near 0, against below -2 with the filter) and the classifier loses more than 0.2 accuracy (under 0.75
+# against above 0.95), every seed.
 assert (sb.loc["no filter", "uniformity"] > -0.5).all() and (sb.loc["filter", "uniformity"] < -2).all()
 assert (sb.loc["filter", "accuracy"] - sb.loc["no filter", "accuracy"] > 0.2).all()
+assert (sb.loc["no filter", "accuracy"] < 0.75).all() and (sb.loc["filter", "accuracy"] > 0.95).all()
 assert (sb.loc["filter", "effective_rank"] > sb.loc["no filter", "effective_rank"]).all()
 # Check 10b: with the filter, arbitrary partners train as well as own-class positives (accuracy within 0.03 on every
 # seed) -- but own-class positives spread the embedding over more directions (higher effective rank, every seed).
@@ -646,17 +648,17 @@ for seed in SEEDS:
     off = kept[upper[0], upper[1]]
     assert kept.diagonal().mean() > off.mean() + 3, seed
     # ... but which pairs of classes share more is not the pixel-space similarity of their digits: rank correlation
-    # under 0.3 on every seed (class relationships not recovered at this scale)
+    # under 0.3 in size on every seed (class relationships not recovered at this scale)
     rho = pd.Series(off.numpy()).corr(pd.Series((class_means @ class_means.T)[upper[0], upper[1]].numpy()),
                                       method="spearman")
     print(f"seed {seed}: features kept, same class {kept.diagonal().mean():.1f}, two classes {off.mean():.1f}; "
           f"rank correlation with the pixel similarity of the two classes {rho:.2f}")
-    assert rho < 0.3, seed
+    assert abs(rho) < 0.3, seed
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Honest note.** Half of the abstract's claim holds here. The filter is what makes arbitrary positive pairs
 # usable: switched off, pulling every digit towards random other digits collapses the embedding into a cone and the
-# classifier drops to 0.5-0.7; switched on, the loss trains as well as own-class positives (about 0.97), and the
+# classifier drops to 0.52-0.72; switched on, the loss trains as well as own-class positives (about 0.97), and the
 # filter keeps about 20 of 32 features for a class paired with itself against about 14 for two classes. That is not
 # *better* than own-class positives: their embedding uses more directions. And the filter did not discover which
 # digits resemble each other: how many features it keeps for a pair of classes hardly follows how alike their
@@ -737,7 +739,7 @@ print("BYOL, no predictor", {k: round(v, 3) for k, v in run("byol", 0, predictor
 #   SwALIP raise mean zero-shot accuracy (+0.01 to +0.04; SwALIP on every seed, BYOLIP not), with no gain in kNN
 #   accuracy. The second half (no advantage with a stronger recipe) is exercise 5. → *Checks 9a-9c*.
 # * **SimLAP's filter makes arbitrary positive pairs work; it did not find class relationships.** Without it the
-#   embedding collapses into a cone (accuracy 0.5-0.7); with it, accuracy matches own-class positives (about 0.97) at a
+#   embedding collapses into a cone (accuracy 0.52-0.72); with it, accuracy matches own-class positives (about 0.97) at a
 #   lower effective rank, and the filter keeps more features for a class with itself than for two classes, unrelated to
 #   how alike the two digits look. → *Checks 10a-10c*.
 #
