@@ -619,11 +619,11 @@ def features_kept(head):
 
 
 kept0 = features_kept(simlap_runs["filter", 0][0])
-image = ax_gate.imshow(kept0, cmap="viridis")
+gate_image = ax_gate.imshow(kept0, cmap="viridis")
 ax_gate.set_xlabel("partner class $y'$"); ax_gate.set_ylabel("anchor class $y$")
 ax_gate.set_xticks(range(10)); ax_gate.set_yticks(range(10)); ax_gate.grid(False)
 ax_gate.set_title("features the filter keeps, $\\sum_k g_k$")
-fig.colorbar(image, ax=ax_gate)
+fig.colorbar(gate_image, ax=ax_gate)
 fig.tight_layout()
 
 # %% slideshow={"slide_type": "fragment"}
@@ -645,13 +645,13 @@ class_means = unit(torch.stack([pixels[digits.y_train == c].mean(0) for c in ran
 upper = torch.triu_indices(10, 10, 1)
 for seed in SEEDS:
     kept = features_kept(simlap_runs["filter", seed][0])
-    off = kept[upper[0], upper[1]]
-    assert kept.diagonal().mean() > off.mean() + 3, seed
+    between = kept[upper[0], upper[1]]  # not `off`: section 5's explorer reads that name
+    assert kept.diagonal().mean() > between.mean() + 3, seed
     # ... but which pairs of classes share more is not the pixel-space similarity of their digits: rank correlation
     # under 0.3 in size on every seed (class relationships not recovered at this scale)
-    rho = pd.Series(off.numpy()).corr(pd.Series((class_means @ class_means.T)[upper[0], upper[1]].numpy()),
+    rho = pd.Series(between.numpy()).corr(pd.Series((class_means @ class_means.T)[upper[0], upper[1]].numpy()),
                                       method="spearman")
-    print(f"seed {seed}: features kept, same class {kept.diagonal().mean():.1f}, two classes {off.mean():.1f}; "
+    print(f"seed {seed}: features kept, same class {kept.diagonal().mean():.1f}, two classes {between.mean():.1f}; "
           f"rank correlation with the pixel similarity of the two classes {rho:.2f}")
     assert abs(rho) < 0.3, seed
 
