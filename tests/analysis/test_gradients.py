@@ -148,3 +148,14 @@ def test_target_logit_curve_is_float64_whatever_the_angles_type():
     assert np.array_equal(ints.to_numpy(), floats.to_numpy())
     expected = head.scale * np.cos(np.deg2rad(np.arange(0, 181, 15)))  # the margin-free s cos θ, in float64
     assert np.abs(ints["plain_logit"].to_numpy() - expected).max() < 1e-12
+
+
+def test_zscore_curve_is_the_hand_derived_z_loss_and_its_slope():
+    # ℓ(z) = log(1 + e^{a(b - z)}) / a (de Brébisson & Vincent 2016), dℓ/dz = -σ(a(b - z))
+    zs = [-2.0, 0.0, 1.5, 3.0]
+    frame = analysis.zscore_curve(zs, {"soft": (1.0, 2.0), "sharp": (5.0, 1.0)})
+    for label, (a, b) in {"soft": (1.0, 2.0), "sharp": (5.0, 1.0)}.items():
+        for z, value, grad in zip(zs, frame[label], frame[f"{label} grad"]):
+            assert value == pytest.approx(math.log1p(math.exp(a * (b - z))) / a, rel=1e-12)
+            assert grad == pytest.approx(-1 / (1 + math.exp(-a * (b - z))), rel=1e-12)
+    assert list(frame["z"]) == zs

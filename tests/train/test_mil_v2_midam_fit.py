@@ -70,3 +70,17 @@ def test_sample_instances_ignores_padding():
     a = train.sample_instances(mask, 2, torch.Generator().manual_seed(4))
     b = train.sample_instances(padded, 2, torch.Generator().manual_seed(4))
     assert torch.equal(b[:, :5], a) and not b[:, 5:].any()
+
+
+def test_fit_midam_attention_draws_its_instance_masks_from_its_generator(bags):
+    # an attention model that masks instances at random (n_masked): fit_midam hands its seeded generator to the
+    # masking (not None, which would draw from the global RNG), and two runs agree whatever the global random state
+    runs, seen = [], []
+    for global_seed in (1, 2):
+        model = models.MILModel(64, n_masked=2, mask_drop=0.9, seed=0)
+        stkim = model._stkim
+        model._stkim = lambda A, generator, stkim=stkim: seen.append(generator) or stkim(A, generator)
+        torch.manual_seed(global_seed)
+        runs.append(train.fit_midam(model, bags, pooling="attention", epochs=2, seed=3, verbose=False))
+    assert runs[0].equals(runs[1])
+    assert seen and all(isinstance(g, torch.Generator) for g in seen)
