@@ -13,8 +13,9 @@ from torch import Tensor, nn
 
 from .._checks import check_int, check_number
 from ..losses.binary import amplified
+from ..losses.crossmodal import crossmodal_logits
 from ..losses.noncontrastive import cross_correlation
-from ..losses.similarity import cosine_similarity_matrix, normalize, pair_masks, views_to_rows
+from ..losses.similarity import cosine_similarity_matrix, pair_masks, views_to_rows
 from ..losses.zloss import zscore_loss
 
 
@@ -72,7 +73,7 @@ def crossmodal_weights(loss: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     if not hasattr(loss, "from_similarity") or getattr(loss, "kind", None) != "crossmodal":
         raise ValueError(f"crossmodal_weights needs a crossmodal loss with from_similarity (clip, cwcl, siglip), "
                          f"got {type(loss).__name__}")
-    similarity = (normalize(x.detach(), dim=1) @ normalize(y.detach(), dim=1).T).requires_grad_(True)
+    similarity = crossmodal_logits(x.detach(), y.detach(), 1.0).requires_grad_(True)  # x̂ ŷᵀ
     value = loss.from_similarity(similarity, y.detach())
     if value.dim() != 0:
         raise ValueError("crossmodal_weights needs a loss with a scalar reduction ('mean' or 'sum')")

@@ -31,6 +31,15 @@ from .registry import Paper, Param, register
 from .similarity import cosine_similarity_matrix, norm_eps, normalize, pair_masks, vector_norm
 
 
+def check_embedding_width(embeddings: Tensor, embedding_dim: int) -> None:
+    """``embeddings[B, embedding_dim]``: a float matrix, at least one row, finite, of the width a loss that owns
+    per-class parameters was built for."""
+    check_float_tensor(embeddings, "embeddings", 2, f"[B, {embedding_dim}]", nonempty=True)
+    if embeddings.shape[1] != embedding_dim:
+        raise ValueError(f"embeddings must have shape [B, {embedding_dim}] (embedding_dim), "
+                         f"got shape {tuple(embeddings.shape)}")
+
+
 class MarginHead(nn.Module):
     """Shared plumbing: class weights, cosine logits, validation. Subclasses adjust the target logit."""
 
@@ -46,10 +55,7 @@ class MarginHead(nn.Module):
 
     def cosine(self, embeddings: Tensor) -> Tensor:
         """cos θ between each embedding and each class weight, shape [B, C]."""
-        check_float_tensor(embeddings, "embeddings", 2, f"[B, {self.embedding_dim}]", nonempty=True)
-        if embeddings.shape[1] != self.embedding_dim:
-            raise ValueError(f"embeddings must have shape [B, {self.embedding_dim}] (embedding_dim), "
-                             f"got shape {tuple(embeddings.shape)}")
+        check_embedding_width(embeddings, self.embedding_dim)
         # Normalise after the product: dividing the [B, C] result by ‖x‖ is the same as normalising the
         # [B, D] embeddings first, and cheaper forward and backward when C < D.
         raw = embeddings @ normalize(self.weight.to(embeddings.dtype), dim=1).T

@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import POSITIVE, check_choice, check_flag, check_float_tensor, check_int, check_labels
+from .._checks import POSITIVE, check_choice, check_flag, check_float_tensor, check_int, check_labels, check_mask
 from . import distributed
+from .margin import check_embedding_width
 from .registry import Paper, Param, register
 from .similarity import masked_logsumexp, norm_eps, normalize
 
@@ -32,9 +33,7 @@ def multipositive_ce(logits: Tensor, positives: Tensor, negatives: Tensor) -> Te
     a zero gradient), where the official division would give NaN."""
     check_float_tensor(logits, "logits", 2, "[B, N]", nonempty=True)
     for mask, name in ((positives, "positives"), (negatives, "negatives")):
-        if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != logits.shape:
-            raise ValueError(f"{name} must be a bool tensor of shape {tuple(logits.shape)} (logits' shape), got "
-                             f"{getattr(mask, 'dtype', type(mask).__name__)} {tuple(getattr(mask, 'shape', ()))}")
+        check_mask(mask, name, logits.shape, f"{list(logits.shape)} (logits' shape)")
     negative_lse = masked_logsumexp(logits, negatives)  # [B]: -inf for a row without negatives
     per_pair = torch.logaddexp(logits, negative_lse[:, None]) - logits  # log(e^l + Σ_neg e^l') - l, >= 0
     return torch.where(positives, per_pair, 0.0).sum() / positives.sum().clamp(min=1)
@@ -147,7 +146,7 @@ class SimLAP(nn.Module):
 
     def logits(self, embeddings: Tensor, labels: Tensor | None = None) -> Tensor:
         """The linear classifier's logits ``[B, C]`` (no margin: ``labels`` changes nothing)."""
-        self._check_embeddings(embeddings)
+        check_embedding_width(embeddings, self.embedding_dim)
         return F.linear(embeddings, self.weight.to(embeddings.dtype), self.bias.to(embeddings.dtype))
 
     def partners(self, labels: Tensor) -> Tensor:
@@ -162,7 +161,7 @@ class SimLAP(nn.Module):
         return (labels + shift) % self.num_classes
 
     def forward(self, embeddings: Tensor, labels: Tensor, partner_labels: Tensor | None = None) -> Tensor:
-        self._check_embeddings(embeddings)
+        check_embedding_width(embeddings, self.embedding_dim)
         if labels is None:
             raise ValueError("labels must be a tensor of shape [B]; SimLAP's positives come from the labels")
         labels = check_labels(labels, "labels", embeddings.shape[0], self.num_classes).long()
@@ -183,12 +182,6 @@ class SimLAP(nn.Module):
         if self.classifier:
             value = value + F.cross_entropy(self.logits(embeddings.detach()), labels)
         return value
-
-    def _check_embeddings(self, embeddings: Tensor) -> None:
-        check_float_tensor(embeddings, "embeddings", 2, f"[B, {self.embedding_dim}]", nonempty=True)
-        if embeddings.shape[1] != self.embedding_dim:
-            raise ValueError(f"embeddings must have shape [B, {self.embedding_dim}] (embedding_dim), "
-                             f"got shape {tuple(embeddings.shape)}")
 
     def extra_repr(self) -> str:
         return (f"num_classes={self.num_classes}, embedding_dim={self.embedding_dim}, "
