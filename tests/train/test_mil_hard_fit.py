@@ -161,7 +161,6 @@ def test_fit_ins_takes_a_batch_longer_than_its_queue():
 
 @pytest.mark.parametrize(("keyword", "bad"), [("momentum", -0.1), ("momentum", 1.1), ("proto_momentum", -0.5),
                                               ("phi", (-0.1, 0.8)), ("phi", (0.95, 1.5))])
-def test_fit_ins_refuses_momenta_and_thresholds_outside_0_1(keyword, bad):
-    bags = data.digit_bags(positive_fraction=0.5, keys=(1, 3), n_train=8, n_test=8, seed=0)
+def test_fit_ins_refuses_momenta_and_thresholds_outside_0_1(bags, keyword, bad):
     with pytest.raises(ValueError, match=rf"\b{keyword}\b"):
         train.fit_ins(models.INSModel(64, seed=0), bags, verbose=False, **{keyword: bad})
