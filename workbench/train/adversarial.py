@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from .._checks import NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, REAL, UNIT, check_flag, check_float_tensor
 from ..losses import DATBCE
+from .adam import Adam
 
 
 def _check_eps(eps, name: str = "eps") -> float:
@@ -187,7 +188,7 @@ def fit_dat(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int = 10, lr: flo
         def outdist(n, generator):
             return torch.rand((n, *x.shape[1:]), generator=generator, dtype=x.dtype)
     bce = DATBCE()
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    optimiser = Adam(model.parameters(), lr=lr)
     n = x.shape[0]
     per_epoch = math.ceil(n / batch_size)
     order_ebm, order_clf = torch.randperm(n, generator=g), torch.randperm(n, generator=g)

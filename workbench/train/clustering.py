@@ -15,6 +15,7 @@ from sklearn.cluster import KMeans
 from torch import Tensor, nn
 
 from .._checks import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, UNIT, check_flag, check_float_tensor
+from .adam import Adam
 
 
 def _batches(n: int, batch_size: int, g: torch.Generator):
@@ -31,7 +32,7 @@ def pretrain_autoencoder(autoencoder: nn.Module, X: Tensor, *, epochs: int = 30,
     epochs, batch_size = POSITIVE_INT.check(epochs, "epochs"), POSITIVE_INT.check(batch_size, "batch_size")
     lr, corruption = POSITIVE.check(lr, "lr"), UNIT.check(corruption, "corruption")
     g = torch.Generator().manual_seed(NONNEGATIVE_INT.check(seed, "seed"))
-    optimiser = torch.optim.Adam(autoencoder.parameters(), lr=lr)
+    optimiser = Adam(autoencoder.parameters(), lr=lr)
     autoencoder.train()
     curve = []
     for _ in range(epochs):
@@ -85,7 +86,7 @@ def fit_clustering(autoencoder: nn.Module, loss: nn.Module, X: Tensor, *, epochs
     params = list(encoder.parameters()) + list(loss.parameters())
     if reconstruction_weight:
         params += list(autoencoder.decoder.parameters())
-    optimiser = torch.optim.Adam(params, lr=lr)
+    optimiser = Adam(params, lr=lr)
     rows, targets, soft, previous = [], [], [], None
     for epoch in range(epochs + 1):
         with torch.no_grad():

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from .._checks import NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, REAL, check_float_tensor
 from ..losses import get as get_loss
+from .adam import Adam
 
 
 def _step(loss: nn.Module, data_ratio: Tensor, noise_ratio: Tensor, optimiser: torch.optim.Optimizer) -> float:
@@ -81,7 +82,7 @@ def fit_energy(model: nn.Module, X: Tensor, loss: str | nn.Module, *, steps: int
     def log_q(u: Tensor) -> Tensor:
         return noise.log_prob(u).sum(-1)
 
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    optimiser = Adam(model.parameters(), lr=lr)
     history = []
     for _ in range(steps):
         x = X[torch.randint(len(X), (min(batch, len(X)),), generator=g)]

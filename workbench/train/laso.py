@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import NONNEGATIVE, check_choice, check_flag, check_int, check_number
+from .adam import Adam
 
 WEIGHTS = ("class_fake", "recon", "class_S", "class_U", "class_I")
 
@@ -146,7 +147,7 @@ def fit_laso(laso: nn.Module, classify, features: Tensor, targets: Tensor, *, pa
     g = torch.Generator().manual_seed(seed)
     i, j = label_sharing_pairs(targets, pairs, g)
     features = features.detach()
-    opt = torch.optim.Adam(laso.parameters(), lr=lr)
+    opt = Adam(laso.parameters(), lr=lr)
     frozen = [p for p in getattr(classify, "parameters", lambda: [])() if p.requires_grad]
     for p in frozen:  # gradients flow through the classifier to the networks, but it is not trained
         p.requires_grad_(False)

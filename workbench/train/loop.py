@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import check_int, check_number
+from .adam import Adam
 
 
 def _check_schedule(*, epochs, batch_size, lr, seed, weight_decay) -> None:
@@ -22,7 +23,7 @@ def _check_schedule(*, epochs, batch_size, lr, seed, weight_decay) -> None:
 
 
 def _start(model: nn.Module, loss: nn.Module | None, *, seed: int, device, lr: float,
-           weight_decay: float) -> tuple[torch.Generator, list[nn.Parameter], torch.optim.Optimizer]:
+           weight_decay: float) -> tuple[torch.Generator, list[nn.Parameter], Adam]:
     """What every training loop does first: seed the global RNG (dropout and anything else drawing from it)
     and a generator (batch order, augmentations), move model and loss to ``device``, and build Adam over
     their parameters, each once (a loss may hold the model's). Returns ``(generator, params, optimizer)``."""
@@ -31,10 +32,10 @@ def _start(model: nn.Module, loss: nn.Module | None, *, seed: int, device, lr: f
     model.to(device)
     modules = [model] if loss is None else [model, loss.to(device)]
     params = list(dict.fromkeys(p for m in modules for p in m.parameters()))
-    return generator, params, torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return generator, params, Adam(params, lr=lr, weight_decay=weight_decay)
 
 
-def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, n: int, batch_size: int,
+def _train_epoch(model: nn.Module, optimizer: Adam, n: int, batch_size: int,
                  generator: torch.Generator, batch_value: Callable[[Tensor], Tensor],
                  grad_params: list[nn.Parameter] | None = None) -> tuple[float, float | None]:
     """One epoch in train mode: shuffle the ``n`` training rows with ``generator`` and take an optimiser
