@@ -209,7 +209,7 @@ def label_encoder(ds, seed):
 def retrieval_score(model, ds):
     out = analysis.outputs_on_test(model, ds)
     return {"P@1": analysis.precision_at_k(out, ds.y_test, 1), "P@3": analysis.precision_at_k(out, ds.y_test, 3),
-            "mAP": analysis.multilabel_metrics(out, ds.y_test)["map"]}
+            "mAP": analysis.mean_average_precision(out, ds.y_test)}
 
 
 dexml_runs = experiments.compare_losses(

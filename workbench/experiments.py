@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from .analysis import accuracy
 from .analysis.clustering import clustering_accuracy, clustering_nmi
 from .analysis.geometry import contrastive_metrics
-from .analysis.labels import multilabel_metrics
+from .analysis.labels import mean_average_precision
 from .analysis.mil import localisation_auc, mil_metrics
 from .analysis.probes import gaussian_nb_probe
 from .analysis.robustness import nearest_distance, robust_accuracy
@@ -593,5 +593,5 @@ def laso_comparison(model: nn.Module, ds: Dataset, *, seed: int = 0, pairs: int 
                   "label arithmetic": {"union": torch.maximum(pa, pb), "intersection": torch.minimum(pa, pb),
                                        "subtraction": pa * (1 - pb)}}
     return pd.DataFrame([{"seed": seed, "operation": op, "method": method,
-                          "mAP": multilabel_metrics(s[op], wanted[op].long())["map"]}
+                          "mAP": mean_average_precision(s[op], wanted[op].long())}
                          for method, s in scores.items() for op in wanted])

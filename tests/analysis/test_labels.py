@@ -21,6 +21,20 @@ def test_average_precision_by_hand():
     scores = torch.tensor([[0.9], [0.8], [0.7]])
     y = torch.tensor([[1], [0], [1]])
     assert analysis.multilabel_metrics(scores, y)["map"] == pytest.approx((1 + 2 / 3) / 2)
+    assert analysis.mean_average_precision(scores, y) == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_the_scores_fit_records_each_epoch_are_multilabel_metrics_without_the_auc():
+    g = torch.Generator().manual_seed(0)
+    scores, y = torch.randn(30, 4, generator=g), (torch.rand(30, 4, generator=g) < 0.3).long()
+    full = analysis.multilabel_metrics(scores, y)
+    assert list(full) == ["map", "micro_f1", "macro_f1", "macro_auc", "p_at_k"]
+    epoch = analysis.multilabel_scores(None, None, scores, y)
+    assert epoch == {"map": full["map"], "micro_f1": full["micro_f1"], "macro_f1": full["macro_f1"],
+                     "p_at_1": full["p_at_k"]}
+    assert analysis.mean_average_precision(scores, y) == full["map"]
+    with pytest.raises(ValueError, match="targets"):
+        analysis.mean_average_precision(scores, y[:, :3])
 
 
 def test_per_label_auc_is_nan_where_a_label_has_one_class():
