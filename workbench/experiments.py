@@ -77,9 +77,10 @@ def compare_losses(make_loss, make_data, make_model, score, *, seeds: Sequence[i
         kwargs = dict(fit_kwargs)
         if pretrain and label in pretrain:
             warm = {**kwargs, "epochs": pretrain_epochs}
-            fit(model, pretrain[label](), ds, seed=seed, verbose=False, record=(), **warm)
+            fit(model, pretrain[label](), ds, seed=seed, verbose=False, record=(), evaluate_every=None, **warm)
             kwargs["epochs"] = kwargs.get("epochs", 10) - pretrain_epochs
-        fit(model, make_loss[label](), ds, seed=seed, verbose=False, record=(), **kwargs)
+        # ``score`` measures the trained model: fit's own scoring of every epoch would be thrown away
+        fit(model, make_loss[label](), ds, seed=seed, verbose=False, record=(), evaluate_every=None, **kwargs)
         rows.append({"loss": label, **combo, "seed": seed, **score(model, ds),
                      "seconds": time.perf_counter() - start})
         if keep is not None:
@@ -97,7 +98,7 @@ def contrastive_run(name: str, params: dict, data: Dataset, *, n_views: int = 2,
     model = model or MLP(64, 32, hidden=(128,), seed=seed)
     loss = get_loss(name, **params)
     history = fit(model, loss, data, epochs=epochs, lr=3e-3, batch_size=128, seed=seed, n_views=n_views,
-                  supervised=supervised, record=(), verbose=False)
+                  supervised=supervised, record=(), evaluate_every=epochs, verbose=False)
     with torch.no_grad():
         z = model(data.X_test)
     return model, loss, z, {"knn_acc": history.last["test_acc"], **contrastive_metrics(z, data.y_test)}
@@ -525,13 +526,14 @@ def novel_class_imprinting(data: Dataset, *, hyperspherical: bool = True, scale:
     torch.manual_seed(seed)
     if hyperspherical:
         head = get_loss("normface", num_classes=seen, embedding_dim=embedding_dim, scale=scale)
-        fit(encoder, head, data, epochs=epochs, lr=3e-3, batch_size=128, seed=seed, record=(), verbose=False)
+        fit(encoder, head, data, epochs=epochs, lr=3e-3, batch_size=128, seed=seed, record=(), evaluate_every=None,
+            verbose=False)
         weight, bias = F.normalize(head.weight.detach(), dim=1), torch.zeros(seen)
         features = lambda x: F.normalize(encoder(x), dim=1)  # noqa: E731  (the scale s does not change argmax)
     else:
         model = classifier(encoder, seen, seed=seed)
         fit(model, get_loss("cross_entropy"), data, epochs=epochs, lr=3e-3, batch_size=128, seed=seed, record=(),
-            verbose=False)
+            evaluate_every=None, verbose=False)
         weight, bias = model.head.weight.detach(), model.head.bias.detach()
         features = encoder
     x_new, y_new = data.meta["X_unseen"], data.meta["y_unseen"]

@@ -280,3 +280,21 @@ def test_fit_records_the_same_views_every_epoch():
     with pytest.raises(ValueError, match="augment"):
         train.fit(model, losses.get("ntxent"), data.digits(), epochs=1, record=("views",), verbose=False,
                   batch_loss=lambda m, lo, x, y, g: m(x).sum())
+
+
+@pytest.mark.parametrize("name, kind", [("cross_entropy", "logits"), ("contrastive", "pairs")])  # predict, probe
+def test_evaluate_every_scores_fewer_epochs_and_trains_the_same(blobs, name, kind):
+    def run(**kw):
+        model, loss = make(name, kind)
+        history = train.fit(model, loss, blobs, **{**FIT, "epochs": 7}, seed=0, **kw)
+        return history, [p.detach().clone() for p in model.parameters()]
+
+    every, params = run()
+    sparse, sparse_params = run(evaluate_every=3)
+    never, never_params = run(evaluate_every=None)
+    assert all(torch.equal(a, b) and torch.equal(a, c) for a, b, c in zip(params, sparse_params, never_params))
+    for history in (sparse, never):
+        assert history["loss"].equals(every["loss"]) and history["grad_norm"].equals(every["grad_norm"])
+    scored = sparse["test_acc"].dropna()
+    assert list(scored.index) == [3, 6, 7] and scored.equals(every["test_acc"].loc[[3, 6, 7]])
+    assert "test_acc" not in never.frame.columns

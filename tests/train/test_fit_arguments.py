@@ -17,7 +17,9 @@ def blobs():
     return data.sphere_blobs(num_classes=3, dim=4, n_per_class=10, seed=0)
 
 
-@pytest.mark.parametrize("arg, value", BAD + [("n_views", 1), ("n_views", 2.0), ("supervised", "no")])
+@pytest.mark.parametrize("arg, value", BAD + [("n_views", 1), ("n_views", 2.0), ("supervised", "no"),
+                                              ("evaluate_every", 0), ("evaluate_every", True),
+                                              ("evaluate_every", 1.5)])
 def test_fit_names_the_bad_argument(blobs, arg, value):
     with pytest.raises(ValueError, match=rf"\b{arg}\b"):
         train.fit(models.MLP(4, 3, seed=0), losses.get("cross_entropy"), blobs, **{arg: value})
