@@ -164,7 +164,9 @@ def circle_run(name, params, seed, epochs=40):
     head = losses.get(name, num_classes=5, embedding_dim=2, **params, **extra)
     initial_weights = F.normalize(head.weight.detach()[:5].clone(), dim=1)
     model = models.MLP(64, embedding_dim=2, seed=seed)
-    hist = train.fit(model, head, five, epochs=epochs, lr=3e-3, batch_size=128, seed=seed, verbose=False, record=())
+    # evaluate_every=epochs: fit measures the test accuracy after the last epoch only, the one read here
+    hist = train.fit(model, head, five, epochs=epochs, lr=3e-3, batch_size=128, seed=seed, verbose=False, record=(),
+                     evaluate_every=epochs)
     with torch.no_grad():
         z = F.normalize(model(five.X_test), dim=1)
     return z, hist.last["test_acc"], head, initial_weights
@@ -263,7 +265,8 @@ for seed in SEEDS:
         extra = {"generator": torch.Generator().manual_seed(seed)} if name.startswith("elastic") else {}
         head = losses.get(name, num_classes=10, embedding_dim=3, **params, **extra)
         model = models.MLP(64, embedding_dim=3, seed=seed)
-        hist = train.fit(model, head, digits, epochs=15, lr=3e-3, batch_size=128, seed=seed, verbose=False, record=())
+        hist = train.fit(model, head, digits, epochs=15, lr=3e-3, batch_size=128, seed=seed, verbose=False, record=(),
+                         evaluate_every=15)
         with torch.no_grad():
             z = F.normalize(model(digits.X_test), dim=1)
         roc = analysis.verification_roc(z, digits.y_test, pairs=2000, seed=seed)
@@ -311,7 +314,7 @@ for s in (4.0, 64.0):
     torch.manual_seed(0)
     model = models.MLP(64, embedding_dim=3, seed=0)
     train.fit(model, losses.get("normface", num_classes=10, embedding_dim=3, scale=s), digits, epochs=15, lr=3e-3,
-              batch_size=128, seed=0, verbose=False, record=())
+              batch_size=128, seed=0, verbose=False, record=(), evaluate_every=None)
     with torch.no_grad():
         print(f"s = {s:g}:", {k: round(v, 1) for k, v in analysis.angular_stats(model(digits.X_test), digits.y_test).items()})
 
