@@ -34,10 +34,12 @@ TOUR = "00_tour.ipynb"
 # The issue's bar: a new image within a second of the interaction. LOSSLAB_LATENCY_LIMIT_MS raises it on a machine
 # known to be overloaded (say so when you do); the default is what CI asserts.
 LATENCY_LIMIT_MS = float(os.environ.get("LOSSLAB_LATENCY_LIMIT_MS", "1000"))
-# An interaction whose new image comes later than that is tried twice more, and the median of the three decides. The
+# An interaction whose new image comes later than that is tried again, and the median of the tries decides. The
 # other test worker runs a notebook on the same 2 cores meanwhile: one redraw slowed by it is not what a student
-# sees, and an explorer that is slow every time still fails. Every try is reported.
-LATENCY_TRIES = 3
+# sees, and an explorer that is slow every time still fails. Every try is reported. Five tries, not three: 01's loss
+# dropdown, 220 ms in the kernel and 300-450 ms to the new image on a quiet machine (360 ms with one other busy core),
+# once took 1500 / 1378 / 607 ms in a make test while the other worker's notebook and both servers shared the cores.
+LATENCY_TRIES = 5
 
 
 def report(message: str) -> None:
