@@ -262,7 +262,7 @@ kept_rows = []
 for seed in SEEDS:
     warm = models.MLP(64, embedding_dim=16, seed=seed)
     train.fit(warm, losses.get("multi_similarity"), split, epochs=3, lr=3e-3, batch_size=128, seed=seed,
-              verbose=False, record=())
+              verbose=False, record=(), evaluate_every=None)
     with torch.no_grad():
         z_warm = warm(x_batch)
     kept_pos, kept_neg = ms_mining(cosine_similarity_matrix(z_warm), positive, negative, 0.1)
@@ -305,7 +305,7 @@ for seed in SEEDS:
     for lam in (0.0, 1.0):
         model = models.classifier(models.MLP(64, embedding_dim=32, seed=seed), 10, seed=seed)
         hist = train.fit(model, losses.get("cross_entropy"), digits, epochs=12, lr=3e-3, batch_size=128, seed=seed,
-                         verbose=False, record=(), batch_loss=opl_batch_loss(losses.get("opl"), lam))
+                         verbose=False, record=(), evaluate_every=12, batch_loss=opl_batch_loss(losses.get("opl"), lam))
         opl_rows.append({"seed": seed, "loss": "CE + OPL" if lam else "CE", "test_acc": hist.last["test_acc"],
                          "mean |cos| of class means": mean_abs_cos_of_class_means(model, digits.X_test, digits.y_test)})
 opl_table = pd.DataFrame(opl_rows)

@@ -219,7 +219,9 @@ for seed in SEEDS:
     for label, (make, heads) in RUNS.items():
         s = student(seed, heads)
         model = s if label.startswith("scratch") else models.StudentTeacher(s, teacher)
-        history = train.fit(model, make(), digits, epochs=15, lr=1e-2, seed=seed, verbose=False, record=())
+        # evaluate_every=15: fit measures the test accuracy after the last epoch only, the one read here
+        history = train.fit(model, make(), digits, epochs=15, lr=1e-2, seed=seed, verbose=False, record=(),
+                            evaluate_every=15)
         s.eval()
         with torch.no_grad():
             features = s.embed(digits.X_test)
@@ -316,7 +318,7 @@ for seed in SEEDS:
         s = student(seed)
         model, loss = (s, losses.get("cross_entropy")) if label.startswith("scratch") else \
             (models.StudentTeacher(s, noisy_teacher), losses.get("kd"))
-        h = train.fit(model, loss, noisy, epochs=15, lr=1e-2, seed=seed, verbose=False, record=())
+        h = train.fit(model, loss, noisy, epochs=15, lr=1e-2, seed=seed, verbose=False, record=(), evaluate_every=15)
         noise_rows.append({"seed": seed, "student": label, "clean test_acc": h.last["test_acc"]})
 noise = pd.DataFrame(noise_rows).pivot(index="seed", columns="student", values="clean test_acc")
 print(f"clean teacher {teacher_acc:.3f}, teacher trained on 40 % noisy labels {noisy_teacher_acc:.3f}")
@@ -359,7 +361,7 @@ for seed in SEEDS:
         model, loss = (s, losses.get("cross_entropy")) if label.startswith("scratch") else \
             (models.StudentTeacher(s, big), losses.get("kd"))
         row[label] = train.fit(model, loss, few, epochs=40, lr=1e-2, batch_size=64, seed=seed, verbose=False,
-                               record=()).last["test_acc"]
+                               record=(), evaluate_every=40).last["test_acc"]
     hard_rows.append(row)
     # dark knowledge: the teacher's soft mass (T = 4) on the wrong classes of the same group vs of other groups
     q = F.softmax(t_logits / 4, 1)

@@ -241,7 +241,8 @@ for seed in SEEDS:
         torch.manual_seed(seed)  # the proxies' initialisation
         loss = losses.get(name, num_classes=5, embedding_dim=32) if name in PROXY_LOSSES else losses.get(name)
         model = models.MLP(64, embedding_dim=32, seed=seed)
-        hist = train.fit(model, loss, split, epochs=8, lr=3e-3, batch_size=128, seed=seed, verbose=False, record=())
+        train.fit(model, loss, split, epochs=8, lr=3e-3, batch_size=128, seed=seed, verbose=False, record=(),
+                  evaluate_every=None)  # fit's own probe is not read: retrieval of unseen digits is, below
         with torch.no_grad():
             z = model(X_unseen)
         results.append({"loss": name, "seed": seed, **scores(z, y_unseen)})
@@ -343,7 +344,8 @@ for seed in SEEDS:
     torch.manual_seed(seed)
     head = losses.get("subcenter_arcface", num_classes=5, embedding_dim=32)
     model = models.MLP(64, embedding_dim=32, seed=seed)
-    hist = train.fit(model, head, noisy, epochs=12, lr=3e-3, batch_size=128, seed=seed, verbose=False, record=())
+    hist = train.fit(model, head, noisy, epochs=12, lr=3e-3, batch_size=128, seed=seed, verbose=False, record=(),
+                     evaluate_every=12)
     with torch.no_grad():
         z = model(noisy.X_train)
     dominant = analysis.on_dominant_subcenter(head, z, noisy.y_train)
@@ -440,7 +442,7 @@ for seed in SEEDS:
         loss = losses.get("hyp_pc", num_classes=2, embedding_dim=2) if hyperbolic else losses.get("cross_entropy")
         model = encoder if hyperbolic else models.classifier(encoder, 2, seed=seed)
         train.fit(model, loss, one, epochs=10, lr=3e-3, batch_size=32, seed=seed, verbose=False, record=(),
-                  batch_loss=train.pseudo_negative_batch_loss(sampler))
+                  evaluate_every=None, batch_loss=train.pseudo_negative_batch_loss(sampler))
         with torch.no_grad():
             logits = loss.logits(model(one.X_test)) if hyperbolic else model(one.X_test)
             if hyperbolic:

@@ -113,7 +113,7 @@ LOSSES = {
 }
 LONG_TAIL = ["CE", "class-weighted CE", "focal", "logit-adjusted", "LossReweighting"]
 GRID = [(10, 0.0, LONG_TAIL), (100, 0.0, LONG_TAIL), (10, 0.3, ["CE", "logit-adjusted", "GCE", "LDR-KL", "ALDR-KL"])]
-FIT = dict(epochs=15, lr=2e-2, batch_size=128, verbose=False, record=())
+FIT = dict(epochs=15, lr=2e-2, batch_size=128, verbose=False, record=(), evaluate_every=None)  # scored below
 
 def mlp(seed):
     return models.for_kind("logits", 64, C, embedding_dim=32, hidden=(64,), seed=seed)

@@ -86,7 +86,8 @@ def make(name: str, seed: int, dim: int = DIM, hidden=(128, 64)):
 
 def trained(name: str, seed: int, **kw):
     model, loss = make(name, seed, **kw)
-    train.fit(model, loss, digits, epochs=10, lr=3e-3, batch_size=128, seed=seed, verbose=False, record=())
+    train.fit(model, loss, digits, epochs=10, lr=3e-3, batch_size=128, seed=seed, verbose=False, record=(),
+              evaluate_every=None)  # fit's own probe is not read: the representations are compared below
     return model.eval()
 
 
