@@ -23,14 +23,14 @@ setup: $(STAMP)
 # pip byte-compiles what it installs one file at a time; installed with --no-compile, everything is compiled on every
 # core (compileall -j 0). The compiled files are needed: where PYTHONDONTWRITEBYTECODE is set (it is on this project's
 # machines), Python never writes them, and every process would compile torch and more on each import. torch (a fifth of
-# the code) compiles on the second core while pip, which uses one, installs the rest. Not compiled: what no process of
+# the code) compiles in the background while pip, which uses one core, installs the rest. Not compiled: what no process of
 # make test or make lab imports (test suites inside packages, torch's internal test utilities and ONNX export, pip,
 # setuptools, and networkx, libcst, textual, which only mutmut uses); it still works, compiled in memory on import.
 # Measured on 2 cores, quiet: compiling everything took 47 s, this set 31 s. The workbench package is compiled too (its
 # __pycache__ is git-ignored; an edited module is recompiled on import, as always).
 # compileall exits 1 on the few files some packages ship that are not Python 3 (pip skips them too).
 PIP_INSTALL := $(PY) -m pip install --quiet --no-compile
-NOT_COMPILED := /(tests?|testing/_internal|onnx)/|/site-packages/(networkx|pip|setuptools|libcst|textual|mutmut)/
+NOT_COMPILED := /site-packages/(.*/)?(tests?|testing/_internal|onnx)/|/site-packages/(networkx|pip|setuptools|libcst|textual|mutmut)/
 COMPILE := $(PY) -m compileall -qq -j 0 -x '$(NOT_COMPILED)'
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -74,13 +74,13 @@ def compare_losses(make_loss, make_data, make_model, score, *, seeds: Sequence[i
         ds = cache[key]
         start = time.perf_counter()
         model = make_model(ds, seed)
-        kwargs = dict(fit_kwargs)
+        # ``score`` measures the trained model: fit's own scoring of every epoch would be thrown away
+        kwargs = {"evaluate_every": None, **fit_kwargs}
         if pretrain and label in pretrain:
             warm = {**kwargs, "epochs": pretrain_epochs}
-            fit(model, pretrain[label](), ds, seed=seed, verbose=False, record=(), evaluate_every=None, **warm)
+            fit(model, pretrain[label](), ds, seed=seed, verbose=False, record=(), **warm)
             kwargs["epochs"] = kwargs.get("epochs", 10) - pretrain_epochs
-        # ``score`` measures the trained model: fit's own scoring of every epoch would be thrown away
-        fit(model, make_loss[label](), ds, seed=seed, verbose=False, record=(), evaluate_every=None, **kwargs)
+        fit(model, make_loss[label](), ds, seed=seed, verbose=False, record=(), **kwargs)
         rows.append({"loss": label, **combo, "seed": seed, **score(model, ds),
                      "seconds": time.perf_counter() - start})
         if keep is not None:

@@ -71,3 +71,14 @@ def test_bad_settings_are_named(kwargs, name):
 def test_no_parameters_is_refused():
     with pytest.raises(ValueError, match="params"):
         Adam([])
+
+
+def test_complex_and_non_leaf_tensors_and_sparse_gradients_are_refused():
+    with pytest.raises(ValueError, match="params"):
+        Adam([torch.nn.Parameter(torch.ones(2, dtype=torch.complex64))])
+    with pytest.raises(ValueError, match="params"):
+        Adam([torch.ones(2, requires_grad=True) * 2])
+    p = torch.nn.Parameter(torch.ones(3))
+    p.grad = torch.ones(3).to_sparse()
+    with pytest.raises(ValueError, match="sparse"):
+        Adam([p]).step()

@@ -287,6 +287,7 @@ def test_evaluate_every_scores_fewer_epochs_and_trains_the_same(blobs, name, kin
     def run(**kw):
         model, loss = make(name, kind)
         history = train.fit(model, loss, blobs, **{**FIT, "epochs": 7}, seed=0, **kw)
+        assert not model.training  # returned in eval mode, scored or not
         return history, [p.detach().clone() for p in model.parameters()]
 
     every, params = run()
@@ -297,4 +298,5 @@ def test_evaluate_every_scores_fewer_epochs_and_trains_the_same(blobs, name, kin
         assert history["loss"].equals(every["loss"]) and history["grad_norm"].equals(every["grad_norm"])
     scored = sparse["test_acc"].dropna()
     assert list(scored.index) == [3, 6, 7] and scored.equals(every["test_acc"].loc[[3, 6, 7]])
-    assert "test_acc" not in never.frame.columns
+    assert list(sparse.frame.columns) == list(every.frame.columns)  # epoch 1 unscored: same column order
+    assert list(never.frame.columns) == ["loss", "grad_norm"]

@@ -41,6 +41,9 @@ class Adam:
         self.params = list(params)
         if not self.params:
             raise ValueError("params must hold at least one tensor, got none")
+        if any(not isinstance(p, Tensor) or not p.is_leaf or p.is_complex() for p in self.params):
+            raise ValueError("params must be real leaf tensors (model.parameters()); use torch.optim.Adam for "
+                             "complex parameters or parameter groups")
         self.lr = check_number(lr, "lr", low=0.0, low_open=True)
         self.beta1, self.beta2 = (check_number(b, f"betas[{i}]", low=0.0, high=1.0, high_open=True)
                                   for i, b in enumerate(betas))
@@ -64,6 +67,8 @@ class Adam:
         for p in self.params:
             if p.grad is None:
                 continue
+            if p.grad.is_sparse:
+                raise ValueError("Adam does not take sparse gradients; use torch.optim.SparseAdam")
             state = self.state.get(p)
             if state is None:
                 state = self.state[p] = [0, torch.zeros_like(p, memory_format=torch.preserve_format),

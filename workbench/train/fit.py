@@ -123,7 +123,9 @@ def fit(model: nn.Module, loss: nn.Module, data: Dataset, *, epochs: int = 10, l
         _take_snapshots(snapshots, model, data, device, n_views)
         headline = kind.headline if kind is not None else "test_acc"
         bar.set_postfix({key: f"{row[key]:.3f}" for key in ("loss", headline) if key in row})
-    frame = pd.DataFrame(rows).set_index("epoch")
+    model.eval()  # as after a scored last epoch, whether or not it was scored
+    # columns in the order of the last row (scored unless evaluate_every is None), not of first appearance
+    frame = pd.DataFrame(rows)[list(rows[-1])].set_index("epoch")
     return History(frame, snapshots, data.y_test.clone() if snapshots else None)
 
 
