@@ -150,8 +150,9 @@ def train_teacher(data: Dataset, *, hidden: Sequence[int] = (256, 128), embeddin
     """
     in_features = data.X_train[0].numel()
     teacher = classifier(MLP(in_features, embedding_dim, tuple(hidden), seed=seed), data.num_classes, seed=seed)
+    # evaluate_every=None: the teacher's history is not returned, so fit does not score it (same weights)
     fit(teacher, get_loss("cross_entropy"), data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-        record=(), verbose=verbose)
+        record=(), evaluate_every=None, verbose=verbose)
     return teacher.eval().requires_grad_(False)
 
 

@@ -22,9 +22,18 @@ def knn_probe(train_emb: Tensor, train_y: Tensor, test_emb: Tensor, test_y: Tens
 
 def linear_probe(train_emb: Tensor, train_y: Tensor, test_emb: Tensor, test_y: Tensor) -> float:
     """Accuracy of a logistic-regression probe fitted on the (frozen) train embeddings."""
-    clf = LogisticRegression(max_iter=2000)
-    clf.fit(train_emb.detach().cpu().double().numpy(), train_y.cpu().numpy())
-    return float(clf.score(test_emb.detach().cpu().double().numpy(), test_y.cpu().numpy()))
+    return probe_accuracy(fit_linear_probe(train_emb, train_y), test_emb, test_y)
+
+
+def fit_linear_probe(train_emb: Tensor, train_y: Tensor) -> LogisticRegression:
+    """:func:`linear_probe`'s logistic regression, fitted; score it on several test sets with
+    :func:`probe_accuracy` (one fit, where each test set would otherwise refit the same probe)."""
+    return LogisticRegression(max_iter=2000).fit(train_emb.detach().cpu().double().numpy(), train_y.cpu().numpy())
+
+
+def probe_accuracy(probe: LogisticRegression, test_emb: Tensor, test_y: Tensor) -> float:
+    """Accuracy of a fitted :func:`fit_linear_probe` on ``test_emb``."""
+    return float(probe.score(test_emb.detach().cpu().double().numpy(), test_y.cpu().numpy()))
 
 
 def projection_head_probes(model: nn.Module, data, probe: str = "linear") -> dict[str, float]:
