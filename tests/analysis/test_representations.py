@@ -270,3 +270,24 @@ def test_stitching_relative_survives_a_rotation_absolute_does_not():
     assert math.isnan(narrow["absolute_stitched"])
     with pytest.raises(ValueError, match="anchors"):
         analysis.stitching_accuracy(a_train, a_test, a_train, a_test, y_train, y_test, anchors=0)
+
+
+def test_stitching_scores_the_heads_linear_probe_fits():
+    # One head per space, fitted on A's train embeddings, scored on A's and B's test embeddings: the numbers of
+    # linear_probe fitted anew for each test set (what stitching_accuracy computed before it fitted each head once).
+    g = torch.Generator().manual_seed(7)
+    centres = 3 * torch.randn(5, 8, generator=g, dtype=torch.float64)
+    y_train, y_test = torch.arange(5).repeat(40), torch.arange(5).repeat(20)
+    a_train = centres[y_train] + torch.randn(200, 8, generator=g, dtype=torch.float64)
+    a_test = centres[y_test] + torch.randn(100, 8, generator=g, dtype=torch.float64)
+    b_train = a_train @ _orthogonal(8, 3) + 0.8 * torch.randn(200, 8, generator=g, dtype=torch.float64)
+    b_test = a_test @ _orthogonal(8, 3) + 0.8 * torch.randn(100, 8, generator=g, dtype=torch.float64)
+    out = analysis.stitching_accuracy(a_train, a_test, b_train, b_test, y_train, y_test, anchors=16, seed=2)
+    pick = torch.randperm(200, generator=torch.Generator().manual_seed(2))[:16]
+    rel_a_train, rel_a_test, rel_b_test = (analysis.relative_representation(v, anchors[pick]) for v, anchors in (
+        (a_train, a_train), (a_test, a_train), (b_test, b_train)))
+    assert out == {"absolute_same": analysis.linear_probe(a_train, y_train, a_test, y_test),
+                   "absolute_stitched": analysis.linear_probe(a_train, y_train, b_test, y_test),
+                   "relative_same": analysis.linear_probe(rel_a_train, y_train, rel_a_test, y_test),
+                   "relative_stitched": analysis.linear_probe(rel_a_train, y_train, rel_b_test, y_test)}
+    assert out["absolute_stitched"] < out["absolute_same"]  # the two test sets differ: a real second score
