@@ -254,14 +254,20 @@ def test_transductive_refuses_bad_inputs():
 
 # --- zero-shot stitching ------------------------------------------------------------------------------------------
 
+def _encoder_a(classes: int, dim: int, spread: float, seed: int):
+    """Encoder A's train (200 rows) and test (100 rows) embeddings: unit-variance blobs around ``classes`` centres."""
+    g = torch.Generator().manual_seed(seed)
+    centres = spread * torch.randn(classes, dim, generator=g, dtype=torch.float64)
+    y_train, y_test = torch.arange(classes).repeat(200 // classes), torch.arange(classes).repeat(100 // classes)
+    a_train = centres[y_train] + torch.randn(200, dim, generator=g, dtype=torch.float64)
+    a_test = centres[y_test] + torch.randn(100, dim, generator=g, dtype=torch.float64)
+    return a_train, a_test, y_train, y_test, g
+
+
 def test_stitching_relative_survives_a_rotation_absolute_does_not():
     # Encoder B = encoder A rotated and rescaled (what a second seed may learn, in the paper's idealisation):
     # relative stitching is exact, absolute stitching falls towards chance.
-    g = torch.Generator().manual_seed(5)
-    centres = 5 * torch.randn(4, 6, generator=g, dtype=torch.float64)
-    y_train, y_test = torch.arange(4).repeat(50), torch.arange(4).repeat(25)
-    a_train = centres[y_train] + torch.randn(200, 6, generator=g, dtype=torch.float64)
-    a_test = centres[y_test] + torch.randn(100, 6, generator=g, dtype=torch.float64)
+    a_train, a_test, y_train, y_test, _ = _encoder_a(4, 6, 5.0, seed=5)
     q = 2.0 * _orthogonal(6, 11)
     out = analysis.stitching_accuracy(a_train, a_test, a_train @ q, a_test @ q, y_train, y_test, anchors=20)
     assert out["relative_stitched"] == pytest.approx(out["relative_same"])
@@ -275,11 +281,7 @@ def test_stitching_relative_survives_a_rotation_absolute_does_not():
 def test_stitching_scores_the_heads_linear_probe_fits():
     # One head per space, fitted on A's train embeddings, scored on A's and B's test embeddings: the numbers of
     # linear_probe fitted anew for each test set (what stitching_accuracy computed before it fitted each head once).
-    g = torch.Generator().manual_seed(7)
-    centres = 3 * torch.randn(5, 8, generator=g, dtype=torch.float64)
-    y_train, y_test = torch.arange(5).repeat(40), torch.arange(5).repeat(20)
-    a_train = centres[y_train] + torch.randn(200, 8, generator=g, dtype=torch.float64)
-    a_test = centres[y_test] + torch.randn(100, 8, generator=g, dtype=torch.float64)
+    a_train, a_test, y_train, y_test, g = _encoder_a(5, 8, 3.0, seed=7)
     b_train = a_train @ _orthogonal(8, 3) + 0.8 * torch.randn(200, 8, generator=g, dtype=torch.float64)
     b_test = a_test @ _orthogonal(8, 3) + 0.8 * torch.randn(100, 8, generator=g, dtype=torch.float64)
     out = analysis.stitching_accuracy(a_train, a_test, b_train, b_test, y_train, y_test, anchors=16, seed=2)
