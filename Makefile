@@ -35,6 +35,8 @@ setup: $(STAMP)
 # compileall exits 1 on the few files some packages ship that are not Python 3 (pip skips them too).
 PIP_INSTALL := $(PY) -m pip install --quiet --no-compile
 UV_INSTALL := $(VENV)/bin/uv pip install --quiet --python $(PY)
+# What uv installs, or pip where uv cannot ($(1): the installer): one list, so both install the same set.
+INSTALL_REST = $(1) -e ".[lab,dev]" torch==2.13.0 && $(1) --no-deps libauc==2.0.1 lightly==1.6.0
 NOT_COMPILED := /site-packages/(.*/)?(tests?|testing/_internal|onnx)/|/site-packages/(networkx|pip|setuptools|libcst|textual|mutmut|uv)/
 COMPILE := $(PY) -m compileall -qq -j 0 -x '$(NOT_COMPILED)'
 $(STAMP): pyproject.toml
@@ -45,9 +47,9 @@ $(STAMP): pyproject.toml
 	# and DCL's: no dependencies for either, as their package metadata pulls torchvision (PyPI's breaks this torch),
 	# lightning and graph libraries that the loss files never import.
 	$(COMPILE) $(VENV)/lib/python3*/site-packages/torch > /dev/null & compiling=$$!; \
-	{ $(UV_INSTALL) -e ".[lab,dev]" torch==2.13.0 && $(UV_INSTALL) --no-deps libauc==2.0.1 lightly==1.6.0; } || \
-	{ echo "uv did not install; pip installs the same set (slower)"; \
-	  $(PIP_INSTALL) -e ".[lab,dev]" && $(PIP_INSTALL) --no-deps libauc==2.0.1 lightly==1.6.0; }; installed=$$?; \
+	{ $(call INSTALL_REST,$(UV_INSTALL)); } || \
+	{ echo "uv did not install; pip installs the same set (slower)"; $(call INSTALL_REST,$(PIP_INSTALL)); }; \
+	installed=$$?; \
 	wait $$compiling; exit $$installed
 	$(COMPILE) $(VENV)/lib workbench || true
 	touch $(STAMP)
